@@ -1,0 +1,84 @@
+// The one place that touches the native addon. Everything else imports from here, so the binding's shape and
+// its error mapping live together (see ./errors.ts for the mapping).
+import * as path from 'node:path';
+
+/** A peer change as the native device applies it. Absent fields are left as they are. */
+export interface NativePeerUpdate {
+  /** Only change an existing peer; never create one. */
+  updateOnly?: boolean;
+  /** 32 bytes; all zeros removes the preshared key. */
+  presharedKey?: Buffer;
+  /** Numeric `a.b.c.d:port` or `[v6]:port`. */
+  endpoint?: string;
+  /** Seconds; 0 turns persistent keepalive off. */
+  persistentKeepalive?: number;
+  /** Drop every allowed IP before adding `allowedIps`. */
+  replaceAllowedIps?: boolean;
+  /** CIDRs to add. */
+  allowedIps?: string[];
+  /** CIDRs to remove. */
+  removeAllowedIps?: string[];
+}
+
+export interface NativePeerInfo {
+  publicKey: Buffer;
+  /** null when none is set. */
+  presharedKey: Buffer | null;
+  endpoint: string | null;
+  /** Absolute Unix time of the last completed handshake; 0 = never. */
+  lastHandshakeSec: number;
+  lastHandshakeNsec: number;
+  rxBytes: number;
+  txBytes: number;
+  /** Seconds, 0 = off. */
+  persistentKeepalive: number;
+  allowedIps: string[];
+}
+
+export interface NativeEvent {
+  /** handshake | stale | endpoint | closed */
+  kind: string;
+  publicKey?: Buffer;
+  endpoint?: string;
+  /** For `closed`: why the device stopped (interface deleted, close() called, I/O error). */
+  reason?: string;
+}
+
+export interface NativeDevice {
+  readonly name: string;
+  setPrivateKey(key: Buffer | null): void;
+  privateKey(): Buffer | null;
+  publicKey(): Buffer | null;
+  /** Binds the UDP sockets (IPv4 and IPv6); 0 picks a free port. Returns the port bound. */
+  setListenPort(port: number): number;
+  listenPort(): number;
+  setFwmark(mark: number): void;
+  fwmark(): number;
+  /** Creates or updates a peer. Returns false when the change was ignored (update_only on a missing peer, or
+   * the peer's key is our own public key). Throws on a low-order public key or a bad endpoint/CIDR. */
+  setPeer(publicKey: Buffer, update: NativePeerUpdate): boolean;
+  removePeer(publicKey: Buffer): boolean;
+  clearPeers(): void;
+  peers(): NativePeerInfo[];
+  /** Events from the data-plane threads; the callback does not keep the event loop alive. */
+  onEvent(callback: (event: NativeEvent) => void): void;
+  close(): void;
+}
+
+export interface NativeBinding {
+  BindingDevice: { create(name: string, mtu?: number | null): NativeDevice };
+  generatePrivateKey(): Buffer;
+  publicKeyFromPrivate(privateKey: Buffer): Buffer;
+  coreVersion(): string;
+}
+
+let cached: NativeBinding | undefined;
+
+/** Loads the addon built by `npm run build:native` (or an installed platform package). */
+export function native(): NativeBinding {
+  if (!cached) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cached = require(path.join(__dirname, '..', 'native', 'index.js')) as NativeBinding;
+  }
+  return cached;
+}
