@@ -22,9 +22,9 @@ export interface NativePeerUpdate {
 
 export interface NativePeerInfo {
   publicKey: Buffer;
-  /** null when none is set. */
-  presharedKey: Buffer | null;
-  endpoint: string | null;
+  /** Absent (or null) when none is set. */
+  presharedKey?: Buffer | null;
+  endpoint?: string | null;
   /** Absolute Unix time of the last completed handshake; 0 = never. */
   lastHandshakeSec: number;
   lastHandshakeNsec: number;
@@ -68,6 +68,7 @@ export interface NativeDevice {
 export interface NativeBinding {
   BindingDevice: { create(name: string, mtu?: number | null): NativeDevice };
   generatePrivateKey(): Buffer;
+  generatePresharedKey(): Buffer;
   publicKeyFromPrivate(privateKey: Buffer): Buffer;
   coreVersion(): string;
 }

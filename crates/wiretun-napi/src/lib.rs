@@ -1,1 +1,272 @@
+//! Thin napi binding over wiretun-core: conversions and nothing else. Errors cross as `CODE: message`,
+//! which ts/errors.ts maps to typed errors in one place.
 
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+use wiretun_core::{keys, Device, DeviceConfig, Event, IpNet, PeerUpdate};
+
+fn to_napi(e: wiretun_core::Error) -> napi::Error {
+    napi::Error::from_reason(e.to_string())
+}
+
+fn invalid(msg: String) -> napi::Error {
+    napi::Error::from_reason(format!("EINVAL: {msg}"))
+}
+
+fn key(buf: &[u8], what: &str) -> Result<keys::Key> {
+    keys::key_from_slice(buf)
+        .ok_or_else(|| invalid(format!("{what} must be 32 bytes, got {}", buf.len())))
+}
+
+fn nets(list: Option<Vec<String>>) -> Result<Vec<IpNet>> {
+    list.unwrap_or_default()
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .map_err(|_| invalid(format!("bad allowed IP {s:?}")))
+        })
+        .collect()
+}
+
+#[napi(object, js_name = "NativePeerUpdate")]
+pub struct JsPeerUpdate {
+    pub update_only: Option<bool>,
+    pub preshared_key: Option<Buffer>,
+    pub endpoint: Option<String>,
+    pub persistent_keepalive: Option<u32>,
+    pub replace_allowed_ips: Option<bool>,
+    pub allowed_ips: Option<Vec<String>>,
+    pub remove_allowed_ips: Option<Vec<String>>,
+}
+
+#[napi(object, js_name = "NativePeerInfo")]
+pub struct JsPeerInfo {
+    pub public_key: Buffer,
+    pub preshared_key: Option<Buffer>,
+    pub endpoint: Option<String>,
+    pub last_handshake_sec: f64,
+    pub last_handshake_nsec: u32,
+    pub rx_bytes: f64,
+    pub tx_bytes: f64,
+    pub persistent_keepalive: u32,
+    pub allowed_ips: Vec<String>,
+}
+
+#[napi(object, js_name = "NativeEvent")]
+pub struct JsEvent {
+    pub kind: String,
+    pub public_key: Option<Buffer>,
+    pub endpoint: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<Event> for JsEvent {
+    fn from(e: Event) -> Self {
+        let (kind, pk, endpoint, reason) = match e {
+            Event::Handshake { public_key } => ("handshake", Some(public_key), None, None),
+            Event::Stale { public_key } => ("stale", Some(public_key), None, None),
+            Event::EndpointChanged {
+                public_key,
+                endpoint,
+            } => (
+                "endpoint",
+                Some(public_key),
+                Some(endpoint.to_string()),
+                None,
+            ),
+            Event::Closed { reason } => ("closed", None, None, Some(reason)),
+        };
+        JsEvent {
+            kind: kind.into(),
+            public_key: pk.map(|k| k.to_vec().into()),
+            endpoint,
+            reason,
+        }
+    }
+}
+
+type EventFn = ThreadsafeFunction<JsEvent, (), JsEvent, Status, false, true>;
+
+#[napi]
+pub struct BindingDevice {
+    name: String,
+    device: Mutex<Option<Arc<Device>>>,
+}
+
+#[napi]
+impl BindingDevice {
+    /// Creates the TUN interface and starts the data plane.
+    #[napi(factory)]
+    pub fn create(name: String, mtu: Option<u32>) -> Result<Self> {
+        let mtu = mtu
+            .map(|m| u16::try_from(m).map_err(|_| invalid(format!("MTU {m} too large"))))
+            .transpose()?;
+        let device = Device::create(DeviceConfig { name, mtu }).map_err(to_napi)?;
+        Ok(BindingDevice {
+            name: device.name().to_string(),
+            device: Mutex::new(Some(Arc::new(device))),
+        })
+    }
+
+    fn dev(&self) -> Result<Arc<Device>> {
+        self.device
+            .lock()
+            .clone()
+            .ok_or_else(|| napi::Error::from_reason("EBADF: device is closed"))
+    }
+
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    #[napi]
+    pub fn set_private_key(&self, key_buf: Option<Buffer>) -> Result<()> {
+        let k = key_buf.map(|b| key(&b, "private key")).transpose()?;
+        self.dev()?.set_private_key(k);
+        Ok(())
+    }
+
+    #[napi]
+    pub fn private_key(&self) -> Result<Option<Buffer>> {
+        Ok(self.dev()?.private_key().map(|k| k.to_vec().into()))
+    }
+
+    #[napi]
+    pub fn public_key(&self) -> Result<Option<Buffer>> {
+        Ok(self.dev()?.public_key().map(|k| k.to_vec().into()))
+    }
+
+    #[napi]
+    pub fn set_listen_port(&self, port: u32) -> Result<u32> {
+        let port = u16::try_from(port).map_err(|_| invalid(format!("port {port} out of range")))?;
+        Ok(self.dev()?.set_listen_port(port).map_err(to_napi)? as u32)
+    }
+
+    #[napi]
+    pub fn listen_port(&self) -> Result<u32> {
+        Ok(self.dev()?.listen_port() as u32)
+    }
+
+    #[napi]
+    pub fn set_fwmark(&self, mark: u32) -> Result<()> {
+        self.dev()?.set_fwmark(mark).map_err(to_napi)
+    }
+
+    #[napi]
+    pub fn fwmark(&self) -> Result<u32> {
+        Ok(self.dev()?.fwmark())
+    }
+
+    #[napi]
+    pub fn set_peer(&self, public_key: Buffer, update: JsPeerUpdate) -> Result<bool> {
+        let pk = key(&public_key, "public key")?;
+        let update = PeerUpdate {
+            update_only: update.update_only.unwrap_or(false),
+            preshared_key: update
+                .preshared_key
+                .map(|b| key(&b, "preshared key"))
+                .transpose()?,
+            endpoint: update
+                .endpoint
+                .map(|e| {
+                    e.parse()
+                        .map_err(|_| invalid(format!("bad endpoint {e:?}")))
+                })
+                .transpose()?,
+            persistent_keepalive: update
+                .persistent_keepalive
+                .map(|k| {
+                    u16::try_from(k).map_err(|_| invalid(format!("keepalive {k} out of range")))
+                })
+                .transpose()?,
+            replace_allowed_ips: update.replace_allowed_ips.unwrap_or(false),
+            allowed_ips: nets(update.allowed_ips)?,
+            remove_allowed_ips: nets(update.remove_allowed_ips)?,
+        };
+        self.dev()?.set_peer(pk, update).map_err(to_napi)
+    }
+
+    #[napi]
+    pub fn remove_peer(&self, public_key: Buffer) -> Result<bool> {
+        Ok(self.dev()?.remove_peer(&key(&public_key, "public key")?))
+    }
+
+    #[napi]
+    pub fn clear_peers(&self) -> Result<()> {
+        self.dev()?.clear_peers();
+        Ok(())
+    }
+
+    #[napi]
+    pub fn peers(&self) -> Result<Vec<JsPeerInfo>> {
+        Ok(self.dev()?.peers().into_iter().map(peer_info).collect())
+    }
+
+    /// Delivers data-plane events to `callback`; it does not keep the event loop alive.
+    #[napi]
+    pub fn on_event(&self, callback: Function<JsEvent, ()>) -> Result<()> {
+        let tsfn: EventFn = callback
+            .build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        self.dev()?
+            .set_event_handler(Some(Arc::new(move |e: Event| {
+                tsfn.call(e.into(), ThreadsafeFunctionCallMode::NonBlocking);
+            })));
+        Ok(())
+    }
+
+    /// Stops the data plane and removes the TUN interface. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        if let Some(device) = self.device.lock().take() {
+            device.close();
+        }
+    }
+}
+
+fn peer_info(p: wiretun_core::PeerInfo) -> JsPeerInfo {
+    let hs = p
+        .last_handshake
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    JsPeerInfo {
+        public_key: p.public_key.to_vec().into(),
+        preshared_key: p.preshared_key.map(|k| k.to_vec().into()),
+        endpoint: p.endpoint.map(|e| e.to_string()),
+        last_handshake_sec: hs.as_secs() as f64,
+        last_handshake_nsec: hs.subsec_nanos(),
+        rx_bytes: p.rx_bytes as f64,
+        tx_bytes: p.tx_bytes as f64,
+        persistent_keepalive: p.persistent_keepalive as u32,
+        allowed_ips: p.allowed_ips.iter().map(|n| n.to_string()).collect(),
+    }
+}
+
+#[napi]
+pub fn generate_private_key() -> Buffer {
+    keys::generate_private_key().to_vec().into()
+}
+
+#[napi]
+pub fn generate_preshared_key() -> Buffer {
+    keys::generate_preshared_key().to_vec().into()
+}
+
+#[napi]
+pub fn public_key_from_private(private_key: Buffer) -> Result<Buffer> {
+    Ok(keys::public_key(&key(&private_key, "private key")?)
+        .to_vec()
+        .into())
+}
+
+#[napi]
+pub fn core_version() -> String {
+    wiretun_core::VERSION.to_string()
+}

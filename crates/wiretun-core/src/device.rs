@@ -1,0 +1,284 @@
+//! The device: one TUN, the UDP sockets and the peers, with the configuration calls that UAPI, the napi
+//! binding and Rust users share. Packets move on three threads: send.rs (TUN → UDP), receive.rs (UDP → TUN)
+//! and timers.rs.
+
+use crate::constants::DEFAULT_MTU;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventHandler};
+use crate::identity::Identity;
+use crate::keys::{self, Key};
+use crate::peer::{Peer, PeerTable, SharedTable};
+use crate::udp::UdpSet;
+use crate::wake::Waker;
+use arc_swap::{ArcSwap, ArcSwapOption};
+use parking_lot::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
+
+pub use crate::config::{PeerInfo, PeerUpdate};
+
+#[derive(Clone, Debug)]
+pub struct DeviceConfig {
+    pub name: String,
+    pub mtu: Option<u16>,
+}
+
+/// State every data-plane thread reads.
+pub(crate) struct Shared {
+    pub name: String,
+    pub tun: SyncDevice,
+    pub tun_interrupt: InterruptEvent,
+    pub udp: ArcSwap<UdpSet>,
+    pub udp_waker: Waker,
+    pub identity: ArcSwapOption<Identity>,
+    pub peers: SharedTable,
+    pub fwmark: AtomicU32,
+    pub running: AtomicBool,
+    closed_reported: AtomicBool,
+    events: RwLock<Option<EventHandler>>,
+    pub started: Instant,
+}
+
+impl Shared {
+    pub fn emit(&self, event: Event) {
+        if let Some(handler) = self.events.read().clone() {
+            handler(event);
+        }
+    }
+
+    /// Stops every thread; the first reason given is the one reported.
+    pub fn shut_down(&self, reason: &str) {
+        self.running.store(false, Ordering::SeqCst);
+        let _ = self.tun_interrupt.trigger();
+        self.udp_waker.wake();
+        if !self.closed_reported.swap(true, Ordering::SeqCst) {
+            self.emit(Event::Closed {
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// A running WireGuard device. Dropping it closes it.
+pub struct Device {
+    pub(crate) shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Configuration changes are applied one at a time.
+    pub(crate) config_lock: Mutex<()>,
+}
+
+impl Device {
+    /// Creates the TUN interface, binds a random UDP port and starts the data-plane threads.
+    pub fn create(config: DeviceConfig) -> Result<Device> {
+        validate_name(&config.name)?;
+        let tun = DeviceBuilder::new()
+            .name(&config.name)
+            .mtu(config.mtu.unwrap_or(DEFAULT_MTU))
+            .build_sync()
+            .map_err(|e| tun_error(&config.name, &e))?;
+        tun.set_nonblocking(true)
+            .map_err(|e| Error::io("TUN non-blocking mode", &e))?;
+        let name = tun.name().unwrap_or_else(|_| config.name.clone());
+        let udp = UdpSet::bind(0, 0).map_err(|e| Error::io("binding UDP", &e))?;
+        let shared = Arc::new(Shared {
+            name,
+            tun,
+            tun_interrupt: InterruptEvent::new().map_err(|e| Error::io("interrupt event", &e))?,
+            udp: ArcSwap::from_pointee(udp),
+            udp_waker: Waker::new().map_err(|e| Error::io("eventfd", &e))?,
+            identity: ArcSwapOption::empty(),
+            peers: RwLock::new(PeerTable::default()),
+            fwmark: AtomicU32::new(0),
+            running: AtomicBool::new(true),
+            closed_reported: AtomicBool::new(false),
+            events: RwLock::new(None),
+            started: Instant::now(),
+        });
+        let device = Device {
+            shared: shared.clone(),
+            threads: Mutex::new(Vec::new()),
+            config_lock: Mutex::new(()),
+        };
+        device.spawn("wt-send", crate::send::run)?;
+        device.spawn("wt-recv", crate::receive::run)?;
+        device.spawn("wt-timers", crate::timers::run)?;
+        Ok(device)
+    }
+
+    fn spawn(&self, name: &str, body: fn(Arc<Shared>)) -> Result<()> {
+        let shared = self.shared.clone();
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || body(shared))
+            .map_err(|e| Error::io("spawning thread", &e))?;
+        self.threads.lock().push(handle);
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.shared.is_running()
+    }
+
+    pub fn set_event_handler(&self, handler: Option<EventHandler>) {
+        *self.shared.events.write() = handler;
+    }
+
+    pub fn private_key(&self) -> Option<Key> {
+        self.shared
+            .identity
+            .load()
+            .as_ref()
+            .map(|i| i.private.to_bytes())
+    }
+
+    pub fn public_key(&self) -> Option<Key> {
+        self.shared
+            .identity
+            .load()
+            .as_ref()
+            .map(|i| i.public.to_bytes())
+    }
+
+    /// Sets (or with None clears) the private key. Every session restarts with a new handshake; a peer
+    /// whose public key is our new one is removed, as wireguard-go does.
+    pub fn set_private_key(&self, key: Option<Key>) {
+        let _guard = self.config_lock.lock();
+        let key = key.filter(|k| k != &[0u8; 32]);
+        if key == self.private_key() {
+            return;
+        }
+        let identity = key.map(|k| Arc::new(Identity::new(k)));
+        let mut table = self.shared.peers.write();
+        if let Some(id) = &identity {
+            table.remove(&id.public.to_bytes());
+        }
+        for peer in table.by_key.values() {
+            let psk = *peer.preshared_key.lock();
+            *peer.tunn.lock() = identity
+                .as_ref()
+                .map(|id| id.tunn(&peer.public_key, psk, peer.index));
+        }
+        self.shared.identity.store(identity);
+    }
+
+    pub fn listen_port(&self) -> u16 {
+        self.shared.udp.load().port
+    }
+
+    /// Rebinds both sockets; 0 picks a free port. Returns the port bound. On failure the old sockets stay.
+    pub fn set_listen_port(&self, port: u16) -> Result<u16> {
+        let _guard = self.config_lock.lock();
+        if port != 0 && port == self.listen_port() {
+            return Ok(port);
+        }
+        let fwmark = self.shared.fwmark.load(Ordering::Relaxed);
+        let udp = UdpSet::bind(port, fwmark)
+            .map_err(|e| Error::io(format!("binding UDP port {port}"), &e))?;
+        let bound = udp.port;
+        self.shared.udp.store(Arc::new(udp));
+        self.shared.udp_waker.wake();
+        Ok(bound)
+    }
+
+    pub fn fwmark(&self) -> u32 {
+        self.shared.fwmark.load(Ordering::Relaxed)
+    }
+
+    pub fn set_fwmark(&self, mark: u32) -> Result<()> {
+        let _guard = self.config_lock.lock();
+        self.shared
+            .udp
+            .load()
+            .set_fwmark(mark)
+            .map_err(|e| Error::io("setting SO_MARK", &e))?;
+        self.shared.fwmark.store(mark, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn remove_peer(&self, key: &Key) -> bool {
+        let _guard = self.config_lock.lock();
+        self.shared.peers.write().remove(key).is_some()
+    }
+
+    pub fn clear_peers(&self) {
+        let _guard = self.config_lock.lock();
+        self.shared.peers.write().clear();
+    }
+
+    pub(crate) fn new_peer(&self, table: &PeerTable, key: Key) -> Arc<Peer> {
+        let peer = Peer::new(key, table.free_index());
+        if let Some(id) = self.shared.identity.load().as_ref() {
+            *peer.tunn.lock() = Some(id.tunn(&key, None, peer.index));
+        }
+        Arc::new(peer)
+    }
+
+    /// Stops the threads and waits for them. The TUN interface goes away when the device is dropped.
+    pub fn close(&self) {
+        self.shared.shut_down("closed");
+        let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 15
+        || name.contains(['/', ' ', '\t', '\n'])
+        || name == "."
+        || name == ".."
+    {
+        return Err(Error::invalid(format!(
+            "invalid interface name {name:?}: 1 to 15 bytes, no '/' or whitespace"
+        )));
+    }
+    Ok(())
+}
+
+fn tun_error(name: &str, err: &std::io::Error) -> Error {
+    let what = match err.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            "creating a TUN device needs root or CAP_NET_ADMIN".into()
+        }
+        Some(libc::ENOENT) | Some(libc::ENODEV) => {
+            "/dev/net/tun is missing (load the tun module)".into()
+        }
+        Some(libc::EBUSY) | Some(libc::EEXIST) => format!("interface {name} is already in use"),
+        _ => format!("creating TUN interface {name}"),
+    };
+    Error::io(what, err)
+}
+
+pub(crate) fn low_order_error() -> Error {
+    Error::invalid("public key is of low order (it would give an all-zero shared secret)")
+}
+
+pub(crate) fn check_peer_key(key: &Key) -> Result<()> {
+    if keys::is_low_order(key) {
+        return Err(low_order_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! Inbound pipeline, one thread polling the IPv4 and IPv6 sockets:
+//!   1. batched receive (recvmmsg, GRO) with the local address each datagram arrived on;
+//!   2. check mac1 and, under load, answer with a cookie instead of doing any DH (shared RateLimiter);
+//!   3. find the peer: by the static key inside a handshake initiation, else by receiver index;
+//!   4. decrypt / run the handshake in the peer's Tunn; send what it answers, flush queued packets;
+//!   5. drop decrypted packets whose source is not in that peer's allowed IPs, write the rest to the TUN;
+//!   6. roaming: an authenticated datagram moves the peer's endpoint to where it came from.
+//! Unauthenticated datagrams get no reply at all.
+
+use crate::constants::MAX_DATAGRAM;
+use crate::device::Shared;
+use crate::events::Event;
+use crate::peer::{Endpoint, Peer};
+use crate::send::send_to_peer;
+use crate::udp::Udp;
+use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::{Packet, TunnResult};
+use quinn_udp::{RecvMeta, BATCH_SIZE};
+use std::io::{ErrorKind, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+const RECV_BUF: usize = 65536;
+
+struct Buffers {
+    recv: Vec<Vec<u8>>,
+    meta: Vec<RecvMeta>,
+    plain: Vec<u8>,
+}
+
+pub(crate) fn run(shared: Arc<Shared>) {
+    let mut bufs = Buffers {
+        recv: vec![vec![0u8; RECV_BUF]; BATCH_SIZE],
+        meta: vec![RecvMeta::default(); BATCH_SIZE],
+        plain: vec![0u8; MAX_DATAGRAM],
+    };
+    while shared.is_running() {
+        // Reloaded every round: a listen-port change swaps the sockets and wakes us.
+        let udp = shared.udp.load_full();
+        let mut socks: [Option<&Udp>; 2] = [None, None];
+        let mut fds = [libc::pollfd {
+            fd: shared.udp_waker.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }; 3];
+        let mut count = 1;
+        for sock in udp.sockets() {
+            socks[count - 1] = Some(sock);
+            fds[count].fd = sock.fd();
+            count += 1;
+        }
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), count as libc::nfds_t, 1000) };
+        if rc <= 0 {
+            continue;
+        }
+        if fds[0].revents != 0 {
+            shared.udp_waker.drain();
+        }
+        for (sock, pfd) in socks.iter().flatten().zip(&fds[1..count]) {
+            if pfd.revents != 0 {
+                drain_socket(&shared, sock, &mut bufs);
+            }
+        }
+    }
+}
+
+fn drain_socket(shared: &Shared, sock: &Udp, bufs: &mut Buffers) {
+    loop {
+        let n = {
+            let mut recv = bufs.recv.iter_mut();
+            let mut slices: [IoSliceMut; BATCH_SIZE] =
+                std::array::from_fn(|_| IoSliceMut::new(recv.next().expect("BATCH_SIZE buffers")));
+            match sock.recv(&mut slices, &mut bufs.meta) {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("UDP receive failed: {e}");
+                    return;
+                }
+            }
+        };
+        for i in 0..n {
+            let meta = bufs.meta[i];
+            let stride = meta.stride.max(1);
+            for segment in bufs.recv[i][..meta.len].chunks(stride) {
+                handle_datagram(shared, meta.addr, meta.dst_ip, segment, &mut bufs.plain);
+            }
+        }
+    }
+}
+
+fn handle_datagram(
+    shared: &Shared,
+    from: SocketAddr,
+    local: Option<IpAddr>,
+    data: &[u8],
+    out: &mut [u8],
+) {
+    let from = unmap(from);
+    let Some(identity) = shared.identity.load_full() else {
+        return;
+    };
+    let packet = match identity.limiter.verify_packet(Some(from.ip()), data, out) {
+        Ok(p) => p,
+        Err(TunnResult::WriteToNetwork(cookie)) => {
+            let _ = shared.udp.load().send(from, local, cookie);
+            return;
+        }
+        Err(_) => return,
+    };
+    let is_data = matches!(packet, Packet::PacketData(_));
+    let peer = {
+        let table = shared.peers.read();
+        match &packet {
+            Packet::HandshakeInit(p) => {
+                parse_handshake_anon(&identity.private, &identity.public, p)
+                    .ok()
+                    .and_then(|hh| table.by_key.get(&hh.peer_static_public).cloned())
+            }
+            Packet::HandshakeResponse(p) => table.by_index.get(&(p.receiver_idx >> 8)).cloned(),
+            Packet::PacketCookieReply(p) => table.by_index.get(&(p.receiver_idx >> 8)).cloned(),
+            Packet::PacketData(p) => table.by_index.get(&(p.receiver_idx >> 8)).cloned(),
+        }
+    };
+    let Some(peer) = peer else { return };
+    decrypt(shared, &peer, from, local, data, is_data, out);
+}
+
+fn decrypt(
+    shared: &Shared,
+    peer: &Arc<Peer>,
+    from: SocketAddr,
+    local: Option<IpAddr>,
+    data: &[u8],
+    is_data: bool,
+    out: &mut [u8],
+) {
+    let mut guard = peer.tunn.lock();
+    let Some(tunn) = guard.as_mut() else { return };
+    match tunn.decapsulate(Some(from.ip()), data, out) {
+        TunnResult::Err(_) => return,
+        TunnResult::Done if !is_data => return,
+        TunnResult::Done => {}
+        TunnResult::WriteToNetwork(reply) => {
+            roam(shared, peer, from, local);
+            send_to_peer(shared, peer, reply);
+            // Packets boringtun queued while the handshake was in flight.
+            while let TunnResult::WriteToNetwork(queued) = tunn.decapsulate(None, &[], out) {
+                send_to_peer(shared, peer, queued);
+            }
+        }
+        TunnResult::WriteToTunnelV4(packet, src) => {
+            if !to_tun(shared, peer, IpAddr::V4(src), packet) {
+                return;
+            }
+        }
+        TunnResult::WriteToTunnelV6(packet, src) => {
+            if !to_tun(shared, peer, IpAddr::V6(src), packet) {
+                return;
+            }
+        }
+    }
+    drop(guard);
+    peer.rx_bytes
+        .fetch_add(data.len() as u64, Ordering::Relaxed);
+    roam(shared, peer, from, local);
+}
+
+/// Cryptokey routing on the way in: only sources inside the peer's allowed IPs reach the TUN.
+fn to_tun(shared: &Shared, peer: &Arc<Peer>, src: IpAddr, packet: &[u8]) -> bool {
+    if !shared.peers.read().owns(peer, src) {
+        return false;
+    }
+    if let Err(e) = shared.tun.send(packet) {
+        log::debug!("TUN write failed: {e}");
+    }
+    true
+}
+
+fn roam(shared: &Shared, peer: &Peer, from: SocketAddr, local: Option<IpAddr>) {
+    let new = Endpoint {
+        addr: Some(from),
+        src: local,
+    };
+    let mut ep = peer.endpoint.lock();
+    if *ep == new {
+        return;
+    }
+    let moved = ep.addr != Some(from);
+    *ep = new;
+    drop(ep);
+    if moved {
+        shared.emit(Event::EndpointChanged {
+            public_key: peer.public_key,
+            endpoint: from,
+        });
+    }
+}
+
+fn unmap(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}

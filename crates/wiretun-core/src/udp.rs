@@ -1,0 +1,240 @@
+//! The outer UDP sockets: one IPv4 and one IPv6 (v6-only) socket on the same port, batched receive through
+//! quinn-udp (recvmmsg + GRO), and sends that can pick the local source address ("sticky" sources).
+
+use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+
+const SOCKET_BUFFER: usize = 4 << 20;
+const BIND_ATTEMPTS: usize = 16;
+
+pub struct Udp {
+    sock: UdpSocket,
+    state: UdpSocketState,
+}
+
+/// Both address families bound to one port. Replaced as a whole when the port changes.
+pub struct UdpSet {
+    pub port: u16,
+    v4: Option<Udp>,
+    v6: Option<Udp>,
+}
+
+impl Udp {
+    fn bind(addr: SocketAddr, fwmark: u32) -> io::Result<Udp> {
+        let domain = if addr.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let socket = Socket::new(domain, Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        if fwmark != 0 {
+            socket.set_mark(fwmark)?;
+        }
+        // Best effort: the kernel caps these at rmem_max/wmem_max.
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        socket.bind(&addr.into())?;
+        let sock: UdpSocket = socket.into();
+        let state = UdpSocketState::new(UdpSockRef::from(&sock))?;
+        allow_fragmentation(&sock, addr.is_ipv6())?;
+        Ok(Udp { sock, state })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// Receives a batch; with GRO one buffer may hold several datagrams of `meta.stride` bytes.
+    pub fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        self.state.recv(UdpSockRef::from(&self.sock), bufs, meta)
+    }
+
+    fn try_send(&self, dst: SocketAddr, src: Option<IpAddr>, data: &[u8]) -> io::Result<()> {
+        let transmit = Transmit {
+            destination: dst,
+            ecn: None,
+            contents: data,
+            segment_size: None,
+            src_ip: src,
+        };
+        loop {
+            match self.state.try_send(UdpSockRef::from(&self.sock), &transmit) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(self.fd())?,
+                other => return other,
+            }
+        }
+    }
+
+    fn set_fwmark(&self, mark: u32) -> io::Result<()> {
+        socket2::SockRef::from(&self.sock).set_mark(mark)
+    }
+}
+
+/// quinn-udp forbids fragmentation (it probes the path MTU itself); a WireGuard tunnel with a large MTU
+/// needs the kernel to fragment the outer datagrams instead, as the kernel implementation does.
+fn allow_fragmentation(sock: &UdpSocket, v6: bool) -> io::Result<()> {
+    let (level, name, value) = if v6 {
+        (
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_DONT,
+        )
+    } else {
+        (
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DONT,
+        )
+    };
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            &value as *const _ as *const libc::c_void,
+            std::mem::size_of_val(&value) as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The socket buffer is full: wait (bounded) instead of dropping, so a burst is paced rather than lost.
+fn wait_writable(fd: RawFd) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
+    match rc {
+        r if r > 0 => Ok(()),
+        0 => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// What a send did with the sticky source address.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    Ok,
+    /// The source address we answered from is gone; the datagram left from a kernel-chosen address and
+    /// the caller should forget the old one.
+    SourceCleared,
+}
+
+impl UdpSet {
+    /// Binds IPv4 and IPv6 to `port`; port 0 picks one free in both families.
+    pub fn bind(port: u16, fwmark: u32) -> io::Result<UdpSet> {
+        let attempts = if port == 0 { BIND_ATTEMPTS } else { 1 };
+        let mut last = io::Error::from(io::ErrorKind::AddrInUse);
+        for _ in 0..attempts {
+            match Self::bind_once(port, fwmark) {
+                Ok(set) => return Ok(set),
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    fn bind_once(port: u16, fwmark: u32) -> io::Result<UdpSet> {
+        let v4 = Udp::bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), fwmark)?;
+        let port = v4.sock.local_addr()?.port();
+        let v6 = match Udp::bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), fwmark) {
+            Ok(s) => Some(s),
+            // IPv6 disabled in this namespace/kernel: run IPv4 only, as wireguard-go does.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(UdpSet {
+            port,
+            v4: Some(v4),
+            v6,
+        })
+    }
+
+    pub fn sockets(&self) -> impl Iterator<Item = &Udp> {
+        self.v4.iter().chain(self.v6.iter())
+    }
+
+    pub fn set_fwmark(&self, mark: u32) -> io::Result<()> {
+        self.sockets().try_for_each(|s| s.set_fwmark(mark))
+    }
+
+    pub fn send(&self, dst: SocketAddr, src: Option<IpAddr>, data: &[u8]) -> io::Result<Sent> {
+        let (dst, sock) = match dst {
+            SocketAddr::V4(_) => (dst, self.v4.as_ref()),
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => (SocketAddr::new(v4.into(), v6.port()), self.v4.as_ref()),
+                None => (dst, self.v6.as_ref()),
+            },
+        };
+        let sock = sock.ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+        let src = src.filter(|s| s.is_ipv4() == dst.is_ipv4());
+        match sock.try_send(dst, src, data) {
+            Err(e) if src.is_some() && stale_source(&e) => {
+                sock.try_send(dst, None, data).map(|_| Sent::SourceCleared)
+            }
+            other => other.map(|_| Sent::Ok),
+        }
+    }
+}
+
+fn stale_source(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::EADDRNOTAVAIL | libc::ENETUNREACH)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_binds_both_families_on_one_port() {
+        let set = UdpSet::bind(0, 0).unwrap();
+        assert_ne!(set.port, 0);
+        for s in set.sockets() {
+            assert_eq!(s.sock.local_addr().unwrap().port(), set.port);
+        }
+    }
+
+    #[test]
+    fn busy_port_is_addr_in_use() {
+        let a = UdpSet::bind(0, 0).unwrap();
+        let err = UdpSet::bind(a.port, 0).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn send_with_a_vanished_source_falls_back() {
+        let a = UdpSet::bind(0, 0).unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dst = b.local_addr().unwrap();
+        // 192.0.2.1 is not ours: the kernel refuses it as a source, and the send must still go out.
+        let gone = Some("192.0.2.1".parse().unwrap());
+        assert_eq!(a.send(dst, gone, b"hello").unwrap(), Sent::SourceCleared);
+        let mut buf = [0u8; 16];
+        assert_eq!(b.recv(&mut buf).unwrap(), 5);
+        let here = Some("127.0.0.1".parse().unwrap());
+        assert_eq!(a.send(dst, here, b"again").unwrap(), Sent::Ok);
+    }
+}
