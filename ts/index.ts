@@ -1,0 +1,11 @@
+/**
+ * wiretun: userspace WireGuard for Node.js.
+ *
+ * The data plane (TUN, encryption, UDP) runs on native threads; this package's JavaScript handles
+ * configuration, peers and events only.
+ * @packageDocumentation
+ */
+export { Tunnel } from './tunnel';
+export type { TunnelOptions, TunnelEvents, PeerOptions, PeerChanges, PeerStatus } from './tunnel';
+export { generatePrivateKey, generatePresharedKey, publicKeyFromPrivate } from './keys';
+export { WiretunError } from './errors';

@@ -1,0 +1,202 @@
+// Tunnel: a WireGuard interface run inside this Node process. The data plane runs on native threads;
+// this class holds configuration, peers and events only.
+import { EventEmitter } from 'node:events';
+import { native, NativeDevice, NativeEvent, NativePeerInfo, NativePeerUpdate } from './native';
+import { callNative, WiretunError } from './errors';
+import { decodeKey } from './keys';
+import { resolveEndpoint } from './endpoint';
+import { configureLink } from './routing/link';
+
+/** A peer as you add it. Keys are base64. */
+export interface PeerOptions {
+  publicKey: string;
+  presharedKey?: string | null;
+  /** `host:port` or `[v6]:port`; host names are resolved once, when set. */
+  endpoint?: string | null;
+  allowedIps?: string[];
+  /** Seconds; 0 or absent = off. */
+  persistentKeepalive?: number;
+}
+
+/** Changes to an existing peer; absent fields stay as they are. `allowedIps` replaces the whole list. */
+export type PeerChanges = Partial<Omit<PeerOptions, 'publicKey'>>;
+
+export interface PeerStatus {
+  publicKey: string;
+  hasPresharedKey: boolean;
+  endpoint: string | null;
+  allowedIps: string[];
+  /** null until the first handshake completes. */
+  lastHandshake: Date | null;
+  rxBytes: number;
+  txBytes: number;
+  persistentKeepalive: number;
+}
+
+export interface TunnelOptions {
+  /** Interface name, at most 15 bytes. */
+  name: string;
+  privateKey: string;
+  /** 0 or absent picks a free port. */
+  listenPort?: number;
+  fwmark?: number;
+  /** Inner MTU; default 1420. */
+  mtu?: number;
+  /** CIDRs put on the interface when `routing` is true. */
+  addresses?: string[];
+  peers?: PeerOptions[];
+  /** Add the addresses, bring the link up and route every peer's allowed IPs to it. Default false. */
+  routing?: boolean;
+}
+
+export interface TunnelEvents {
+  handshake: [{ publicKey: string; time: Date }];
+  /** No handshake with this peer for REJECT_AFTER_TIME (180 s). */
+  peerStale: [{ publicKey: string }];
+  /** The peer roamed: it was heard from a new outer address. */
+  endpointChanged: [{ publicKey: string; endpoint: string }];
+  error: [Error];
+  close: [{ reason: string }];
+}
+
+export class Tunnel extends EventEmitter<TunnelEvents> {
+  readonly #device: NativeDevice;
+  #closed = false;
+
+  private constructor(device: NativeDevice) {
+    super();
+    this.#device = device;
+    device.onEvent((e) => this.#onNative(e));
+  }
+
+  /** Creates the interface in this process and applies the options. On any failure nothing is left behind. */
+  static async create(options: TunnelOptions): Promise<Tunnel> {
+    const key = decodeKey(options.privateKey, 'private key');
+    const peers = await Promise.all((options.peers ?? []).map(toNativePeer));
+    const device = callNative(() => native().BindingDevice.create(options.name, options.mtu ?? null));
+    const tunnel = new Tunnel(device);
+    try {
+      callNative(() => device.setPrivateKey(key));
+      if (options.listenPort) callNative(() => device.setListenPort(options.listenPort!));
+      if (options.fwmark) callNative(() => device.setFwmark(options.fwmark!));
+      for (const [pub, update] of peers) callNative(() => device.setPeer(pub, update));
+      if (options.routing) {
+        const routes = (options.peers ?? []).flatMap((p) => p.allowedIps ?? []);
+        await configureLink(device.name, { addresses: options.addresses ?? [], routes });
+      }
+    } catch (err) {
+      await tunnel.close();
+      throw err;
+    }
+    return tunnel;
+  }
+
+  get name(): string {
+    return this.#device.name;
+  }
+
+  get publicKey(): string {
+    return this.#call((d) => d.publicKey())?.toString('base64') ?? '';
+  }
+
+  get listenPort(): number {
+    return this.#call((d) => d.listenPort());
+  }
+
+  /** Rebinds the UDP sockets; 0 picks a free port. Resolves to the port bound. */
+  async setListenPort(port: number): Promise<number> {
+    return this.#call((d) => d.setListenPort(port));
+  }
+
+  /** Changes our key; every session restarts with a new handshake. */
+  async setPrivateKey(privateKey: string): Promise<void> {
+    const key = decodeKey(privateKey, 'private key');
+    this.#call((d) => d.setPrivateKey(key));
+  }
+
+  async addPeer(peer: PeerOptions): Promise<void> {
+    const [pub, update] = await toNativePeer(peer);
+    this.#call((d) => d.setPeer(pub, update));
+  }
+
+  /** Changes an existing peer; throws ENOENT when there is no such peer. */
+  async updatePeer(publicKey: string, changes: PeerChanges): Promise<void> {
+    const [pub, update] = await toNativePeer({ publicKey, ...changes });
+    update.updateOnly = true;
+    update.replaceAllowedIps = changes.allowedIps !== undefined;
+    if (!this.#call((d) => d.setPeer(pub, update))) {
+      throw new WiretunError('ENOENT', `no peer with public key ${publicKey}`);
+    }
+  }
+
+  /** Removes a peer; resolves to false when there was none. */
+  async removePeer(publicKey: string): Promise<boolean> {
+    const pub = decodeKey(publicKey, 'public key');
+    return this.#call((d) => d.removePeer(pub));
+  }
+
+  peers(): PeerStatus[] {
+    return this.#call((d) => d.peers()).map(toStatus);
+  }
+
+  /** Stops the data plane and deletes the interface (and with it its addresses and routes). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#device.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #call<T>(fn: (d: NativeDevice) => T): T {
+    if (this.#closed) throw new WiretunError('EBADF', `tunnel ${this.name} is closed`);
+    return callNative(() => fn(this.#device));
+  }
+
+  #onNative(e: NativeEvent): void {
+    const publicKey = e.publicKey?.toString('base64') ?? '';
+    switch (e.kind) {
+      case 'handshake':
+        this.emit('handshake', { publicKey, time: new Date() });
+        break;
+      case 'stale':
+        this.emit('peerStale', { publicKey });
+        break;
+      case 'endpoint':
+        this.emit('endpointChanged', { publicKey, endpoint: e.endpoint ?? '' });
+        break;
+      case 'closed':
+        this.#closed = true;
+        this.emit('close', { reason: e.reason ?? 'closed' });
+        break;
+    }
+  }
+}
+
+async function toNativePeer(peer: PeerOptions): Promise<[Buffer, NativePeerUpdate]> {
+  const pub = decodeKey(peer.publicKey, 'peer public key');
+  const update: NativePeerUpdate = {};
+  if (peer.presharedKey !== undefined) {
+    update.presharedKey = peer.presharedKey ? decodeKey(peer.presharedKey, 'preshared key') : Buffer.alloc(32);
+  }
+  if (peer.endpoint) update.endpoint = await resolveEndpoint(peer.endpoint);
+  if (peer.allowedIps) update.allowedIps = peer.allowedIps;
+  if (peer.persistentKeepalive !== undefined) update.persistentKeepalive = peer.persistentKeepalive;
+  return [pub, update];
+}
+
+function toStatus(p: NativePeerInfo): PeerStatus {
+  const ms = p.lastHandshakeSec * 1000 + Math.floor(p.lastHandshakeNsec / 1e6);
+  return {
+    publicKey: p.publicKey.toString('base64'),
+    hasPresharedKey: !!p.presharedKey,
+    endpoint: p.endpoint ?? null,
+    allowedIps: p.allowedIps,
+    lastHandshake: p.lastHandshakeSec ? new Date(ms) : null,
+    rxBytes: p.rxBytes,
+    txBytes: p.txBytes,
+    persistentKeepalive: p.persistentKeepalive,
+  };
+}
