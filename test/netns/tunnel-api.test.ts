@@ -1,0 +1,110 @@
+// Two Tunnels in this process, each TUN moved into a namespace the test creates; the outer UDP stays on
+// loopback in the test's own namespace. Exercises the public API end to end with real packets.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Tunnel, WiretunError, generatePrivateKey, publicKeyFromPrivate } from '../../ts/index';
+
+const isRoot = process.getuid?.() === 0;
+const built = existsSync(`${__dirname}/../../native/index.js`);
+if (!isRoot) console.warn('SKIPPED: Tunnel API tests need root to create TUN devices and namespaces');
+
+const tag = `${process.pid % 10000}`;
+const ns = { a: `wtapi-a-${tag}`, b: `wtapi-b-${tag}` };
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' }).toString();
+const ping = (from: string, to: string) =>
+  spawnSync('ip', ['netns', 'exec', from, 'ping', '-c', '1', '-W', '1', to]).status === 0;
+
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function place(t: Tunnel, netns: string, address: string): Promise<void> {
+  ip('link', 'set', t.name, 'netns', netns);
+  ip('-n', netns, 'address', 'add', address, 'dev', t.name);
+  ip('-n', netns, 'link', 'set', t.name, 'up');
+}
+
+describe.skipIf(!isRoot)('Tunnel API (root)', () => {
+  const keyA = generatePrivateKey();
+  const keyB = generatePrivateKey();
+  let a: Tunnel;
+  let b: Tunnel;
+
+  beforeAll(async () => {
+    if (!built) throw new Error('native addon missing: run `npm run build` first');
+    for (const n of Object.values(ns)) ip('netns', 'add', n);
+    a = await Tunnel.create({ name: `wta${tag}`, privateKey: keyA });
+    b = await Tunnel.create({ name: `wtb${tag}`, privateKey: keyB, listenPort: 0 });
+    await place(a, ns.a, '10.66.0.1/24');
+    await place(b, ns.b, '10.66.0.2/24');
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    for (const n of Object.values(ns)) spawnSync('ip', ['netns', 'del', n]);
+  });
+
+  it('exposes its key and port', () => {
+    expect(a.publicKey).toBe(publicKeyFromPrivate(keyA));
+    expect(a.listenPort).toBeGreaterThan(0);
+  });
+
+  it('handshakes, emits events and passes traffic', async () => {
+    const handshakes: string[] = [];
+    a.on('handshake', (e) => handshakes.push(e.publicKey));
+    const roamed: string[] = [];
+    b.on('endpointChanged', (e) => roamed.push(e.endpoint));
+    await a.addPeer({ publicKey: b.publicKey, endpoint: `127.0.0.1:${b.listenPort}`, allowedIps: ['10.66.0.2/32'] });
+    await b.addPeer({ publicKey: a.publicKey, allowedIps: ['10.66.0.1/32'] });
+    await waitFor('ping a -> b', () => ping(ns.a, '10.66.0.2'));
+    await waitFor('handshake event', () => handshakes.includes(b.publicKey));
+    await waitFor('endpoint event', () => roamed.includes(`127.0.0.1:${a.listenPort}`));
+    const [peer] = a.peers();
+    expect(peer.lastHandshake).toBeInstanceOf(Date);
+    expect(peer.rxBytes).toBeGreaterThan(0);
+    expect(peer.txBytes).toBeGreaterThan(0);
+  });
+
+  it('updates a peer at runtime: allowed IPs replaced, keepalive set', async () => {
+    await a.updatePeer(b.publicKey, { allowedIps: ['10.66.0.0/24'], persistentKeepalive: 7 });
+    const [peer] = a.peers();
+    expect(peer.allowedIps).toEqual(['10.66.0.0/24']);
+    expect(peer.persistentKeepalive).toBe(7);
+    await expect(a.updatePeer(publicKeyFromPrivate(generatePrivateKey()), {})).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
+
+  it('removing a peer stops its traffic; adding it back restores it', async () => {
+    expect(await a.removePeer(b.publicKey)).toBe(true);
+    expect(ping(ns.a, '10.66.0.2')).toBe(false);
+    await a.addPeer({ publicKey: b.publicKey, endpoint: `127.0.0.1:${b.listenPort}`, allowedIps: ['10.66.0.2/32'] });
+    await waitFor('ping after re-adding', () => ping(ns.a, '10.66.0.2'));
+  });
+
+  it('rejects bad input with typed errors', async () => {
+    await expect(a.addPeer({ publicKey: 'not-a-key' })).rejects.toBeInstanceOf(WiretunError);
+    await expect(a.addPeer({ publicKey: Buffer.alloc(32).toString('base64') })).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringContaining('low order'),
+    });
+    await expect(Tunnel.create({ name: a.name.padEnd(20, 'x'), privateKey: keyA })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+  });
+
+  it('close emits close and deletes the interface', async () => {
+    const t = await Tunnel.create({ name: `wtc${tag}`, privateKey: generatePrivateKey() });
+    const closed = new Promise((r) => t.once('close', r));
+    await t.close();
+    await closed;
+    expect(existsSync(`/sys/class/net/wtc${tag}`)).toBe(false);
+    expect(() => t.peers()).toThrow(/closed/);
+  });
+});
