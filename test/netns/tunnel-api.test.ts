@@ -71,6 +71,13 @@ describe.skipIf(!isRoot)('Tunnel API (root)', () => {
     expect(peer.txBytes).toBeGreaterThan(0);
   });
 
+  it('carries packets of a 34 KB MTU', async () => {
+    ip('-n', ns.a, 'link', 'set', 'dev', a.name, 'mtu', '34000');
+    ip('-n', ns.b, 'link', 'set', 'dev', b.name, 'mtu', '34000');
+    const big = spawnSync('ip', ['netns', 'exec', ns.a, 'ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '33000', '10.66.0.2']);
+    expect(big.status, big.stdout.toString()).toBe(0);
+  });
+
   it('updates a peer at runtime: allowed IPs replaced, keepalive set', async () => {
     await a.updatePeer(b.publicKey, { allowedIps: ['10.66.0.0/24'], persistentKeepalive: 7 });
     const [peer] = a.peers();
