@@ -121,7 +121,7 @@ impl Device {
             })
             .collect();
         // A stable order (by key) so `wg show` output does not shuffle between calls.
-        out.sort_by(|a, b| a.public_key.cmp(&b.public_key));
+        out.sort_by_key(|p| p.public_key);
         out
     }
 }

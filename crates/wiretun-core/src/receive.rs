@@ -5,6 +5,7 @@
 //!   4. decrypt / run the handshake in the peer's Tunn; send what it answers, flush queued packets;
 //!   5. drop decrypted packets whose source is not in that peer's allowed IPs, write the rest to the TUN;
 //!   6. roaming: an authenticated datagram moves the peer's endpoint to where it came from.
+//!
 //! Unauthenticated datagrams get no reply at all.
 
 use crate::constants::MAX_DATAGRAM;

@@ -3,6 +3,7 @@
 //!   2. cryptokey routing: longest-prefix match of the destination over every peer's allowed IPs;
 //!   3. encrypt with the peer's session (boringtun queues the packet and starts a handshake if none);
 //!   4. send the datagram to the peer's endpoint, from the local address the peer last reached us on.
+//!
 //! Buffers are allocated once per thread; nothing on this path allocates.
 
 use crate::constants::{MAX_DATAGRAM, MAX_PACKET};
