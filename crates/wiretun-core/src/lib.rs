@@ -11,6 +11,7 @@ mod events;
 mod identity;
 pub mod keys;
 mod peer;
+mod ratelimit;
 mod receive;
 mod send;
 mod timers;

@@ -1,6 +1,7 @@
 //! Inbound pipeline, one thread polling the IPv4 and IPv6 sockets:
 //!   1. batched receive (recvmmsg, GRO) with the local address each datagram arrived on;
 //!   2. check mac1 and, under load, answer with a cookie instead of doing any DH (shared RateLimiter);
+//!      then a per-source token bucket for handshake messages (ratelimit.rs);
 //!   3. find the peer: by the static key inside a handshake initiation, else by receiver index;
 //!   4. decrypt / run the handshake in the peer's Tunn; send what it answers, flush queued packets;
 //!   5. drop decrypted packets whose source is not in that peer's allowed IPs, write the rest to the TUN;
@@ -12,6 +13,7 @@ use crate::constants::MAX_DATAGRAM;
 use crate::device::Shared;
 use crate::events::Event;
 use crate::peer::{Endpoint, Peer};
+use crate::ratelimit::SourceLimiter;
 use crate::send::send_to_peer;
 use crate::udp::Udp;
 use boringtun::noise::handshake::parse_handshake_anon;
@@ -27,14 +29,23 @@ const RECV_BUF: usize = 65536;
 struct Buffers {
     recv: Vec<Vec<u8>>,
     meta: Vec<RecvMeta>,
+    scratch: Scratch,
+}
+
+/// Per-datagram working state, apart from the receive buffers so both can be borrowed at once.
+struct Scratch {
     plain: Vec<u8>,
+    limiter: SourceLimiter,
 }
 
 pub(crate) fn run(shared: Arc<Shared>) {
     let mut bufs = Buffers {
         recv: vec![vec![0u8; RECV_BUF]; BATCH_SIZE],
         meta: vec![RecvMeta::default(); BATCH_SIZE],
-        plain: vec![0u8; MAX_DATAGRAM],
+        scratch: Scratch {
+            plain: vec![0u8; MAX_DATAGRAM],
+            limiter: SourceLimiter::new(),
+        },
     };
     while shared.is_running() {
         // Reloaded every round: a listen-port change swaps the sockets and wakes us.
@@ -86,7 +97,7 @@ fn drain_socket(shared: &Shared, sock: &Udp, bufs: &mut Buffers) {
             let meta = bufs.meta[i];
             let stride = meta.stride.max(1);
             for segment in bufs.recv[i][..meta.len].chunks(stride) {
-                handle_datagram(shared, meta.addr, meta.dst_ip, segment, &mut bufs.plain);
+                handle_datagram(shared, meta.addr, meta.dst_ip, segment, &mut bufs.scratch);
             }
         }
     }
@@ -97,9 +108,10 @@ fn handle_datagram(
     from: SocketAddr,
     local: Option<IpAddr>,
     data: &[u8],
-    out: &mut [u8],
+    scratch: &mut Scratch,
 ) {
     let from = unmap(from);
+    let out = &mut scratch.plain[..];
     let Some(identity) = shared.identity.load_full() else {
         return;
     };
@@ -112,6 +124,13 @@ fn handle_datagram(
         Err(_) => return,
     };
     let is_data = matches!(packet, Packet::PacketData(_));
+    let is_handshake = matches!(
+        packet,
+        Packet::HandshakeInit(_) | Packet::HandshakeResponse(_)
+    );
+    if is_handshake && !scratch.limiter.allow(from.ip(), std::time::Instant::now()) {
+        return;
+    }
     let peer = {
         let table = shared.peers.read();
         match &packet {
