@@ -82,11 +82,7 @@ impl Device {
     /// Creates the TUN interface, binds a random UDP port and starts the data-plane threads.
     pub fn create(config: DeviceConfig) -> Result<Device> {
         validate_name(&config.name)?;
-        let tun = DeviceBuilder::new()
-            .name(&config.name)
-            .mtu(config.mtu.unwrap_or(DEFAULT_MTU))
-            .build_sync()
-            .map_err(|e| tun_error(&config.name, &e))?;
+        let tun = build_tun(&config)?;
         tun.set_nonblocking(true)
             .map_err(|e| Error::io("TUN non-blocking mode", &e))?;
         let name = tun.name().unwrap_or_else(|_| config.name.clone());
@@ -242,6 +238,23 @@ impl Drop for Device {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// With offloads (virtio-net header, TSO/USO) when the kernel has them, plain otherwise.
+fn build_tun(config: &DeviceConfig) -> Result<SyncDevice> {
+    let build = |offload: bool| {
+        DeviceBuilder::new()
+            .name(&config.name)
+            .mtu(config.mtu.unwrap_or(DEFAULT_MTU))
+            .offload(offload)
+            .build_sync()
+    };
+    let offload = std::env::var_os("WIRETUN_NO_OFFLOAD").is_none();
+    match build(offload) {
+        Err(e) if offload && e.raw_os_error() == Some(libc::EINVAL) => build(false),
+        other => other,
+    }
+    .map_err(|e| tun_error(&config.name, &e))
 }
 
 fn validate_name(name: &str) -> Result<()> {

@@ -15,6 +15,7 @@ mod ratelimit;
 mod receive;
 mod send;
 mod timers;
+mod tun_batch;
 mod udp;
 mod wake;
 

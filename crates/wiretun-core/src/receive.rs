@@ -4,7 +4,8 @@
 //!      then a per-source token bucket for handshake messages (ratelimit.rs);
 //!   3. find the peer: by the static key inside a handshake initiation, else by receiver index;
 //!   4. decrypt / run the handshake in the peer's Tunn; send what it answers, flush queued packets;
-//!   5. drop decrypted packets whose source is not in that peer's allowed IPs, write the rest to the TUN;
+//!   5. drop decrypted packets whose source is not in that peer's allowed IPs; batch the rest for the
+//!      TUN (tun_batch.rs: GRO-merged writes at the end of every receive batch);
 //!   6. roaming: an authenticated datagram moves the peer's endpoint to where it came from.
 //!
 //! Unauthenticated datagrams get no reply at all.
@@ -15,6 +16,7 @@ use crate::events::Event;
 use crate::peer::{Endpoint, Peer};
 use crate::ratelimit::SourceLimiter;
 use crate::send::send_to_peer;
+use crate::tun_batch::TunBatch;
 use crate::udp::Udp;
 use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::{Packet, TunnResult};
@@ -36,6 +38,7 @@ struct Buffers {
 struct Scratch {
     plain: Vec<u8>,
     limiter: SourceLimiter,
+    tun: TunBatch,
 }
 
 pub(crate) fn run(shared: Arc<Shared>) {
@@ -45,6 +48,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
         scratch: Scratch {
             plain: vec![0u8; MAX_DATAGRAM],
             limiter: SourceLimiter::new(),
+            tun: TunBatch::new(),
         },
     };
     while shared.is_running() {
@@ -100,6 +104,7 @@ fn drain_socket(shared: &Shared, sock: &Udp, bufs: &mut Buffers) {
                 handle_datagram(shared, meta.addr, meta.dst_ip, segment, &mut bufs.scratch);
             }
         }
+        bufs.scratch.tun.flush(shared);
     }
 }
 
@@ -111,11 +116,13 @@ fn handle_datagram(
     scratch: &mut Scratch,
 ) {
     let from = unmap(from);
-    let out = &mut scratch.plain[..];
     let Some(identity) = shared.identity.load_full() else {
         return;
     };
-    let packet = match identity.limiter.verify_packet(Some(from.ip()), data, out) {
+    let packet = match identity
+        .limiter
+        .verify_packet(Some(from.ip()), data, &mut scratch.plain)
+    {
         Ok(p) => p,
         Err(TunnResult::WriteToNetwork(cookie)) => {
             let _ = shared.udp.load().send(from, local, cookie);
@@ -145,7 +152,7 @@ fn handle_datagram(
         }
     };
     let Some(peer) = peer else { return };
-    decrypt(shared, &peer, from, local, data, is_data, out);
+    decrypt(shared, &peer, from, local, data, is_data, scratch);
 }
 
 fn decrypt(
@@ -155,48 +162,41 @@ fn decrypt(
     local: Option<IpAddr>,
     data: &[u8],
     is_data: bool,
-    out: &mut [u8],
+    scratch: &mut Scratch,
 ) {
     let mut guard = peer.tunn.lock();
     let Some(tunn) = guard.as_mut() else { return };
-    match tunn.decapsulate(Some(from.ip()), data, out) {
+    // Decrypt straight into the TUN batch; handshake replies need 148 bytes at most.
+    let slot = scratch.tun.slot(data.len().max(148));
+    let delivered = match tunn.decapsulate(Some(from.ip()), data, slot) {
         TunnResult::Err(_) => return,
         TunnResult::Done if !is_data => return,
-        TunnResult::Done => {}
+        TunnResult::Done => None,
         TunnResult::WriteToNetwork(reply) => {
             roam(shared, peer, from, local);
             send_to_peer(shared, peer, reply);
             // Packets boringtun queued while the handshake was in flight.
-            while let TunnResult::WriteToNetwork(queued) = tunn.decapsulate(None, &[], out) {
+            while let TunnResult::WriteToNetwork(queued) =
+                tunn.decapsulate(None, &[], &mut scratch.plain)
+            {
                 send_to_peer(shared, peer, queued);
             }
+            None
         }
-        TunnResult::WriteToTunnelV4(packet, src) => {
-            if !to_tun(shared, peer, IpAddr::V4(src), packet) {
-                return;
-            }
-        }
-        TunnResult::WriteToTunnelV6(packet, src) => {
-            if !to_tun(shared, peer, IpAddr::V6(src), packet) {
-                return;
-            }
-        }
-    }
+        TunnResult::WriteToTunnelV4(packet, src) => Some((IpAddr::V4(src), packet.len())),
+        TunnResult::WriteToTunnelV6(packet, src) => Some((IpAddr::V6(src), packet.len())),
+    };
     drop(guard);
+    if let Some((src, len)) = delivered {
+        // Cryptokey routing on the way in: only sources inside the peer's allowed IPs reach the TUN.
+        if !shared.peers.read().owns(peer, src) {
+            return;
+        }
+        scratch.tun.commit(shared, len);
+    }
     peer.rx_bytes
         .fetch_add(data.len() as u64, Ordering::Relaxed);
     roam(shared, peer, from, local);
-}
-
-/// Cryptokey routing on the way in: only sources inside the peer's allowed IPs reach the TUN.
-fn to_tun(shared: &Shared, peer: &Arc<Peer>, src: IpAddr, packet: &[u8]) -> bool {
-    if !shared.peers.read().owns(peer, src) {
-        return false;
-    }
-    if let Err(e) = shared.tun.send(packet) {
-        log::debug!("TUN write failed: {e}");
-    }
-    true
 }
 
 fn roam(shared: &Shared, peer: &Peer, from: SocketAddr, local: Option<IpAddr>) {

@@ -1,10 +1,13 @@
 //! Outbound pipeline, one thread:
-//!   1. read an IP packet from the TUN (up to 64 KiB);
-//!   2. cryptokey routing: longest-prefix match of the destination over every peer's allowed IPs;
-//!   3. encrypt with the peer's session (boringtun queues the packet and starts a handshake if none);
-//!   4. send the datagram to the peer's endpoint, from the local address the peer last reached us on.
+//!   1. read from the TUN: with offloads one read returns a TCP/UDP super-packet (up to 64 KiB) that
+//!      tun-rs splits into MTU-sized packets (`recv_multiple`);
+//!   2. cryptokey routing: longest-prefix match of each destination over every peer's allowed IPs;
+//!   3. encrypt in place into one contiguous buffer (boringtun queues the packet and starts a handshake
+//!      if there is no session);
+//!   4. send runs of equal-sized datagrams to the same peer as one UDP_SEGMENT (GSO) sendmsg, from the
+//!      local address the peer last reached us on.
 //!
-//! Buffers are allocated once per thread; nothing on this path allocates.
+//! Packets leave in the order the TUN gave them. Buffers are allocated once per thread.
 
 use crate::constants::{MAX_DATAGRAM, MAX_PACKET};
 use crate::device::Shared;
@@ -14,47 +17,174 @@ use boringtun::noise::{Tunn, TunnResult};
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use tun_rs::{IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+
+/// UDP payload a GSO send may carry in all (the IPv4 length field caps it at 65507).
+const GSO_MAX_BYTES: usize = 65000;
+/// Worst-case growth of a packet when encrypted: header 16, tag 16, padding up to 15.
+const OVERHEAD: usize = 48;
+/// Consecutive failed TUN reads that mean the interface is gone rather than one packet being bad.
+const TUN_FAILURES_TO_CLOSE: u32 = 16;
+/// The first byte of a WireGuard transport data message.
+const MESSAGE_DATA: u8 = 4;
 
 pub(crate) fn run(shared: Arc<Shared>) {
-    let mut packet = vec![0u8; MAX_PACKET];
-    let mut datagram = vec![0u8; MAX_DATAGRAM];
+    let offset = VIRTIO_NET_HDR_LEN;
+    let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + MAX_PACKET];
+    let mut bufs: Vec<Vec<u8>> = (0..IDEAL_BATCH_SIZE)
+        .map(|_| vec![0u8; offset + MAX_PACKET])
+        .collect();
+    let mut sizes = vec![0usize; IDEAL_BATCH_SIZE];
+    let mut batch = GsoBatch::new();
+    let mut failures = 0;
     while shared.is_running() {
-        let n = match shared.tun.recv_intr(&mut packet, &shared.tun_interrupt) {
+        let read = shared.tun.recv_multiple_intr(
+            &mut original,
+            &mut bufs,
+            &mut sizes,
+            offset,
+            &shared.tun_interrupt,
+        );
+        let n = match read {
             Ok(n) => n,
             Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
                 continue
             }
+            // One bad super-packet is skipped; a deleted interface (`ip link del`) fails every read.
+            Err(e) if failures < TUN_FAILURES_TO_CLOSE => {
+                failures += 1;
+                log::debug!("TUN read failed: {e}");
+                continue;
+            }
             Err(e) => {
-                // EBADFD and friends: the interface was deleted under us (`ip link del`).
                 shared.shut_down(&format!("TUN read failed: {e}"));
                 break;
             }
         };
-        encrypt_and_send(&shared, &packet[..n], &mut datagram);
+        failures = 0;
+        for (buf, size) in bufs.iter().zip(&sizes).take(n) {
+            batch.push(&shared, &buf[offset..offset + size]);
+        }
+        batch.flush(&shared);
     }
 }
 
-fn encrypt_and_send(shared: &Shared, packet: &[u8], datagram: &mut [u8]) {
-    let Some(dst) = Tunn::dst_address(packet) else {
-        return;
-    };
-    let peer = match shared.peers.read().routes.lookup(dst) {
-        Some(p) => p.clone(),
-        None => return,
-    };
-    let mut tunn = peer.tunn.lock();
-    let Some(t) = tunn.as_mut() else { return };
-    if let TunnResult::WriteToNetwork(out) = t.encapsulate(packet, datagram) {
-        drop(tunn);
-        send_to_peer(shared, &peer, out);
+/// Encrypted datagrams for one peer, back to back, waiting for one GSO send. All have `segment` bytes
+/// except possibly the last, as UDP_SEGMENT requires.
+struct GsoBatch {
+    buf: Vec<u8>,
+    len: usize,
+    segment: usize,
+    count: usize,
+    /// A shorter datagram ended the run; the next one starts a new send.
+    closed: bool,
+    peer: Option<Arc<Peer>>,
+}
+
+impl GsoBatch {
+    fn new() -> Self {
+        GsoBatch {
+            buf: vec![0u8; MAX_DATAGRAM.max(GSO_MAX_BYTES) + OVERHEAD],
+            len: 0,
+            segment: 0,
+            count: 0,
+            closed: false,
+            peer: None,
+        }
+    }
+
+    fn push(&mut self, shared: &Shared, packet: &[u8]) {
+        let Some(dst) = Tunn::dst_address(packet) else {
+            return;
+        };
+        let peer = match shared.peers.read().routes.lookup(dst) {
+            Some(p) => p.clone(),
+            None => return,
+        };
+        if !self.fits(shared, &peer, packet.len()) {
+            self.flush(shared);
+        }
+        let start = self.len;
+        let n = {
+            let mut tunn = peer.tunn.lock();
+            let Some(t) = tunn.as_mut() else { return };
+            match t.encapsulate(packet, &mut self.buf[start..]) {
+                TunnResult::WriteToNetwork(out) => out.len(),
+                _ => return,
+            }
+        };
+        self.peer = Some(peer);
+        self.append(shared, start, n);
+    }
+
+    fn fits(&self, shared: &Shared, peer: &Arc<Peer>, packet_len: usize) -> bool {
+        let same_peer = self.peer.as_ref().is_some_and(|p| Arc::ptr_eq(p, peer));
+        let max_segments = match peer.endpoint().addr {
+            Some(addr) => shared.udp.load().max_segments(&addr),
+            None => 1,
+        };
+        self.len == 0
+            || (same_peer
+                && !self.closed
+                && self.count < max_segments
+                && self.len + packet_len + OVERHEAD <= GSO_MAX_BYTES)
+    }
+
+    /// Takes the `n` bytes boringtun just wrote at `start` into the run, or sends around them.
+    fn append(&mut self, shared: &Shared, start: usize, n: usize) {
+        if self.buf[start] != MESSAGE_DATA {
+            // A handshake initiation (no session yet): it goes on its own, after what was batched.
+            self.send(shared, 0, start, self.segment);
+            self.send(shared, start, start + n, n);
+            self.reset();
+        } else if start == 0 {
+            (self.len, self.segment, self.count) = (n, n, 1);
+        } else if n <= self.segment {
+            self.len += n;
+            self.count += 1;
+            self.closed = n < self.segment;
+        } else {
+            // Larger than the run's size: send the run, start a new one with this datagram.
+            self.send(shared, 0, start, self.segment);
+            self.buf.copy_within(start..start + n, 0);
+            (self.len, self.segment, self.count, self.closed) = (n, n, 1, false);
+        }
+    }
+
+    fn flush(&mut self, shared: &Shared) {
+        self.send(shared, 0, self.len, self.segment);
+        self.reset();
+    }
+
+    fn send(&self, shared: &Shared, from: usize, to: usize, segment: usize) {
+        if let Some(peer) = &self.peer {
+            if to > from {
+                send_segments(shared, peer, &self.buf[from..to], segment);
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        (self.len, self.segment, self.count, self.closed) = (0, 0, 0, false);
+        self.peer = None;
     }
 }
 
-/// Sends to the peer's current endpoint; forgets the sticky source address when it has gone away.
+/// Sends one datagram to the peer's current endpoint.
 pub(crate) fn send_to_peer(shared: &Shared, peer: &Peer, data: &[u8]) {
+    send_segments(shared, peer, data, data.len());
+}
+
+/// Sends datagrams of `segment` bytes to the peer's endpoint; forgets the sticky source address when it
+/// has gone away.
+fn send_segments(shared: &Shared, peer: &Peer, data: &[u8], segment: usize) {
     let endpoint = peer.endpoint();
     let Some(addr) = endpoint.addr else { return };
-    match shared.udp.load().send(addr, endpoint.src, data) {
+    match shared
+        .udp
+        .load()
+        .send_segments(addr, endpoint.src, data, segment)
+    {
         Ok(sent) => {
             if sent == Sent::SourceCleared {
                 let mut ep = peer.endpoint.lock();

@@ -55,12 +55,19 @@ impl Udp {
         self.state.recv(UdpSockRef::from(&self.sock), bufs, meta)
     }
 
-    fn try_send(&self, dst: SocketAddr, src: Option<IpAddr>, data: &[u8]) -> io::Result<()> {
+    fn try_send(
+        &self,
+        dst: SocketAddr,
+        src: Option<IpAddr>,
+        data: &[u8],
+        segment: usize,
+    ) -> io::Result<()> {
         let transmit = Transmit {
             destination: dst,
             ecn: None,
             contents: data,
-            segment_size: None,
+            // Several datagrams of `segment` bytes (the last may be shorter) in one UDP_SEGMENT send.
+            segment_size: (data.len() > segment).then_some(segment),
             src_ip: src,
         };
         loop {
@@ -178,20 +185,70 @@ impl UdpSet {
         self.sockets().try_for_each(|s| s.set_fwmark(mark))
     }
 
-    pub fn send(&self, dst: SocketAddr, src: Option<IpAddr>, data: &[u8]) -> io::Result<Sent> {
-        let (dst, sock) = match dst {
-            SocketAddr::V4(_) => (dst, self.v4.as_ref()),
+    /// Datagrams a single GSO send may carry to `dst` (1 when the kernel or device refuses GSO).
+    pub fn max_segments(&self, dst: &SocketAddr) -> usize {
+        self.socket_for(dst)
+            .map_or(1, |(_, s)| s.state.max_gso_segments())
+    }
+
+    fn socket_for(&self, dst: &SocketAddr) -> Option<(SocketAddr, &Udp)> {
+        match *dst {
+            SocketAddr::V4(_) => Some((*dst, self.v4.as_ref()?)),
             SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-                Some(v4) => (SocketAddr::new(v4.into(), v6.port()), self.v4.as_ref()),
-                None => (dst, self.v6.as_ref()),
+                Some(v4) => Some((SocketAddr::new(v4.into(), v6.port()), self.v4.as_ref()?)),
+                None => Some((*dst, self.v6.as_ref()?)),
             },
-        };
-        let sock = sock.ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
-        let src = src.filter(|s| s.is_ipv4() == dst.is_ipv4());
-        match sock.try_send(dst, src, data) {
-            Err(e) if src.is_some() && stale_source(&e) => {
-                sock.try_send(dst, None, data).map(|_| Sent::SourceCleared)
+        }
+    }
+
+    pub fn send(&self, dst: SocketAddr, src: Option<IpAddr>, data: &[u8]) -> io::Result<Sent> {
+        self.send_segments(dst, src, data, data.len())
+    }
+
+    /// Sends `data` as datagrams of `segment` bytes each (GSO when it holds more than one). When the
+    /// kernel refuses GSO (quinn-udp then turns it off for the socket) the datagrams go one by one.
+    pub fn send_segments(
+        &self,
+        dst: SocketAddr,
+        src: Option<IpAddr>,
+        data: &[u8],
+        segment: usize,
+    ) -> io::Result<Sent> {
+        match self.send_once(dst, src, data, segment) {
+            Err(e) if data.len() > segment && e.raw_os_error() != Some(libc::EAGAIN) => {
+                let mut outcome = Sent::Ok;
+                for chunk in data.chunks(segment) {
+                    if self.send_once(
+                        dst,
+                        src.filter(|_| outcome == Sent::Ok),
+                        chunk,
+                        chunk.len(),
+                    )? != Sent::Ok
+                    {
+                        outcome = Sent::SourceCleared;
+                    }
+                }
+                Ok(outcome)
             }
+            other => other,
+        }
+    }
+
+    fn send_once(
+        &self,
+        dst: SocketAddr,
+        src: Option<IpAddr>,
+        data: &[u8],
+        segment: usize,
+    ) -> io::Result<Sent> {
+        let (dst, sock) = self
+            .socket_for(&dst)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+        let src = src.filter(|s| s.is_ipv4() == dst.is_ipv4());
+        match sock.try_send(dst, src, data, segment) {
+            Err(e) if src.is_some() && stale_source(&e) => sock
+                .try_send(dst, None, data, segment)
+                .map(|_| Sent::SourceCleared),
             other => other.map(|_| Sent::Ok),
         }
     }
@@ -236,5 +293,18 @@ mod tests {
         assert_eq!(b.recv(&mut buf).unwrap(), 5);
         let here = Some("127.0.0.1".parse().unwrap());
         assert_eq!(a.send(dst, here, b"again").unwrap(), Sent::Ok);
+    }
+
+    #[test]
+    fn segmented_send_arrives_as_separate_datagrams() {
+        let a = UdpSet::bind(0, 0).unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dst = b.local_addr().unwrap();
+        let data: Vec<u8> = (0..250u8).collect();
+        a.send_segments(dst, None, &data, 100).unwrap();
+        let mut buf = [0u8; 300];
+        let sizes: Vec<usize> = (0..3).map(|_| b.recv(&mut buf).unwrap()).collect();
+        assert_eq!(sizes, vec![100, 100, 50]);
+        assert_eq!(&buf[..50], &data[200..]);
     }
 }
