@@ -1,0 +1,50 @@
+// Many peers: how long configuring them through UAPI takes, what they cost in memory, and whether
+// throughput to the one real peer survives them.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { daemonPids, IF, NS } from './topology';
+import { inNs } from './sh';
+
+export interface ScaleResult {
+  peers: number;
+  configureMs: number;
+  bytesPerPeer: number;
+}
+
+/** A config fragment of `n` peers with random keys and 1-4 distinct /32s each, none overlapping ours. */
+function peersConf(n: number): string {
+  const lines: string[] = [];
+  let host = 0;
+  for (let i = 0; i < n; i++) {
+    const ips = Array.from({ length: 1 + (i % 4) }, () => {
+      host++;
+      return `10.${100 + (host >> 16)}.${(host >> 8) & 255}.${host & 255}/32`;
+    });
+    lines.push('[Peer]', `PublicKey = ${randomBytes(32).toString('base64')}`, `AllowedIPs = ${ips.join(', ')}`, '');
+  }
+  return lines.join('\n');
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** Adds `n` peers to side A's running daemon with `wg addconf`. */
+export async function addPeers(n: number): Promise<ScaleResult> {
+  const [pid] = daemonPids(IF.a);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wtscale-'));
+  try {
+    const file = path.join(dir, 'peers.conf');
+    writeFileSync(file, peersConf(n), { mode: 0o600 });
+    const before = rssBytes(pid);
+    const start = process.hrtime.bigint();
+    await inNs(NS.a, 'wg', ['addconf', IF.a, file], { timeoutMs: 300_000 });
+    const configureMs = Number(process.hrtime.bigint() - start) / 1e6;
+    return { peers: n, configureMs, bytesPerPeer: (rssBytes(pid) - before) / n };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

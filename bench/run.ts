@@ -1,0 +1,88 @@
+// `npm run bench`: the same workloads through every implementation, one after another in one run, in
+// namespaces this script creates and removes. Writes bench/RESULTS.md and bench/throughput.svg.
+//   --reps N        repetitions per workload (default 3)
+//   --seconds S     length of each iperf3 run (default 10)
+//   --only a,b      implementations whose names start with these (e.g. wiretun,wireguard-go)
+//   --quick         1 repetition of 3 s and no scale runs (a smoke test of the harness)
+import * as path from 'node:path';
+import { implementations, Impl } from './lib/impls';
+import { underlay, teardown, tunnel, stopTunnel, TUN, UNDER } from './lib/topology';
+import { runSample } from './lib/workloads';
+import { addPeers, ScaleResult } from './lib/scale';
+import { ImplResult, writeChart, writeResults } from './lib/report';
+
+interface Options {
+  reps: number;
+  seconds: number;
+  only?: string[];
+  scale: boolean;
+}
+
+function options(argv: string[]): Options {
+  const o: Options = { reps: 3, seconds: 10, scale: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--reps') o.reps = Number(argv[++i]);
+    else if (a === '--seconds') o.seconds = Number(argv[++i]);
+    else if (a === '--only') o.only = argv[++i].split(',');
+    else if (a === '--quick') Object.assign(o, { reps: 1, seconds: 3, scale: false });
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+async function measure(impl: Impl | 'raw', o: Options): Promise<ImplResult> {
+  const name = impl === 'raw' ? 'raw veth' : impl.name;
+  const result: ImplResult = { name, handshakeMs: [], samples: [], scale: [] };
+  for (let rep = 0; rep < o.reps; rep++) {
+    await underlay();
+    try {
+      if (impl !== 'raw') result.handshakeMs.push(await tunnel(impl));
+      const target = impl === 'raw' ? UNDER.b : TUN.b;
+      result.samples.push(await runSample(target, o.seconds, impl !== 'raw'));
+      console.log(`  ${name} #${rep + 1}: ${result.samples.at(-1)!.tcpGbps.toFixed(2)} Gb/s`);
+      if (impl !== 'raw' && o.scale && rep === 0) result.scale = await scaleRuns(o);
+      if (impl !== 'raw') await stopTunnel();
+    } finally {
+      await teardown();
+    }
+  }
+  return result;
+}
+
+async function scaleRuns(o: Options): Promise<ScaleResult[]> {
+  const out: ScaleResult[] = [await addPeers(1000)];
+  out.push(await addPeers(9000));
+  out[1] = { ...out[1], peers: 10000 };
+  const loaded = await runSample(TUN.b, Math.min(o.seconds, 5), true);
+  console.log(`    with 10,000 peers: ${loaded.tcpGbps.toFixed(2)} Gb/s`);
+  return out.map((s) => ({ ...s, gbpsWithPeers: loaded.tcpGbps }));
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (namespaces, TUN devices)');
+  const o = options(process.argv.slice(2));
+  const impls = await implementations(o.only);
+  const results: ImplResult[] = [];
+  process.on('SIGINT', () => void teardown().then(() => process.exit(130)));
+  if (!o.only) results.push(await measure('raw', o));
+  for (const impl of impls) {
+    if (impl.skipped) {
+      console.log(`SKIPPED ${impl.name}: ${impl.skipped}`);
+      results.push({ name: impl.name, skipped: impl.skipped, handshakeMs: [], samples: [], scale: [] });
+      continue;
+    }
+    console.log(`measuring ${impl.name}`);
+    results.push(await measure(impl, o));
+  }
+  const version = require(path.join(__dirname, '..', 'package.json')).version as string;
+  writeResults(path.join(__dirname, 'RESULTS.md'), results, { version, reps: o.reps, seconds: o.seconds });
+  writeChart(path.join(__dirname, 'throughput.svg'), results);
+  console.log(`wrote ${path.join(__dirname, 'RESULTS.md')}`);
+}
+
+main().catch(async (err) => {
+  console.error(err instanceof Error ? err.message : err);
+  await teardown();
+  process.exit(1);
+});
