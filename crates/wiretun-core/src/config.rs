@@ -94,10 +94,8 @@ impl Device {
             return;
         }
         *current = psk;
-        // boringtun takes the PSK only at construction: a new Tunn, and so a new handshake, picks it up.
-        if let Some(id) = self.shared.identity.load().as_ref() {
-            *peer.tunn.lock() = Some(id.tunn(&peer.public_key, psk, peer.index));
-        }
+        // boringtun takes the PSK only at construction: the next Tunn, and so a new handshake, uses it.
+        *peer.tunn.lock() = None;
     }
 
     pub fn peers(&self) -> Vec<PeerInfo> {

@@ -164,10 +164,7 @@ impl Device {
             table.remove(&id.public.to_bytes());
         }
         for peer in table.by_key.values() {
-            let psk = *peer.preshared_key.lock();
-            *peer.tunn.lock() = identity
-                .as_ref()
-                .map(|id| id.tunn(&peer.public_key, psk, peer.index));
+            *peer.tunn.lock() = None;
         }
         self.shared.identity.store(identity);
     }
@@ -217,11 +214,7 @@ impl Device {
     }
 
     pub(crate) fn new_peer(&self, table: &PeerTable, key: Key) -> Arc<Peer> {
-        let peer = Peer::new(key, table.free_index());
-        if let Some(id) = self.shared.identity.load().as_ref() {
-            *peer.tunn.lock() = Some(id.tunn(&key, None, peer.index));
-        }
-        Arc::new(peer)
+        Arc::new(Peer::new(key, table.free_index()))
     }
 
     /// Stops the threads and waits for them. The TUN interface goes away when the device is dropped.

@@ -1,10 +1,11 @@
 //! A peer's state and the table that finds peers by public key, by receiver index and by inner address.
 
 use crate::allowed_ips::AllowedIps;
+use crate::identity::Identity;
 use crate::keys::Key;
 use boringtun::noise::Tunn;
 use ipnet::IpNet;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,8 +29,9 @@ pub struct Peer {
     pub public_key: Key,
     /// 24-bit index; boringtun puts it in the top bits of every receiver index it hands out.
     pub index: u32,
-    /// None while the device has no private key.
-    pub(crate) tunn: Mutex<Option<Tunn>>,
+    /// Created on first use (a boringtun Tunn is ~11 KB, so idle peers go without); None also while the
+    /// device has no private key. Dropping it resets the sessions: the next packet handshakes anew.
+    pub(crate) tunn: Mutex<Option<Box<Tunn>>>,
     pub(crate) endpoint: Mutex<Endpoint>,
     pub(crate) preshared_key: Mutex<Option<Key>>,
     pub(crate) keepalive: AtomicU64,
@@ -54,6 +56,17 @@ impl Peer {
             last_sent_ms: AtomicU64::new(0),
             handshake: Mutex::new(Handshake::default()),
         }
+    }
+
+    /// The protocol state, created now if the device has a key and the peer has none yet.
+    pub(crate) fn tunn(&self, identity: Option<&Identity>) -> MutexGuard<'_, Option<Box<Tunn>>> {
+        let mut guard = self.tunn.lock();
+        if guard.is_none() {
+            if let Some(id) = identity {
+                *guard = Some(Box::new(id.tunn(&self.public_key, *self.preshared_key.lock(), self.index)));
+            }
+        }
+        guard
     }
 
     pub fn endpoint(&self) -> Endpoint {

@@ -164,7 +164,7 @@ fn decrypt(
     is_data: bool,
     scratch: &mut Scratch,
 ) {
-    let mut guard = peer.tunn.lock();
+    let mut guard = peer.tunn(shared.identity.load().as_deref());
     let Some(tunn) = guard.as_mut() else { return };
     // Decrypt straight into the TUN batch; handshake replies need 148 bytes at most.
     let slot = scratch.tun.slot(data.len().max(148));

@@ -106,7 +106,7 @@ impl GsoBatch {
         }
         let start = self.len;
         let n = {
-            let mut tunn = peer.tunn.lock();
+            let mut tunn = peer.tunn(shared.identity.load().as_deref());
             let Some(t) = tunn.as_mut() else { return };
             match t.encapsulate(packet, &mut self.buf[start..]) {
                 TunnResult::WriteToNetwork(out) => out.len(),

@@ -54,7 +54,7 @@ fn tick(shared: &Shared, peer: &Peer, buf: &mut [u8]) {
 /// An empty data packet; with no session boringtun queues it and starts a handshake instead.
 pub(crate) fn send_keepalive(shared: &Shared, peer: &Peer) {
     let mut buf = [0u8; 256];
-    let mut guard = peer.tunn.lock();
+    let mut guard = peer.tunn(shared.identity.load().as_deref());
     let Some(tunn) = guard.as_mut() else { return };
     if let TunnResult::WriteToNetwork(packet) = tunn.encapsulate(&[], &mut buf) {
         drop(guard);
