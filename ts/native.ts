@@ -75,11 +75,32 @@ export interface NativeBinding {
 
 let cached: NativeBinding | undefined;
 
-/** Loads the addon built by `npm run build:native` (or an installed platform package). */
+/** The package's own version, which the native core must match. */
+export function packageVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(path.join(__dirname, '..', 'package.json')) as { version: string }).version;
+}
+
+/** Loads the addon built by `npm run build:native` (or an installed platform package). Throws a clear
+ * error naming the platform when no binary fits, and refuses a binary built from another version. */
 export function native(): NativeBinding {
-  if (!cached) {
+  if (cached) return cached;
+  let binding: NativeBinding;
+  try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    cached = require(path.join(__dirname, '..', 'native', 'index.js')) as NativeBinding;
+    binding = require(path.join(__dirname, '..', 'native', 'index.js')) as NativeBinding;
+  } catch (err) {
+    const platform = `${process.platform}-${process.arch}`;
+    throw new Error(
+      `wiretun has no native binary for ${platform} (Node ${process.versions.node}). ` +
+        'Reinstall without --no-optional, or build from source with `npm run build:native`.',
+      { cause: err },
+    );
   }
-  return cached;
+  const core = binding.coreVersion();
+  if (core !== packageVersion()) {
+    throw new Error(`wiretun ${packageVersion()} found a native core of version ${core}; reinstall wiretun`);
+  }
+  cached = binding;
+  return binding;
 }
