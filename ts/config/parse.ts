@@ -90,8 +90,21 @@ function match(keys: string[], key: string): string | undefined {
   return keys.find((k) => k.toLowerCase() === key.toLowerCase());
 }
 
-function unknownKey(st: State, key: string, quickKey: string | undefined, line: number): ConfigError {
+/**
+ * What of an unknown key may be shown. A base64 key ends in `=`, so `PrivateKey <key>` (a forgotten `=`)
+ * arrives here with the secret inside the "key": show the first word only, and never anything key-like.
+ */
+function displayKey(key: string): string {
+  const word = key.split(/\s+/)[0];
+  return /[A-Za-z0-9+/]{20,}/.test(word) ? '(a value that looks like a key)' : word;
+}
+
+function unknownKey(st: State, rawKey: string, quickKey: string | undefined, line: number): ConfigError {
+  const key = displayKey(rawKey);
   const where = { file: st.file, line, key };
+  if (key !== rawKey && (match(WG_QUICK_KEYS, key) || match(WG_INTERFACE_KEYS, key) || match(WG_PEER_KEYS, key))) {
+    return new ConfigError(`line ${line} has no "=" after ${key}: expected "${key} = value"`, where);
+  }
   if (quickKey) return new ConfigError(`${quickKey} on line ${line} belongs in [Interface], not [Peer]`, where);
   if (st.section === 'peer' && match(WG_INTERFACE_KEYS, key)) {
     return new ConfigError(`${key} on line ${line} belongs in [Interface], not [Peer]`, where);
