@@ -14,6 +14,11 @@ export interface UpFacts {
   defaultRouteMtu?: number;
   /** Endpoint host names resolved to numeric addresses (wg setconf resolves them before the MTU probe). */
   resolved?: Record<string, string>;
+  /**
+   * IPv6 link-local addresses the kernel gave the link itself (`ip -o -6 addr show dev IF scope link`). Known
+   * only once the link is up: the apply half plans again with them before the default-route firewall step.
+   */
+  linkLocal6?: string[];
   /** `type -p nft`: nftables is used for the default-route firewall marks when present... */
   hasNft: boolean;
   /** ...else `iptables-restore` / `ip6tables-restore`. */

@@ -159,6 +159,8 @@ function addDefault(ctx: Ctx, route: Cidr): void {
   ctx.ops.push(runOp(['ip', f, 'rule', 'add', 'not', 'fwmark', T, 'table', T]));
   ctx.ops.push(runOp(['ip', f, 'rule', 'add', 'table', 'main', 'suppress_prefixlength', '0']));
   const addresses = interfaceAddresses(ctx.config.addresses, fam);
+  // Link scope sorts after global in the kernel's IPv6 address list.
+  if (fam === 6) addresses.push(...(ctx.facts.linkLocal6 ?? []));
   if (fam === 4 && ctx.facts.srcValidMark !== 1) {
     ctx.ops.push(runOp(['sysctl', '-q', 'net.ipv4.conf.all.src_valid_mark=1']));
   }
