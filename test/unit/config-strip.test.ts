@@ -20,6 +20,9 @@ describe('stripConfig matches wg-quick strip byte for byte', () => {
     expect(stripConfig('')).toBe('\n');
     expect(stripConfig('[Interface]\nMTU = 1\n')).toBe('[Interface]\n\n');
     expect(stripConfig('[Peer]\n  Pub\0licKey = x  ')).toBe('[Peer]\nPublicKey = x\n\n');
+    // A whitespace-only last line without a newline is not read at all.
+    expect(stripConfig('[Peer]\n\t')).toBe('[Peer]\n\n');
+    expect(stripConfig('[Peer]\n\t\n')).toBe('[Peer]\n\n\n');
   });
 
   it('only removes wg-quick keys inside [Interface]', () => {

@@ -13,10 +13,14 @@ const CSPACE = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g;
 
 /** The records `while read -r line || [[ -n $line ]]` yields, with bash's default IFS trimming. */
 export function bashReadLines(text: string): string[] {
-  const records = text.replace(/\0/g, '').split('\n');
-  // A trailing newline ends the last line; the empty string after it is not a line.
+  const records = text
+    .replace(/\0/g, '')
+    .split('\n')
+    .map((r) => r.replace(/^[ \t]+|[ \t]+$/g, ''));
+  // The text after the last newline is read (read fails at EOF) but only kept by `|| [[ -n $line ]]`, i.e.
+  // when something is left of it after trimming.
   if (records[records.length - 1] === '') records.pop();
-  return records.map((r) => r.replace(/^[ \t]+|[ \t]+$/g, ''));
+  return records;
 }
 
 const QUICK = new Set(WG_QUICK_KEYS.map((k) => k.toLowerCase()));
