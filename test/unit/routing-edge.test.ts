@@ -111,3 +111,29 @@ describe('allowed IPs as wg show prints them, in sort -nr -k2 -t/ order', () => 
     expect(interfaceAddresses(['fd00::1/64', '10.0.0.1', 'fd00:0::2/64'], 6)).toEqual(['fd00::2', 'fd00::1']);
   });
 });
+
+describe('planRollback', () => {
+  it('undoes what a failed up set, in del_if order', async () => {
+    const { planRollback } = await import('../../ts/routing/plan-down');
+    const c = conf(['DNS = 10.0.0.1'], ['AllowedIPs = 0.0.0.0/0']);
+    const facts: DownFacts = {
+      ...down,
+      fwmark: 51820,
+      allowedIps: ['0.0.0.0/0'],
+      interfaceExists: true,
+      hasNft: true,
+      nftTables: ['table ip wg-quick-wg0', 'table ip other'],
+      iptablesSave4: undefined,
+    };
+    const plan = planRollback(c, 'wg0', facts, { dnsSet: true, firewallSet: true });
+    expect(plan.ops.map((o) => o.line)).toEqual([
+      '[#] resolvconf -d tun.wg0 -f',
+      '[#] nft -f /dev/fd/63',
+      '[#] ip -4 rule delete table 51820',
+      '[#] ip -4 rule delete table main suppress_prefixlength 0',
+      '[#] ip link delete dev wg0',
+    ]);
+    const nft = plan.ops[1];
+    expect(nft.kind === 'run' && nft.stdin).toBe('delete table ip wg-quick-wg0\n');
+  });
+});

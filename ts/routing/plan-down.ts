@@ -79,3 +79,25 @@ function firewallRemoval(iface: string, facts: DownFacts): PlanOp[] {
   }
   return ops;
 }
+
+/** How far a failed `up` got, as wg-quick tracks it (HAVE_SET_DNS, HAVE_SET_FIREWALL). */
+export interface UpProgress {
+  dnsSet: boolean;
+  firewallSet: boolean;
+}
+
+/**
+ * What wg-quick's del_if does when `up` fails part way (its EXIT trap): undo DNS and firewall if they were set,
+ * the policy rules, then the interface. No hooks run and SaveConfig is ignored.
+ */
+export function planRollback(config: WgQuickConfig, iface: string, facts: DownFacts, progress: UpProgress): Plan {
+  const ops: PlanOp[] = [];
+  const warnings: string[] = [];
+  if (progress.dnsSet && config.dns.length) {
+    ops.push(runOp(['resolvconf', '-d', `${facts.resolvconfPrefix}${iface}`, '-f']));
+  }
+  if (progress.firewallSet) ops.push(...firewallRemoval(iface, facts));
+  ops.push(...ruleDeletions(config, iface, facts, warnings));
+  if (facts.interfaceExists) ops.push({ kind: 'delete-interface', line: printed(['ip', 'link', 'delete', 'dev', iface]) });
+  return { ops, warnings };
+}
