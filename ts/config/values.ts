@@ -2,7 +2,7 @@
 // throw a ConfigError that says what was expected. Key values never appear in a message.
 import { isIP } from 'node:net';
 import { ConfigError } from './wgquick';
-import { parseCidr, parseIp } from './ip';
+import { parseCidr } from './ip';
 
 export interface Where {
   file?: string;
@@ -115,7 +115,8 @@ export function parseDns(value: string, where: Where): { servers: string[]; sear
   const search: string[] = [];
   for (const w of splitWords(value)) {
     if (/^[0-9.]+$/.test(w) || w.includes(':')) {
-      if (!isIP(w) || (w.includes('%') && !parseIp(w.split('%')[0]))) fail(where, `has "${w}", which is neither an IP address nor a domain`);
+      // A zone id (fe80::1%eth0) is fine for a nameserver: resolv.conf takes it.
+      if (!isIP(w)) fail(where, `has "${w}", which is neither an IP address nor a domain`);
       servers.push(w);
     } else {
       if (!/^[A-Za-z0-9._-]+$/.test(w)) fail(where, `has "${w}", which is neither an IP address nor a domain`);
