@@ -9,3 +9,7 @@ export { Tunnel } from './tunnel';
 export type { TunnelOptions, TunnelEvents, PeerOptions, PeerChanges, PeerStatus } from './tunnel';
 export { generatePrivateKey, generatePresharedKey, publicKeyFromPrivate } from './keys';
 export { WiretunError } from './errors';
+export { parseConfig } from './config/parse';
+export { formatConfig } from './config/format';
+export { ConfigError } from './config/wgquick';
+export type { WgQuickConfig, WgDevice, WgPeer } from './config/wgquick';

@@ -6,6 +6,9 @@ import { callNative, WiretunError } from './errors';
 import { decodeKey } from './keys';
 import { resolveEndpoint } from './endpoint';
 import { configureLink } from './routing/link';
+import { readConfigFile } from './config/locate';
+import { parseConfig } from './config/parse';
+import { WgQuickConfig } from './config/wgquick';
 
 /** A peer as you add it. Keys are base64. */
 export interface PeerOptions {
@@ -89,6 +92,38 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       throw err;
     }
     return tunnel;
+  }
+
+  /**
+   * Creates a tunnel from a wg-quick config: a path, a bare name (`wg0` → /etc/wireguard/wg0.conf) or an
+   * already parsed config. `options.name` overrides the interface name (required for a parsed config).
+   * Addresses and routes are applied only with `routing: true`; default routes need `wiretun up`.
+   */
+  static async fromConfig(
+    source: string | WgQuickConfig,
+    options: { name?: string; routing?: boolean } = {},
+  ): Promise<Tunnel> {
+    let config: WgQuickConfig;
+    let name = options.name;
+    if (typeof source === 'string') {
+      const located = await readConfigFile(source);
+      config = parseConfig(located.data.toString('utf8'), { file: located.path }).config;
+      name ??= located.interfaceName;
+    } else {
+      config = source;
+    }
+    if (!name) throw new WiretunError('EINVAL', 'fromConfig with a parsed config needs options.name');
+    if (!config.device.privateKey) throw new WiretunError('EINVAL', 'the config has no PrivateKey');
+    return Tunnel.create({
+      name,
+      privateKey: config.device.privateKey,
+      listenPort: config.device.listenPort,
+      fwmark: config.device.fwmark,
+      mtu: config.mtu,
+      addresses: config.addresses,
+      peers: config.device.peers,
+      routing: options.routing,
+    });
   }
 
   get name(): string {

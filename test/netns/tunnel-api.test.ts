@@ -1,7 +1,9 @@
 // Two Tunnels in this process, each TUN moved into a namespace the test creates; the outer UDP stays on
 // loopback in the test's own namespace. Exercises the public API end to end with real packets.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tunnel, WiretunError, generatePrivateKey, publicKeyFromPrivate } from '../../ts/index';
 
@@ -104,6 +106,28 @@ describe.skipIf(!isRoot)('Tunnel API (root)', () => {
     await expect(Tunnel.create({ name: a.name.padEnd(20, 'x'), privateKey: keyA })).rejects.toMatchObject({
       code: 'EINVAL',
     });
+  });
+
+  it('fromConfig reads a wg-quick file: key, port and peers', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wtapi-'));
+    const file = path.join(dir, `wtf${tag}.conf`);
+    const key = generatePrivateKey();
+    const peer = publicKeyFromPrivate(generatePrivateKey());
+    writeFileSync(
+      file,
+      `[Interface]\nPrivateKey = ${key}\nListenPort = 0\nAddress = 10.67.0.1/24\n\n` +
+        `[Peer]\n# a comment\nPublicKey = ${peer}\nAllowedIPs = 10.67.0.2/32, fd67::2/128\nEndpoint = 127.0.0.1:9\n`,
+      { mode: 0o600 },
+    );
+    try {
+      await using t = await Tunnel.fromConfig(file);
+      expect(t.name).toBe(`wtf${tag}`);
+      expect(t.publicKey).toBe(publicKeyFromPrivate(key));
+      const [p] = t.peers();
+      expect(p).toMatchObject({ publicKey: peer, endpoint: '127.0.0.1:9', allowedIps: ['10.67.0.2/32', 'fd67::2/128'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('close emits close and deletes the interface', async () => {
