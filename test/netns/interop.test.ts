@@ -1,0 +1,139 @@
+// Interop between implementation pairs, each side a daemon in its own namespace, configured only with `wg`.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stopIfaces } from './lib/daemon';
+import { assertAvailable, Pair, pairs, skipReason } from './lib/env';
+import { Lab, underlay4, underlay6 } from './lib/lab';
+import { must, run } from './lib/proc';
+import { PORT_A, Side, twoNode, TwoNode, TunnelOptions, waitPing } from './lib/tunnel';
+import { everHolds, waitFor } from './lib/wait';
+import { genPsk, handshakeDone, peerOf, ping, wg } from './lib/wg';
+
+describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair: Pair) => {
+  let lab: Lab;
+  let live: TwoNode | undefined;
+
+  beforeAll(async () => {
+    assertAvailable(pair.initiator);
+    assertAvailable(pair.responder);
+    lab = await Lab.create(2);
+    await lab.waitUnderlay(lab.nodes[0], lab.nodes[1]);
+  });
+
+  afterEach(async () => {
+    if (live) await stopIfaces([live.a.iface, live.b.iface]);
+    live = undefined;
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  const up = async (opts: TunnelOptions = {}) => (live = await twoNode(lab, pair, opts));
+  const endpointSeenBy = async (viewer: Side, subject: Side) =>
+    (await peerOf(viewer.iface.node.ns, viewer.iface.name, subject.key.pub))?.endpoint;
+
+  for (const outer of [4, 6] as const) {
+    it(`handshakes and pings over IPv4 and IPv6 inside, IPv${outer} outside`, async () => {
+      const { a, b } = await up({ outer });
+      await waitPing(a, b, 4);
+      await waitPing(a, b, 6);
+      await waitPing(b, a, 4);
+      await waitPing(b, a, 6);
+      expect(await handshakeDone(a.iface.node.ns, a.iface.name, b.key.pub)).toBe(true);
+      expect(await handshakeDone(b.iface.node.ns, b.iface.name, a.key.pub)).toBe(true);
+      // The responder learned the initiator's address from the packets, over the chosen outer family.
+      const expected = outer === 4 ? `${a.iface.node.v4}:${PORT_A}` : `[${a.iface.node.v6}]:${PORT_A}`;
+      expect(await endpointSeenBy(b, a)).toBe(expected);
+    });
+  }
+
+  it('carries a TCP transfer (iperf3)', async () => {
+    const { a, b } = await up();
+    await waitPing(a, b);
+    const server = run('iperf3', ['-s', '-1', '-B', b.iface.v4!, '-p', '5201'], { ns: b.iface.node.ns, timeoutMs: 30_000 });
+    await waitFor('iperf3 server listening', async () => (await must('ss', ['-Hltn', 'sport = :5201'], { ns: b.iface.node.ns })).trim() !== '', {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+    });
+    const client = await must('iperf3', ['-c', b.iface.v4!, '-p', '5201', '-t', '2', '-J', '--connect-timeout', '3000'], {
+      ns: a.iface.node.ns,
+      timeoutMs: 20_000,
+    });
+    const report = JSON.parse(client) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
+    expect((await server).code).toBe(0);
+    expect(report.end.sum_received.bits_per_second).toBeGreaterThan(0);
+    const rx = (await peerOf(b.iface.node.ns, b.iface.name, a.key.pub))!.rx;
+    // Every received byte crossed the tunnel: the responder's counter includes it plus WireGuard overhead.
+    expect(rx).toBeGreaterThan(report.end.sum_received.bytes);
+  });
+
+  it('handshakes with a matching preshared key', async () => {
+    const psk = await genPsk(lab.tmp);
+    const { a, b } = await up({ pskFileA: psk.file, pskFileB: psk.file });
+    await waitPing(a, b);
+    expect((await peerOf(b.iface.node.ns, b.iface.name, a.key.pub))!.presharedKey).toBe(psk.key);
+    expect((await peerOf(a.iface.node.ns, a.iface.name, b.key.pub))!.presharedKey).toBe(psk.key);
+  });
+
+  it('does not handshake when only one side has a preshared key, or they differ', async () => {
+    const [p1, p2] = [await genPsk(lab.tmp), await genPsk(lab.tmp)];
+    for (const opts of [{ pskFileA: p1.file }, { pskFileA: p1.file, pskFileB: p2.file }]) {
+      const { a, b } = await up(opts);
+      // Ping keeps the initiator trying; look for any success over two handshake attempts' worth of time.
+      const sawTraffic = await everHolds(() => ping(a.iface.node.ns, b.iface.v4!), 3_000, 100);
+      expect(sawTraffic).toBe(false);
+      expect(await handshakeDone(a.iface.node.ns, a.iface.name, b.key.pub)).toBe(false);
+      expect(await handshakeDone(b.iface.node.ns, b.iface.name, a.key.pub)).toBe(false);
+      await stopIfaces([a.iface, b.iface]);
+      live = undefined;
+    }
+  });
+
+  it('follows a roaming peer to a new address and port', async () => {
+    const { a, b } = await up();
+    await waitPing(a, b);
+    const ns = b.iface.node.ns;
+    const dev = b.iface.node.dev;
+    const [old4, new4, new6, newPort] = [b.iface.node.v4, underlay4(12), underlay6(12), 51831];
+    // Replace rather than add-then-delete: deleting a primary IPv4 address also drops its secondaries.
+    await must('ip', ['-n', ns, 'address', 'del', `${old4}/24`, 'dev', dev]);
+    await must('ip', ['-n', ns, 'address', 'add', `${new4}/24`, 'dev', dev]);
+    await must('ip', ['-n', ns, 'address', 'add', `${new6}/64`, 'dev', dev, 'nodad']);
+    await wg(ns, ['set', b.iface.name, 'listen-port', String(newPort)]);
+    try {
+      await waitPing(b, a); // B speaks first from its new address
+      await waitFor('A to see B at its new endpoint', async () => (await endpointSeenBy(a, b)) === `${new4}:${newPort}`, {
+        timeoutMs: 5_000,
+      });
+      await waitPing(a, b);
+      await waitPing(a, b, 6);
+    } finally {
+      await run('ip', ['-n', ns, 'address', 'flush', 'dev', dev, 'scope', 'global']);
+      await must('ip', ['-n', ns, 'address', 'add', `${old4}/24`, 'dev', dev]);
+      await must('ip', ['-n', ns, 'address', 'add', `${b.iface.node.v6}/64`, 'dev', dev, 'nodad']);
+    }
+  });
+
+  it('sends persistent keepalives without other traffic', async () => {
+    const { a, b } = await up({ keepaliveA: 1 });
+    // Setting a keepalive on a peer with an endpoint starts the handshake by itself: no ping needed.
+    await waitFor('handshake from keepalive alone', () => handshakeDone(b.iface.node.ns, b.iface.name, a.key.pub), {
+      timeoutMs: 8_000,
+    });
+    const rxAt = async () => (await peerOf(b.iface.node.ns, b.iface.name, a.key.pub))!.rx;
+    const base = await rxAt();
+    // Three 32-byte keepalives: more than the single passive keepalive a peer may send after data.
+    await waitFor('B to receive three keepalives', async () => (await rxAt()) - base >= 96, { timeoutMs: 6_000, intervalMs: 250 });
+    expect((await peerOf(a.iface.node.ns, a.iface.name, b.key.pub))!.keepalive).toBe('1');
+  });
+
+  it('stops traffic for a removed peer', async () => {
+    const { a, b } = await up();
+    await waitPing(a, b);
+    await waitPing(b, a);
+    await wg(a.iface.node.ns, ['set', a.iface.name, 'peer', b.key.pub, 'remove']);
+    expect(await peerOf(a.iface.node.ns, a.iface.name, b.key.pub)).toBeUndefined();
+    const either = async () => (await ping(a.iface.node.ns, b.iface.v4!)) || (await ping(b.iface.node.ns, a.iface.v4!));
+    expect(await everHolds(either, 2_500, 100)).toBe(false);
+  });
+});
