@@ -50,8 +50,12 @@ export interface Pair {
   responder: Impl;
 }
 
+/** Baseline cases say so in their label: `-t baseline` selects exactly them while wiretund is not built. */
+const isBaseline = (...used: Impl[]) => used.every((i) => i.name === 'wireguard-go');
+const suffix = (...used: Impl[]) => (isBaseline(...used) ? ' (baseline)' : '');
+
 function pair(a: Impl, b: Impl): Pair {
-  return { label: `${a.name}→${b.name}`, initiator: a, responder: b };
+  return { label: `${a.name}→${b.name}${suffix(a, b)}`, initiator: a, responder: b };
 }
 
 export function pairs(): Pair[] {
@@ -60,8 +64,15 @@ export function pairs(): Pair[] {
   return list;
 }
 
-export function impls(): Impl[] {
-  return baselineEnabled ? [WIRETUND, WIREGUARD_GO] : [WIRETUND];
+export function impls(): { impl: Impl; label: string }[] {
+  const list = baselineEnabled ? [WIRETUND, WIREGUARD_GO] : [WIRETUND];
+  return list.map((impl) => ({ impl, label: `${impl.name}${suffix(impl)}` }));
+}
+
+export function comparisons(): { label: string; subject: Impl; reference: Impl }[] {
+  const list = [{ subject: WIRETUND, reference: WIREGUARD_GO }];
+  if (baselineEnabled) list.push({ subject: WIREGUARD_GO, reference: WIREGUARD_GO });
+  return list.map((c) => ({ ...c, label: `${c.subject.name} ~ ${c.reference.name}${suffix(c.subject)}` }));
 }
 
 /**
@@ -74,7 +85,7 @@ export function assertAvailable(impl: Impl): void {
   if (missing.length) {
     throw new Error(
       `wiretund is not built: missing ${missing.join(', ')}. Run \`npm run build\` first ` +
-        '(to validate the harness alone: WIRETUN_TEST_BASELINE=1 npx vitest run test/netns -t "wireguard-go→wireguard-go").',
+        '(to validate the harness alone: WIRETUN_TEST_BASELINE=1 npx vitest run test/netns -t baseline).',
     );
   }
 }
