@@ -1,0 +1,130 @@
+// The daemon's life as wg-quick and users drive it: it ends when its interface or socket goes away or on
+// SIGTERM, and it works as wg-quick's userspace fallback.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { addressTunnel, Iface, isRunning, sockPath, startDaemon, stopIfaces, waitGone } from './lib/daemon';
+import { assertAvailable, Impl, impls, skipReason, WIREGUARD_GO } from './lib/env';
+import { daemonPids, killDaemons, Lab, removeSocket } from './lib/lab';
+import { must, run, runDetaching } from './lib/proc';
+import { waitFor } from './lib/wait';
+import { genKeyPair, ping, wg } from './lib/wg';
+
+const linkExists = async (ns: string, name: string) => (await run('ip', ['-n', ns, 'link', 'show', 'dev', name])).code === 0;
+
+describe.skipIf(skipReason !== undefined).each(impls())('daemon lifecycle: $label', ({ impl }) => {
+  let lab: Lab;
+  let live: Iface[] = [];
+
+  beforeAll(async () => {
+    assertAvailable(impl);
+    lab = await Lab.create(1);
+  });
+
+  afterEach(async () => {
+    await stopIfaces(live);
+    live = [];
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  const start = async () => {
+    const i = await startDaemon(lab, impl, lab.nodes[0]);
+    live.push(i);
+    expect(isRunning(i.name), `${impl.name} ${i.name} should be running after it returned 0`).toBe(true);
+    return i;
+  };
+
+  it('exits when its interface is deleted', async () => {
+    const i = await start();
+    await must('ip', ['-n', i.node.ns, 'link', 'del', 'dev', i.name]);
+    await waitGone(i.name);
+  });
+
+  it('exits on SIGTERM, removing its interface and socket', async () => {
+    const i = await start();
+    killDaemons([i.name], 'SIGTERM');
+    await waitGone(i.name);
+    await waitFor(`${i.name} to be deleted`, async () => !(await linkExists(i.node.ns, i.name)), { timeoutMs: 5_000 });
+  });
+
+  it('exits when its UAPI socket is deleted', async () => {
+    const i = await start();
+    removeSocket(i.name);
+    await waitFor(`${impl.name} to exit after its socket vanished`, () => !isRunning(i.name), { timeoutMs: 10_000 });
+  });
+
+  it('refuses a second daemon for the same interface name', async () => {
+    const i = await start();
+    const log = path.join(lab.tmp, `${i.name}.second.log`);
+    const r = await runDetaching(impl.command, [i.name], log, { ns: i.node.ns, timeoutMs: 20_000 });
+    expect(r.code, r.stdout).not.toBe(0);
+    // The first daemon is unharmed.
+    expect(existsSync(sockPath(i.name))).toBe(true);
+    await wg(i.node.ns, ['show', i.name]);
+  });
+});
+
+/** A wg-quick config named after its interface, readable only by root (wg-quick warns otherwise). */
+function writeQuickConf(dir: string, ifname: string, body: string[]): string {
+  const file = path.join(dir, `${ifname}.conf`);
+  writeFileSync(file, `${body.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+const cmdlineOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+
+describe.skipIf(skipReason !== undefined).each(impls())('wg-quick userspace fallback: $label', ({ impl }) => {
+  let lab: Lab;
+  let far: Iface | undefined;
+
+  beforeAll(async () => {
+    assertAvailable(impl);
+    lab = await Lab.create(2);
+    await lab.waitUnderlay(lab.nodes[0], lab.nodes[1]);
+  });
+
+  afterAll(async () => {
+    if (far) await stopIfaces([far]);
+    await lab?.destroy();
+  });
+
+  it('wg-quick up brings up a working tunnel through the daemon; wg-quick down ends it', async () => {
+    const [mine, theirs] = [await genKeyPair(lab.tmp), await genKeyPair(lab.tmp)];
+    far = await startDaemon(lab, WIREGUARD_GO, lab.nodes[1]);
+    await addressTunnel(far, 2);
+    await wg(far.node.ns, ['set', far.name, 'private-key', theirs.file, 'listen-port', '51821',
+      'peer', mine.pub, 'allowed-ips', '10.211.0.1/32,fd00:211::1/128']);
+
+    const ifname = lab.ifname();
+    const conf = writeQuickConf(lab.tmp, ifname, [
+      '[Interface]', `PrivateKey = ${mine.priv}`, 'Address = 10.211.0.1/24, fd00:211::1/64', 'ListenPort = 51820', '',
+      '[Peer]', `PublicKey = ${theirs.pub}`, `Endpoint = ${lab.nodes[1].v4}:51821`, 'AllowedIPs = 10.211.0.2/32, fd00:211::2/128',
+    ]);
+    const ns = lab.nodes[0].ns;
+    await quick(impl, 'up', conf, ns, lab.tmp, ifname);
+    expect(daemonPids([ifname]).map(cmdlineOf).join('\n')).toContain(path.basename(impl.command));
+
+    for (const addr of ['10.211.0.2', 'fd00:211::2']) {
+      await waitFor(`ping ${addr} through wg-quick's tunnel`, () => ping(ns, addr), { timeoutMs: 10_000, intervalMs: 100, maxTries: 60 });
+    }
+
+    await quick(impl, 'down', conf, ns, lab.tmp, ifname);
+    await waitGone(ifname);
+    expect(await linkExists(ns, ifname)).toBe(false);
+  });
+});
+
+async function quick(impl: Impl, verb: 'up' | 'down', conf: string, ns: string, dir: string, ifname: string): Promise<void> {
+  const log = path.join(dir, `wg-quick-${verb}-${ifname}.log`);
+  const r = await runDetaching('wg-quick', [verb, conf], log, {
+    ns,
+    env: { WG_QUICK_USERSPACE_IMPLEMENTATION: impl.command },
+    timeoutMs: 30_000,
+  });
+  expect(r.code, `wg-quick ${verb}:\n${r.stdout}`).toBe(0);
+  // Proves the daemon under test ran, not a kernel module that happened to be loadable.
+  if (verb === 'up') expect(r.stdout).toContain('Falling back to slow userspace implementation');
+}
