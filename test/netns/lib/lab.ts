@@ -6,7 +6,10 @@ import * as path from 'node:path';
 import { must, run } from './proc';
 import { waitFor } from './wait';
 
-const TAG = `${process.pid % 100000}`;
+// Namespace names carry our full pid (so a later run can tell ours from a live run's); interface names only
+// have 15 bytes, so they carry part of it.
+const PID = process.pid;
+const TAG = `${PID % 100000}`;
 let labCounter = 0;
 let ifCounter = 0;
 
@@ -55,7 +58,8 @@ export class Lab {
   }
 
   static async create(count: number): Promise<Lab> {
-    const id = `${TAG}-${labCounter++}`;
+    if (labCounter === 0) await sweepStale();
+    const id = `${PID}-${labCounter++}`;
     const hub = `wtn-${id}-hub`;
     const nodes: Node[] = [];
     const lab = new Lab(id, hub, nodes);
@@ -89,14 +93,44 @@ export class Lab {
 
   async destroy(): Promise<void> {
     killDaemons(this.ifnames);
-    for (const n of this.nodes) await run('ip', ['netns', 'del', n.ns]);
-    await run('ip', ['netns', 'del', this.hub]);
+    for (const ns of [...this.nodes.map((n) => n.ns), this.hub]) await deleteNamespace(ns);
     // Deleting a namespace deletes its TUNs, which ends the daemons; wait so no socket is recreated afterwards.
     await waitFor('daemons of this lab to exit', () => daemonPids(this.ifnames).length === 0, { timeoutMs: 5_000 }).catch(() =>
       killDaemons(this.ifnames, 'SIGKILL'),
     );
     for (const name of this.ifnames) removeSocket(name);
     rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+/** Kills what still runs inside (iperf3 servers, daemons): processes outlive their namespace otherwise. */
+async function deleteNamespace(ns: string): Promise<void> {
+  const pids = (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+  await run('ip', ['netns', 'del', ns]);
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Removes namespaces left by an earlier run that was killed before its afterAll could run. */
+async function sweepStale(): Promise<void> {
+  const names = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
+  for (const ns of names) {
+    const owner = /^wtn-(\d+)-\d+-/.exec(ns);
+    if (owner && Number(owner[1]) !== PID && !alive(Number(owner[1]))) await deleteNamespace(ns);
   }
 }
 
