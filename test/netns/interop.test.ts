@@ -44,6 +44,9 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
       // The responder learned the initiator's address from the packets, over the chosen outer family.
       const expected = outer === 4 ? `${a.iface.node.v4}:${PORT_A}` : `[${a.iface.node.v6}]:${PORT_A}`;
       expect(await endpointSeenBy(b, a)).toBe(expected);
+      // Full-size packets for the 1420 MTU, unfragmented: the data path must not truncate or drop them.
+      expect(await ping(a.iface.node.ns, b.iface.v4!, { size: 1420 - 28, dontFragment: true })).toBe(true);
+      expect(await ping(a.iface.node.ns, b.iface.v6!, { size: 1420 - 48, dontFragment: true })).toBe(true);
     });
   }
 
@@ -89,30 +92,30 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
     }
   });
 
-  it('follows a roaming peer to a new address and port', async () => {
-    const { a, b } = await up();
-    await waitPing(a, b);
-    const ns = b.iface.node.ns;
-    const dev = b.iface.node.dev;
-    const [old4, new4, new6, newPort] = [b.iface.node.v4, underlay4(12), underlay6(12), 51831];
-    // Replace rather than add-then-delete: deleting a primary IPv4 address also drops its secondaries.
-    await must('ip', ['-n', ns, 'address', 'del', `${old4}/24`, 'dev', dev]);
-    await must('ip', ['-n', ns, 'address', 'add', `${new4}/24`, 'dev', dev]);
-    await must('ip', ['-n', ns, 'address', 'add', `${new6}/64`, 'dev', dev, 'nodad']);
-    await wg(ns, ['set', b.iface.name, 'listen-port', String(newPort)]);
-    try {
-      await waitPing(b, a); // B speaks first from its new address
-      await waitFor('A to see B at its new endpoint', async () => (await endpointSeenBy(a, b)) === `${new4}:${newPort}`, {
-        timeoutMs: 5_000,
-      });
+  for (const outer of [4, 6] as const) {
+    it(`follows a roaming peer to a new address and port (IPv${outer} outside)`, async () => {
+      const { a, b } = await up({ outer });
       await waitPing(a, b);
-      await waitPing(a, b, 6);
-    } finally {
-      await run('ip', ['-n', ns, 'address', 'flush', 'dev', dev, 'scope', 'global']);
-      await must('ip', ['-n', ns, 'address', 'add', `${old4}/24`, 'dev', dev]);
-      await must('ip', ['-n', ns, 'address', 'add', `${b.iface.node.v6}/64`, 'dev', dev, 'nodad']);
-    }
-  });
+      const { ns, dev } = b.iface.node;
+      const [oldAddr, newAddr, prefix] = outer === 4 ? [b.iface.node.v4, underlay4(12), 24] : [b.iface.node.v6, underlay6(12), 64];
+      const newPort = 51831;
+      // Replace rather than add-then-delete: deleting a primary IPv4 address also drops its secondaries.
+      await must('ip', ['-n', ns, 'address', 'del', `${oldAddr}/${prefix}`, 'dev', dev]);
+      await must('ip', ['-n', ns, 'address', 'add', `${newAddr}/${prefix}`, 'dev', dev, ...(outer === 6 ? ['nodad'] : [])]);
+      await wg(ns, ['set', b.iface.name, 'listen-port', String(newPort)]);
+      try {
+        await waitPing(b, a); // B speaks first from its new address
+        const expected = outer === 4 ? `${newAddr}:${newPort}` : `[${newAddr}]:${newPort}`;
+        await waitFor(`A to see B at ${expected}`, async () => (await endpointSeenBy(a, b)) === expected, { timeoutMs: 5_000 });
+        await waitPing(a, b);
+        await waitPing(a, b, 6);
+      } finally {
+        await run('ip', ['-n', ns, 'address', 'flush', 'dev', dev, 'scope', 'global']);
+        await must('ip', ['-n', ns, 'address', 'add', `${b.iface.node.v4}/24`, 'dev', dev]);
+        await must('ip', ['-n', ns, 'address', 'add', `${b.iface.node.v6}/64`, 'dev', dev, 'nodad']);
+      }
+    });
+  }
 
   it('sends persistent keepalives without other traffic', async () => {
     const { a, b } = await up({ keepaliveA: 1 });

@@ -7,6 +7,7 @@ import { addressTunnel, Iface, startDaemon, stopIfaces } from './lib/daemon';
 import { assertAvailable, comparisons, Impl, impls, skipReason, WIREGUARD_GO } from './lib/env';
 import { Lab } from './lib/lab';
 import { Dump, dump, genKeyPair, genPsk, KeyPair, normalizeShowconf, peerOf, ping, PeerDump, sortCsv, wg } from './lib/wg';
+import { run } from './lib/proc';
 import { waitFor } from './lib/wait';
 
 
@@ -153,6 +154,22 @@ describe.skipIf(skipReason !== undefined).each(impls())(
       const replaced = await dump(ns, me.name);
       expect(replaced.listenPort).toBe('51830');
       expect(replaced.peers.map((p) => p.publicKey)).toEqual([x1.pub]);
+    });
+
+    it('rejects a listen port that another socket holds, and recovers', async () => {
+      const me = await startDaemon(lab, impl, lab.nodes[0]);
+      const other = await startDaemon(lab, WIREGUARD_GO, lab.nodes[0]);
+      live = [me, other];
+      const ns = me.node.ns;
+      await wg(ns, ['set', me.name, 'listen-port', '51850']);
+      await wg(ns, ['set', other.name, 'listen-port', '51851']);
+      const r = await run('wg', ['set', me.name, 'listen-port', '51851'], { ns });
+      expect(r.code, 'wg set should fail (EADDRINUSE)').not.toBe(0);
+      expect(r.stderr).toMatch(/in use/i);
+      // wireguard-go has already closed its old socket at this point and reports port 0; only require that the
+      // daemon survives the error and accepts a free port afterwards.
+      await wg(ns, ['set', me.name, 'listen-port', '51852']);
+      expect((await wg(ns, ['show', me.name, 'listen-port'])).trim()).toBe('51852');
     });
   },
 );

@@ -79,9 +79,9 @@ export async function handshakeDone(ns: string, ifname: string, pub: string): Pr
   return ((await peerOf(ns, ifname, pub))?.latestHandshake ?? 0) > 0;
 }
 
-export async function ping(ns: string, addr: string, opts: { size?: number } = {}): Promise<boolean> {
-  const size = opts.size === undefined ? [] : ['-s', String(opts.size)];
-  return (await run('ping', ['-c', '1', '-W', '1', ...size, addr], { ns, timeoutMs: 5_000 })).code === 0;
+export async function ping(ns: string, addr: string, opts: { size?: number; dontFragment?: boolean } = {}): Promise<boolean> {
+  const extra = [...(opts.size === undefined ? [] : ['-s', String(opts.size)]), ...(opts.dontFragment ? ['-M', 'do'] : [])];
+  return (await run('ping', ['-c', '1', '-W', '1', ...extra, addr], { ns, timeoutMs: 5_000 })).code === 0;
 }
 
 /** `wg showconf` split into a comparable form: the [Interface] block and the peer blocks in a stable order. */
