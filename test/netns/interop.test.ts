@@ -1,16 +1,14 @@
 // Interop between implementation pairs, each side a daemon in its own namespace, configured only with `wg`.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stopIfaces } from './lib/daemon';
 import { assertAvailable, Pair, pairs, skipReason } from './lib/env';
 import { Lab, underlay4, underlay6 } from './lib/lab';
 import { must, run } from './lib/proc';
-import { PORT_A, Side, twoNode, TwoNode, TunnelOptions, waitPing } from './lib/tunnel';
+import { PORT_A, Side, twoNode, TunnelOptions, waitPing } from './lib/tunnel';
 import { everHolds, waitFor } from './lib/wait';
 import { genPsk, handshakeDone, peerOf, ping, wg } from './lib/wg';
 
 describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair: Pair) => {
   let lab: Lab;
-  let live: TwoNode | undefined;
 
   beforeAll(async () => {
     assertAvailable(pair.initiator);
@@ -20,15 +18,14 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
   });
 
   afterEach(async () => {
-    if (live) await stopIfaces([live.a.iface, live.b.iface]);
-    live = undefined;
+    await lab?.stopDaemons();
   });
 
   afterAll(async () => {
     await lab?.destroy();
   });
 
-  const up = async (opts: TunnelOptions = {}) => (live = await twoNode(lab, pair, opts));
+  const up = (opts: TunnelOptions = {}) => twoNode(lab, pair, opts);
   const endpointSeenBy = async (viewer: Side, subject: Side) =>
     (await peerOf(viewer.iface.node.ns, viewer.iface.name, subject.key.pub))?.endpoint;
 
@@ -87,8 +84,7 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
       expect(sawTraffic).toBe(false);
       expect(await handshakeDone(a.iface.node.ns, a.iface.name, b.key.pub)).toBe(false);
       expect(await handshakeDone(b.iface.node.ns, b.iface.name, a.key.pub)).toBe(false);
-      await stopIfaces([a.iface, b.iface]);
-      live = undefined;
+      await lab.stopDaemons();
     }
   });
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addressTunnel, Iface, isRunning, sockPath, startDaemon, stopIfaces, waitGone } from './lib/daemon';
+import { addressTunnel, isRunning, sockPath, startDaemon, waitGone } from './lib/daemon';
 import { assertAvailable, Impl, impls, skipReason, WIREGUARD_GO } from './lib/env';
 import { daemonPids, killDaemons, Lab, removeSocket } from './lib/lab';
 import { must, run, runDetaching } from './lib/proc';
@@ -14,7 +14,6 @@ const linkExists = async (ns: string, name: string) => (await run('ip', ['-n', n
 
 describe.skipIf(skipReason !== undefined).each(impls())('daemon lifecycle: $label', ({ impl }) => {
   let lab: Lab;
-  let live: Iface[] = [];
 
   beforeAll(async () => {
     assertAvailable(impl);
@@ -22,8 +21,7 @@ describe.skipIf(skipReason !== undefined).each(impls())('daemon lifecycle: $labe
   });
 
   afterEach(async () => {
-    await stopIfaces(live);
-    live = [];
+    await lab?.stopDaemons();
   });
 
   afterAll(async () => {
@@ -32,7 +30,6 @@ describe.skipIf(skipReason !== undefined).each(impls())('daemon lifecycle: $labe
 
   const start = async () => {
     const i = await startDaemon(lab, impl, lab.nodes[0]);
-    live.push(i);
     expect(isRunning(i.name), `${impl.name} ${i.name} should be running after it returned 0`).toBe(true);
     return i;
   };
@@ -78,7 +75,6 @@ const cmdlineOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').
 
 describe.skipIf(skipReason !== undefined).each(impls())('wg-quick userspace fallback: $label', ({ impl }) => {
   let lab: Lab;
-  let far: Iface | undefined;
 
   beforeAll(async () => {
     assertAvailable(impl);
@@ -87,13 +83,12 @@ describe.skipIf(skipReason !== undefined).each(impls())('wg-quick userspace fall
   });
 
   afterAll(async () => {
-    if (far) await stopIfaces([far]);
     await lab?.destroy();
   });
 
   it('wg-quick up brings up a working tunnel through the daemon; wg-quick down ends it', async () => {
     const [mine, theirs] = [await genKeyPair(lab.tmp), await genKeyPair(lab.tmp)];
-    far = await startDaemon(lab, WIREGUARD_GO, lab.nodes[1]);
+    const far = await startDaemon(lab, WIREGUARD_GO, lab.nodes[1]);
     await addressTunnel(far, 2);
     await wg(far.node.ns, ['set', far.name, 'private-key', theirs.file, 'listen-port', '51821',
       'peer', mine.pub, 'allowed-ips', '10.211.0.1/32,fd00:211::1/128']);

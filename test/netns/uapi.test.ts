@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addressTunnel, Iface, startDaemon, stopIfaces } from './lib/daemon';
+import { addressTunnel, Iface, startDaemon } from './lib/daemon';
 import { assertAvailable, comparisons, Impl, impls, skipReason, WIREGUARD_GO } from './lib/env';
 import { Lab } from './lib/lab';
 import { Dump, dump, genKeyPair, genPsk, KeyPair, normalizeShowconf, peerOf, ping, PeerDump, sortCsv, wg } from './lib/wg';
@@ -30,7 +30,6 @@ describe.skipIf(skipReason !== undefined).each(comparisons())('wg show dump/show
   // One lab per implementation, identical addresses in each, so both get byte-identical configuration and
   // each talks to its own far end (two initiations with one key to one responder would look like a replay).
   const labs: Lab[] = [];
-  const ifaces: Iface[] = [];
 
   beforeAll(async () => {
     assertAvailable(subject);
@@ -41,14 +40,12 @@ describe.skipIf(skipReason !== undefined).each(comparisons())('wg show dump/show
   });
 
   afterAll(async () => {
-    await stopIfaces(ifaces);
     for (const lab of labs) await lab.destroy();
   });
 
   /** Starts `impl` in node a of `lab`, with a far end (wireguard-go holding `remote`) in node b. */
   async function build(lab: Lab, impl: Impl, keys: Keys): Promise<Iface> {
     const [me, far] = [await startDaemon(lab, impl, lab.nodes[0]), await startDaemon(lab, WIREGUARD_GO, lab.nodes[1])];
-    ifaces.push(me, far);
     await addressTunnel(me, 1);
     await addressTunnel(far, 2);
     await wg(me.node.ns, ['set', me.name, 'private-key', keys.key.file, 'listen-port', '51820', 'fwmark', '0x2a',
@@ -100,7 +97,6 @@ describe.skipIf(skipReason !== undefined).each(impls())(
   'wg setconf/addconf/syncconf: $label',
   ({ impl }) => {
     let lab: Lab;
-    let live: Iface[] = [];
 
     beforeAll(async () => {
       assertAvailable(impl);
@@ -109,8 +105,7 @@ describe.skipIf(skipReason !== undefined).each(impls())(
     });
 
     afterEach(async () => {
-      await stopIfaces(live);
-      live = [];
+      await lab?.stopDaemons();
     });
 
     afterAll(async () => {
@@ -121,7 +116,6 @@ describe.skipIf(skipReason !== undefined).each(impls())(
       const [key, remote, x1, x2] = [await genKeyPair(lab.tmp), await genKeyPair(lab.tmp), await genKeyPair(lab.tmp), await genKeyPair(lab.tmp)];
       const me = await startDaemon(lab, impl, lab.nodes[0]);
       const far = await startDaemon(lab, WIREGUARD_GO, lab.nodes[1]);
-      live = [me, far];
       await addressTunnel(me, 1);
       await addressTunnel(far, 2);
       await wg(far.node.ns, ['set', far.name, 'private-key', remote.file, 'listen-port', '51821', 'peer', key.pub, 'allowed-ips', '10.211.0.1/32']);
@@ -159,7 +153,6 @@ describe.skipIf(skipReason !== undefined).each(impls())(
     it('rejects a listen port that another socket holds, and recovers', async () => {
       const me = await startDaemon(lab, impl, lab.nodes[0]);
       const other = await startDaemon(lab, WIREGUARD_GO, lab.nodes[0]);
-      live = [me, other];
       const ns = me.node.ns;
       await wg(ns, ['set', me.name, 'listen-port', '51850']);
       await wg(ns, ['set', other.name, 'listen-port', '51851']);

@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Impl } from './env';
-import { daemonPids, killDaemons, Lab, Node, removeSocket, SOCK_DIR } from './lab';
-import { must, mustDetaching, run } from './proc';
+import { daemonPids, Lab, Node, SOCK_DIR } from './lab';
+import { must, mustDetaching } from './proc';
 import { waitFor } from './wait';
 
 export interface Iface {
@@ -49,11 +49,3 @@ export async function waitGone(ifname: string, timeoutMs = 10_000): Promise<void
   await waitFor(`${sockPath(ifname)} to vanish`, () => !existsSync(sockPath(ifname)), { timeoutMs });
 }
 
-/** Deletes the interfaces (the contract says the daemon then exits) and waits; kills whatever is left. */
-export async function stopIfaces(ifaces: Iface[]): Promise<void> {
-  for (const i of ifaces) await run('ip', ['-n', i.node.ns, 'link', 'del', 'dev', i.name]);
-  for (const i of ifaces) {
-    await waitGone(i.name, 5_000).catch(() => killDaemons([i.name], 'SIGKILL'));
-    removeSocket(i.name);
-  }
-}

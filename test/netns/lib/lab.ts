@@ -91,13 +91,23 @@ export class Lab {
     }
   }
 
-  async destroy(): Promise<void> {
+  /**
+   * Ends every daemon this lab started, whatever state a failed test left it in: SIGTERM, then SIGKILL. A TUN
+   * goes away with its last fd, so no interface survives; sockets a killed daemon left behind are removed.
+   */
+  async stopDaemons(): Promise<void> {
     killDaemons(this.ifnames);
+    const gone = () => daemonPids(this.ifnames).length === 0;
+    await waitFor('daemons to exit on SIGTERM', gone, { timeoutMs: 5_000, intervalMs: 50 }).catch(async () => {
+      killDaemons(this.ifnames, 'SIGKILL');
+      await waitFor('daemons to exit on SIGKILL', gone, { timeoutMs: 5_000, intervalMs: 50 });
+    });
+    for (const name of this.ifnames) removeSocket(name);
+  }
+
+  async destroy(): Promise<void> {
+    await this.stopDaemons().catch(() => undefined);
     for (const ns of [...this.nodes.map((n) => n.ns), this.hub]) await deleteNamespace(ns);
-    // Deleting a namespace deletes its TUNs, which ends the daemons; wait so no socket is recreated afterwards.
-    await waitFor('daemons of this lab to exit', () => daemonPids(this.ifnames).length === 0, { timeoutMs: 5_000 }).catch(() =>
-      killDaemons(this.ifnames, 'SIGKILL'),
-    );
     for (const name of this.ifnames) removeSocket(name);
     rmSync(this.tmp, { recursive: true, force: true });
   }
