@@ -37,7 +37,8 @@ export interface Impl {
   command: string;
 }
 
-export const WIRETUND: Impl = { name: 'wiretund', command: path.join(REPO, 'bin', 'wiretund') };
+/** WIRETUN_TEST_WIRETUND points the suite at another wiretund build (or, to test the harness, a stand-in). */
+export const WIRETUND: Impl = { name: 'wiretund', command: process.env.WIRETUN_TEST_WIRETUND ?? path.join(REPO, 'bin', 'wiretund') };
 export const WIREGUARD_GO: Impl = { name: 'wireguard-go', command: '/usr/bin/wireguard-go' };
 
 export const baselineEnabled = process.env.WIRETUN_TEST_BASELINE === '1';
