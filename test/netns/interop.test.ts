@@ -3,9 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertAvailable, Pair, pairs, skipReason } from './lib/env';
 import { Lab, underlay4, underlay6 } from './lib/lab';
 import { must, run } from './lib/proc';
-import { PORT_A, Side, twoNode, TunnelOptions, waitPing } from './lib/tunnel';
+import { addSpoke, PORT_A, Side, twoNode, TunnelOptions, waitPing } from './lib/tunnel';
 import { everHolds, waitFor } from './lib/wait';
-import { genPsk, handshakeDone, peerOf, ping, wg } from './lib/wg';
+import { dump, genPsk, handshakeDone, peerOf, ping, wg } from './lib/wg';
 
 describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair: Pair) => {
   let lab: Lab;
@@ -13,8 +13,9 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
   beforeAll(async () => {
     assertAvailable(pair.initiator);
     assertAvailable(pair.responder);
-    lab = await Lab.create(2);
+    lab = await Lab.create(3);
     await lab.waitUnderlay(lab.nodes[0], lab.nodes[1]);
+    await lab.waitUnderlay(lab.nodes[0], lab.nodes[2]);
   });
 
   afterEach(async () => {
@@ -134,5 +135,32 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
     expect(await peerOf(a.iface.node.ns, a.iface.name, b.key.pub)).toBeUndefined();
     const either = async () => (await ping(a.iface.node.ns, b.iface.v4!)) || (await ping(b.iface.node.ns, a.iface.v4!));
     expect(await everHolds(either, 2_500, 100)).toBe(false);
+  });
+
+  it('drops packets whose inner source is outside the sending peer\'s allowed IPs', async () => {
+    const { a, b } = await up();
+    await waitPing(a, b); // B learns A's endpoint
+    await waitPing(b, a);
+    // B may send it (A's address is in B's allowed IPs for A) but A must not accept a source it didn't allow for B.
+    await must('ip', ['-n', b.iface.node.ns, 'address', 'add', '10.211.0.99/32', 'dev', b.iface.name]);
+    const spoofed = () => run('ping', ['-c1', '-W1', '-I', '10.211.0.99', a.iface.v4!], { ns: b.iface.node.ns }).then((r) => r.code === 0);
+    expect(await everHolds(spoofed, 2_000, 100)).toBe(false);
+    expect(await ping(b.iface.node.ns, a.iface.v4!)).toBe(true);
+  });
+
+  it('routes by allowed IPs among two peers, and an allowed IP moves between peers', async () => {
+    const { a, b } = await up();
+    const c = await addSpoke(lab, a, pair.responder, lab.nodes[2], 3, 51822);
+    await waitPing(a, b);
+    await waitPing(a, c);
+    // Giving B the address C had takes it away from C: each allowed IP belongs to one peer.
+    await wg(a.iface.node.ns, ['set', a.iface.name, 'peer', b.key.pub, 'allowed-ips', `${b.iface.v4}/32,${c.iface.v4}/32`]);
+    const peers = new Map((await dump(a.iface.node.ns, a.iface.name)).peers.map((p) => [p.publicKey, p.allowedIps]));
+    expect(peers.get(b.key.pub)?.split(',').sort()).toEqual([`${b.iface.v4}/32`, `${c.iface.v4}/32`].sort());
+    expect(peers.get(c.key.pub)).toBe(`${c.iface.v6}/128`);
+    // Now sent to B, which has no such address: no echo reply can come back.
+    expect(await everHolds(() => ping(a.iface.node.ns, c.iface.v4!), 2_000, 100)).toBe(false);
+    await waitPing(a, c, 6);
+    await waitPing(a, b);
   });
 });

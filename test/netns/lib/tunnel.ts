@@ -1,6 +1,6 @@
 // A two-node tunnel for one implementation pair: A (initiator) knows B's endpoint, B (responder) only learns
 // A's from the handshake. Both are configured with `wg set` only.
-import { Pair } from './env';
+import { Impl, Pair } from './env';
 import { addressTunnel, Iface, startDaemon } from './daemon';
 import { Lab, Node } from './lab';
 import { genKeyPair, KeyPair, ping, wg } from './wg';
@@ -67,4 +67,14 @@ export async function waitPing(from: Side, to: Side, family: 4 | 6 = 4, timeoutM
 
 export function describeTunnel(t: TwoNode): string {
   return `${t.a.iface.impl.name} ${t.a.iface.name}@${t.a.iface.node.ns} <-> ${t.b.iface.impl.name} ${t.b.iface.name}@${t.b.iface.node.ns}`;
+}
+
+/** Adds another responder of `impl` in `node` (tunnel host `host`) as a peer of `hub`, which knows its endpoint. */
+export async function addSpoke(lab: Lab, hub: Side, impl: Impl, node: Node, host: number, port: number): Promise<Side> {
+  const iface = await startDaemon(lab, impl, node);
+  await addressTunnel(iface, host);
+  const key = await genKeyPair(lab.tmp);
+  await wg(node.ns, ['set', iface.name, 'private-key', key.file, 'listen-port', String(port), 'peer', hub.key.pub, 'allowed-ips', hostRoutes(hub.iface)]);
+  await wg(hub.iface.node.ns, ['set', hub.iface.name, 'peer', key.pub, 'endpoint', endpointOf(node, port, 4), 'allowed-ips', hostRoutes(iface)]);
+  return { iface, key, port };
 }
