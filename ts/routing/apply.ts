@@ -271,14 +271,16 @@ async function executeUp(u: UpRun, initial: PlanOp[]): Promise<void> {
   for (let i = 0; i < ops.length; i++) {
     if (env.interrupted?.()) throw new ApplyError('interrupted');
     const op = ops[i];
-    if (op.kind === 'run' && op.argv[0] === 'resolvconf') u.progress.dnsSet = true;
-    if (isFirewall(op)) u.progress.firewallSet = true;
     if (op.kind === 'add-interface') u.started = true;
     try {
       await runOpOnce(u.r, op);
     } catch (err) {
       throw new ApplyError(`\`${op.line.replace(/^\[#\] /, '')}' failed: ${errorText(err)}`);
     }
+    // Like wg-quick's HAVE_SET_* flags, set once the step worked: nft and iptables-restore apply a script
+    // all or nothing, and undoing a resolvconf that never ran would only fail again.
+    if (op.kind === 'run' && op.argv[0] === 'resolvconf') u.progress.dnsSet = true;
+    if (isFirewall(op)) u.progress.firewallSet = true;
     if (isLinkUp(op) && u.state.table !== undefined) ops = await replanWithLinkLocal(u, ops.slice(0, i + 1));
   }
 }

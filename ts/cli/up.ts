@@ -1,0 +1,185 @@
+// `wiretun up CONFIG_FILE | INTERFACE [--masquerade [OUT_IFACE]]`: wg-quick up on top of the userspace daemon.
+// Everything or nothing: a failure at any step undoes what was done and exits 1 with the reason.
+import { spawn } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { readConfigFile } from '../config/locate';
+import { parseConfig } from '../config/parse';
+import { ConfigError } from '../config/wgquick';
+import { ApplyEnv, ApplyError, applyUp, Control } from '../routing/apply';
+import { realSystem } from '../routing/gather';
+
+const USAGE = `Usage: wiretun up [ CONFIG_FILE | INTERFACE ] [--masquerade [OUT_IFACE]]
+
+  Brings a WireGuard interface up as \`wg-quick up\` does, with wiretun's userspace daemon.
+  --masquerade [OUT_IFACE]  also enable IP forwarding and NAT the tunnel's subnets (leaving by OUT_IFACE,
+                            or by any interface but the tunnel); \`wiretun down\` undoes exactly that.
+`;
+
+const DAEMON_TIMEOUT_MS = 30_000;
+
+/** The daemon of this package (bin/wiretund), or WIRETUN_DAEMON (e.g. wireguard-go) when set. */
+export function daemonCommand(): string {
+  return process.env.WIRETUN_DAEMON || path.resolve(__dirname, '..', '..', 'bin', 'wiretund');
+}
+
+interface UapiClient {
+  uapiSet(iface: string, body: string): Promise<void>;
+  uapiGet(iface: string): Promise<string>;
+}
+
+/**
+ * Stand-in for ts/uapi/client.ts while that module is not in the tree: one request per connection, the reply
+ * read up to its blank line. Only errno is reported, never the request (it holds the private key).
+ */
+function uapiRequest(iface: string, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(`/var/run/wireguard/${iface}.sock`);
+    let reply = '';
+    sock.setTimeout(10_000, () => sock.destroy(new Error(`UAPI ${iface}: timed out`)));
+    sock.on('data', (d) => {
+      reply += d.toString();
+      if (!/errno=-?\d+\n\n$/.test(reply)) return;
+      sock.end();
+      const errno = Number(/errno=(-?\d+)\n\n$/.exec(reply)?.[1]);
+      if (errno !== 0) reject(new Error(`UAPI ${iface}: errno=${errno}`));
+      else resolve(reply);
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => reject(new Error(`UAPI ${iface}: ${e.code ?? e.message}`)));
+    sock.on('close', () => reject(new Error(`UAPI ${iface}: connection closed`)));
+    sock.end(request);
+  });
+}
+
+const fallbackClient: UapiClient = {
+  uapiSet: async (iface, body) => void (await uapiRequest(iface, `set=1\n${body}\n`)),
+  uapiGet: (iface) => uapiRequest(iface, 'get=1\n\n'),
+};
+
+function uapiClient(): UapiClient {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('../uapi/client') as UapiClient;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    return fallbackClient;
+  }
+}
+
+/** Runs the daemon launcher; like wireguard-go it backgrounds itself and exits 0 once the interface is ready. */
+function startDaemon(command: string, iface: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, [iface], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), DAEMON_TIMEOUT_MS);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const hint = e.code === 'ENOENT' ? ' (not found; build the package or set WIRETUN_DAEMON)' : '';
+      reject(new Error(`cannot start ${command}${hint}: ${e.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve();
+      reject(new Error(`${command} did not create ${iface}: ${signal ? `killed by ${signal}` : `exit status ${code}`}`));
+    });
+  });
+}
+
+export function realControl(): Control {
+  const command = daemonCommand();
+  return {
+    daemonName: command,
+    startDaemon: (iface) => startDaemon(command, iface),
+    set: (iface, body) => uapiClient().uapiSet(iface, body),
+    get: (iface) => uapiClient().uapiGet(iface),
+  };
+}
+
+export function realEnv(): ApplyEnv {
+  return { sys: realSystem(), control: realControl(), log: (line) => process.stderr.write(`${line}\n`) };
+}
+
+interface UpArgs {
+  config?: string;
+  masquerade?: string;
+  help?: boolean;
+  error?: string;
+}
+
+export function parseUpArgs(argv: string[]): UpArgs {
+  const out: UpArgs = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') out.help = true;
+    else if (a.startsWith('--masquerade=')) out.masquerade = a.slice('--masquerade='.length);
+    else if (a === '--masquerade') {
+      const next = argv[i + 1];
+      // The word after the flag is OUT_IFACE only if the config is named elsewhere.
+      const takes = next !== undefined && !next.startsWith('-') && (out.config !== undefined || argv.length > i + 2);
+      out.masquerade = takes ? next : '';
+      if (takes) i++;
+    } else if (a.startsWith('-')) return { error: `unknown option ${a}` };
+    else if (out.config === undefined) out.config = a;
+    else return { error: `unexpected argument ${a}` };
+  }
+  if (!out.help && out.config === undefined) return { error: 'missing CONFIG_FILE or INTERFACE' };
+  return out;
+}
+
+/** SIGINT/SIGTERM during `up` stop it after the current step and roll back, like wg-quick's trap. */
+function trapSignals(): { interrupted: () => boolean; release: () => void } {
+  let stop = false;
+  const onSignal = () => (stop = true);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    interrupted: () => stop,
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+export function usageError(message: string, usage: string): number {
+  process.stderr.write(`wiretun: ${message}\n${usage}`);
+  return 1;
+}
+
+export function needsRoot(command: string): boolean {
+  if (process.getuid?.() === 0) return false;
+  process.stderr.write(`wiretun: ${command} needs root (it creates interfaces, routes and firewall rules)\n`);
+  return true;
+}
+
+/** One line for the user; WIRETUN_DEBUG=1 adds the stack of failures that are not ours to explain. */
+export function reportFailure(err: unknown): number {
+  const known = err instanceof ApplyError || err instanceof ConfigError;
+  const text = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`wiretun: ${text}\n`);
+  if (!known && process.env.WIRETUN_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseUpArgs(argv);
+  if (args.error) return usageError(args.error, USAGE);
+  if (args.help || args.config === undefined) {
+    process.stderr.write(USAGE);
+    return 0;
+  }
+  if (needsRoot('up')) return 1;
+  const signals = trapSignals();
+  try {
+    const located = await readConfigFile(args.config);
+    for (const w of located.warnings) process.stderr.write(`${w}\n`);
+    const { config, warnings } = parseConfig(located.data.toString('utf8'), { file: located.path });
+    for (const w of warnings) process.stderr.write(`wiretun: warning: ${w}\n`);
+    const env = { ...realEnv(), interrupted: signals.interrupted };
+    await applyUp(env, config, located.interfaceName, { configPath: located.path, masquerade: args.masquerade });
+    return 0;
+  } catch (err) {
+    return reportFailure(err);
+  } finally {
+    signals.release();
+  }
+}
