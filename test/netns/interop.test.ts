@@ -48,25 +48,26 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
     });
   }
 
-  it('carries a TCP transfer (iperf3)', async () => {
-    const { a, b } = await up();
-    await waitPing(a, b);
-    const server = run('iperf3', ['-s', '-1', '-B', b.iface.v4!, '-p', '5201'], { ns: b.iface.node.ns, timeoutMs: 30_000 });
-    await waitFor('iperf3 server listening', async () => (await must('ss', ['-Hltn', 'sport = :5201'], { ns: b.iface.node.ns })).trim() !== '', {
-      timeoutMs: 5_000,
-      intervalMs: 50,
+  for (const reverse of [false, true]) {
+    it(`carries a TCP transfer (iperf3, ${reverse ? 'responder to initiator' : 'initiator to responder'})`, async () => {
+      const { a, b } = await up();
+      await waitPing(a, b);
+      const server = run('iperf3', ['-s', '-1', '-B', b.iface.v4!, '-p', '5201'], { ns: b.iface.node.ns, timeoutMs: 30_000 });
+      await waitFor('iperf3 server listening', async () => (await must('ss', ['-Hltn', 'sport = :5201'], { ns: b.iface.node.ns })).trim() !== '', {
+        timeoutMs: 5_000,
+        intervalMs: 50,
+      });
+      const args = ['-c', b.iface.v4!, '-p', '5201', '-t', '2', '-J', '--connect-timeout', '3000', ...(reverse ? ['-R'] : [])];
+      const client = await must('iperf3', args, { ns: a.iface.node.ns, timeoutMs: 20_000 });
+      const report = JSON.parse(client) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
+      expect((await server).code).toBe(0);
+      expect(report.end.sum_received.bits_per_second).toBeGreaterThan(0);
+      // Every received byte crossed the tunnel: the receiver's counter includes it plus WireGuard overhead.
+      const [receiver, sender] = reverse ? [a, b] : [b, a];
+      const rx = (await peerOf(receiver.iface.node.ns, receiver.iface.name, sender.key.pub))!.rx;
+      expect(rx).toBeGreaterThan(report.end.sum_received.bytes);
     });
-    const client = await must('iperf3', ['-c', b.iface.v4!, '-p', '5201', '-t', '2', '-J', '--connect-timeout', '3000'], {
-      ns: a.iface.node.ns,
-      timeoutMs: 20_000,
-    });
-    const report = JSON.parse(client) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
-    expect((await server).code).toBe(0);
-    expect(report.end.sum_received.bits_per_second).toBeGreaterThan(0);
-    const rx = (await peerOf(b.iface.node.ns, b.iface.name, a.key.pub))!.rx;
-    // Every received byte crossed the tunnel: the responder's counter includes it plus WireGuard overhead.
-    expect(rx).toBeGreaterThan(report.end.sum_received.bytes);
-  });
+  }
 
   it('handshakes with a matching preshared key', async () => {
     const psk = await genPsk(lab.tmp);
