@@ -4,7 +4,7 @@
 // nft ruleset, MTU) after `wiretun up` must equal what wg-quick produced, traffic must flow through the default
 // route, and `down` (also after `kill -9` of the daemon, and the rollback of a failing PostUp) must give back
 // exactly the state from before.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -232,6 +232,24 @@ describe.skipIf(!isRoot)('wiretun up/down against wg-quick', () => {
     expect(s.nft).toContain('ip6 saddr fd88::/64 oifname "up0" masquerade');
     const down = await wiretun(['down', conf]);
     expect(down.code, down.stdout).toBe(0);
+    expect(await snapshot()).toEqual(before);
+  }, 60_000);
+
+  it('SaveConfig = true: down writes the running config back, keeping the wg-quick keys', async () => {
+    const saving = writeConf('failing', 'SaveConfig = true\nPostDown = echo bye %i\n');
+    const up = await wiretun(['up', saving]);
+    expect(up.code, up.stdout).toBe(0);
+    await inC('wg', ['set', IF_C, 'peer', keys.sPub, 'persistent-keepalive', '25']);
+    const down = await wiretun(['down', saving]);
+    expect(down.code, down.stdout).toBe(0);
+    expect(down.stdout).toContain('[#] wg showconf wtud0');
+    const text = readFileSync(saving, 'utf8');
+    expect(text).toContain('PersistentKeepalive = 25');
+    expect(text).toContain(`PrivateKey = ${keys.cPriv}`);
+    expect(text).toContain('Address = 10.88.0.2/24');
+    expect(text).toContain('PostDown = echo bye %i');
+    expect(text).not.toContain('fe80');
+    expect(statSync(saving).mode & 0o777).toBe(0o600);
     expect(await snapshot()).toEqual(before);
   }, 60_000);
 
