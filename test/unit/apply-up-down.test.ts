@@ -289,6 +289,23 @@ describe('applyDown', () => {
   });
 });
 
+describe('DNS through resolvectl when resolvconf is missing', () => {
+  it('sets the link DNS and routing domain; down leaves it to the link deletion', async () => {
+    m.programs.delete('resolvconf');
+    m.programs.add('resolvectl');
+    await applyUp(env(), fixture('wtp-full'), 'wtp-full', { configPath: '/x' });
+    expect(lines().filter((l) => l.includes('resolv'))).toEqual([
+      '[#] resolvectl dns wtp-full 10.66.0.1 fd66::1',
+      '[#] resolvectl domain wtp-full ~. corp.example example.net',
+      '[#] resolvectl default-route wtp-full true',
+    ]);
+    expect((await readState('wtp-full', dir)).state?.dns).toEqual({ tool: 'resolvectl', name: 'wtp-full' });
+    log = [];
+    expect(await applyDown(env(), fixture('wtp-full'), 'wtp-full')).toBe(0);
+    expect(lines().filter((l) => l.includes('resolv'))).toEqual([]);
+  });
+});
+
 describe('--masquerade', () => {
   it('turns forwarding on and NATs the tunnel subnet; down undoes exactly that', async () => {
     await applyUp(env(), fixture('wtp-server'), 'wtp-server', { configPath: '/x', masquerade: 'up0' });
