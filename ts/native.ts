@@ -70,6 +70,7 @@ export interface NativeBinding {
   generatePrivateKey(): Buffer;
   generatePresharedKey(): Buffer;
   publicKeyFromPrivate(privateKey: Buffer): Buffer;
+  isLowOrderPublicKey(publicKey: Buffer): boolean;
   coreVersion(): string;
 }
 

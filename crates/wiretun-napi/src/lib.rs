@@ -266,6 +266,12 @@ pub fn public_key_from_private(private_key: Buffer) -> Result<Buffer> {
         .into())
 }
 
+/// True for public keys of small order (their shared secret is all zeros): never valid peers.
+#[napi]
+pub fn is_low_order_public_key(public_key: Buffer) -> Result<bool> {
+    Ok(keys::is_low_order(&key(&public_key, "public key")?))
+}
+
 #[napi]
 pub fn core_version() -> String {
     wiretun_core::VERSION.to_string()

@@ -1,0 +1,111 @@
+// The UAPI socket: /var/run/wireguard/IF.sock, root-only, serving `get=1` and `set=1` requests (several per
+// connection), each answered with `errno=N`. The device sits behind UapiDevice so tests can fake it.
+import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { DeviceChange, DeviceState, ERRNO, formatGet, parseSet, UapiError } from './codec';
+
+export const SOCKET_DIR = '/var/run/wireguard';
+
+export interface UapiDevice {
+  state(): DeviceState;
+  /** Applies a validated change; throws UapiError (or anything, reported as EIO). */
+  apply(change: DeviceChange): void;
+}
+
+export interface UapiServer {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  dir?: string;
+  /** Called with a one-line description of each failed request (never key material). */
+  onError?: (message: string) => void;
+}
+
+export function socketPath(iface: string, dir = SOCKET_DIR): string {
+  return path.join(dir, `${iface}.sock`);
+}
+
+/** Refuses a socket someone is serving; removes a stale one (as `wg` does on ECONNREFUSED). */
+async function claim(sock: string, iface: string): Promise<void> {
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = net.connect(sock);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) throw new UapiError(ERRNO.EIO, `interface ${iface} is already served on ${sock}`);
+  await fs.rm(sock, { force: true });
+}
+
+export async function serveUapi(iface: string, device: UapiDevice, opts: ServeOptions = {}): Promise<UapiServer> {
+  const dir = opts.dir ?? SOCKET_DIR;
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  const sock = socketPath(iface, dir);
+  await claim(sock, iface);
+  const server = net.createServer((conn) => handleConnection(conn, device, opts.onError));
+  // The socket is created under umask 077 so only root can connect, as wireguard-go does.
+  const oldMask = process.umask(0o077);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(sock, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  return {
+    path: sock,
+    close: async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+      await fs.rm(sock, { force: true });
+    },
+  };
+}
+
+/** Splits the byte stream into requests; a request ends at its blank line. */
+function handleConnection(conn: net.Socket, device: UapiDevice, onError?: (m: string) => void): void {
+  let buffered = '';
+  let request: string[] = [];
+  conn.setEncoding('utf8');
+  conn.on('error', () => conn.destroy());
+  conn.on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line !== '') {
+        request.push(line);
+        continue;
+      }
+      const reply = answer(request, device, onError);
+      request = [];
+      if (reply === undefined) return void conn.destroy();
+      conn.write(reply);
+    }
+    if (buffered.length > 1 << 20) conn.destroy(); // no line is that long
+  });
+}
+
+function answer(request: string[], device: UapiDevice, onError?: (m: string) => void): string | undefined {
+  const [op, ...lines] = request;
+  try {
+    if (op === 'get=1' && lines.length === 0) return `${formatGet(device.state())}errno=0\n\n`;
+    if (op === 'set=1') {
+      device.apply(parseSet(lines));
+      return 'errno=0\n\n';
+    }
+  } catch (err) {
+    const e = err instanceof UapiError ? err : new UapiError(ERRNO.EIO, String((err as Error)?.message ?? err));
+    onError?.(`UAPI ${op}: ${e.message}`);
+    return `errno=${e.errno}\n\n`;
+  }
+  // Like wireguard-go: an unknown operation ends the connection without a reply.
+  onError?.(`UAPI: invalid operation ${JSON.stringify((op ?? '').slice(0, 40))}`);
+  return undefined;
+}
