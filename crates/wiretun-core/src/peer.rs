@@ -63,7 +63,11 @@ impl Peer {
         let mut guard = self.tunn.lock();
         if guard.is_none() {
             if let Some(id) = identity {
-                *guard = Some(Box::new(id.tunn(&self.public_key, *self.preshared_key.lock(), self.index)));
+                *guard = Some(Box::new(id.tunn(
+                    &self.public_key,
+                    *self.preshared_key.lock(),
+                    self.index,
+                )));
             }
         }
         guard
