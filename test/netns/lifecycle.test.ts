@@ -8,7 +8,7 @@ import { assertAvailable, Impl, impls, skipReason, WIREGUARD_GO } from './lib/en
 import { daemonPids, killDaemons, Lab, removeSocket } from './lib/lab';
 import { must, run, runDetaching } from './lib/proc';
 import { waitFor } from './lib/wait';
-import { genKeyPair, ping, wg } from './lib/wg';
+import { genKeyPair, peerOf, ping, wg } from './lib/wg';
 
 const linkExists = async (ns: string, name: string) => (await run('ip', ['-n', ns, 'link', 'show', 'dev', name])).code === 0;
 
@@ -84,7 +84,15 @@ describe.skipIf(skipReason !== undefined).each(impls())('wg-quick userspace fall
     await lab?.destroy();
   });
 
-  it('wg-quick up brings up a working tunnel through the daemon; wg-quick down ends it', async () => {
+  const cases = [
+    { label: 'host routes', allowed: '10.211.0.2/32, fd00:211::2/128', probe: ['10.211.0.2', 'fd00:211::2'] },
+    // A default route makes wg-quick mark the daemon's socket (fwmark 51820) and add policy rules: without the
+    // mark honoured, the encrypted packets would be routed into the tunnel itself. Probe the far end's underlay
+    // address too, which is now reached through the tunnel.
+    { label: 'a default route', allowed: '0.0.0.0/0, ::/0', probe: ['10.211.0.2', 'fd00:211::2', '10.210.0.2'] },
+  ];
+
+  it.each(cases)('wg-quick up with $label brings up a working tunnel through the daemon; down ends it', async ({ allowed, probe }) => {
     const [mine, theirs] = [await genKeyPair(lab.tmp), await genKeyPair(lab.tmp)];
     const far = await startDaemon(lab, WIREGUARD_GO, lab.nodes[1]);
     await addressTunnel(far, 2);
@@ -94,19 +102,22 @@ describe.skipIf(skipReason !== undefined).each(impls())('wg-quick userspace fall
     const ifname = lab.ifname();
     const conf = writeQuickConf(lab.tmp, ifname, [
       '[Interface]', `PrivateKey = ${mine.priv}`, 'Address = 10.211.0.1/24, fd00:211::1/64', 'ListenPort = 51820', '',
-      '[Peer]', `PublicKey = ${theirs.pub}`, `Endpoint = ${lab.nodes[1].v4}:51821`, 'AllowedIPs = 10.211.0.2/32, fd00:211::2/128',
+      '[Peer]', `PublicKey = ${theirs.pub}`, `Endpoint = ${lab.nodes[1].v4}:51821`, `AllowedIPs = ${allowed}`,
     ]);
     const ns = lab.nodes[0].ns;
     await quick(impl, 'up', conf, ns, lab.tmp, ifname);
     expect(daemonPids([ifname]).length, `a daemon for ${ifname} after wg-quick up`).toBeGreaterThan(0);
 
-    for (const addr of ['10.211.0.2', 'fd00:211::2']) {
+    for (const addr of probe) {
       await waitFor(`ping ${addr} through wg-quick's tunnel`, () => ping(ns, addr), { timeoutMs: 10_000, intervalMs: 100, maxTries: 60 });
     }
+    const rx = (await peerOf(far.node.ns, far.name, mine.pub))?.rx ?? 0;
+    expect(rx, 'the far end received the probes through the tunnel').toBeGreaterThan(0);
 
     await quick(impl, 'down', conf, ns, lab.tmp, ifname);
     await waitGone(ifname);
     expect(await linkExists(ns, ifname)).toBe(false);
+    await lab.stopDaemons();
   });
 });
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 
-const REQUIRED_TOOLS = ['ip', 'wg', 'wg-quick', 'wireguard-go', 'iperf3', 'ping', 'ss', 'sysctl'];
+const REQUIRED_TOOLS = ['ip', 'wg', 'wg-quick', 'wireguard-go', 'iperf3', 'ping', 'ss', 'sysctl', 'nft'];
 
 function onPath(tool: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
