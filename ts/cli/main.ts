@@ -1,0 +1,63 @@
+// The `wiretun` dispatcher: picks a subcommand and leaves all of its argument handling to that module. Modules
+// load lazily so `wiretun genkey` does not pay for the routing code, and `--help` works without the addon.
+import { native, packageVersion } from '../native';
+
+interface Subcommand {
+  summary: string;
+  load(): { run(argv: string[]): Promise<number> };
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  up: { summary: 'bring an interface up from a wg-quick config (like wg-quick up)', load: () => require('./up') },
+  down: { summary: 'take it down and undo everything up did (like wg-quick down)', load: () => require('./down') },
+  save: { summary: 'write the running configuration back to its file (like wg-quick save)', load: () => require('./save') },
+  strip: { summary: 'print the config without wg-quick-only keys (like wg-quick strip)', load: () => require('./strip') },
+  genkey: { summary: 'print a new private key (base64)', load: () => require('./genkey') },
+  pubkey: { summary: 'read a private key on stdin, print its public key', load: () => require('./pubkey') },
+  genpsk: { summary: 'print a new preshared key (base64)', load: () => require('./genpsk') },
+  demo: { summary: 'two namespaces, one tunnel: handshake, ping, throughput, then clean up (root)', load: () => require('./demo') },
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+function usage(): string {
+  const width = Math.max(...Object.keys(SUBCOMMANDS).map((n) => n.length));
+  const lines = Object.entries(SUBCOMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return (
+    `Usage: wiretun <command> [arguments]\n       wiretun --version | --help\n\n` +
+    `Userspace WireGuard: a Rust data plane driven from Node.js.\n\nCommands:\n${lines.join('\n')}\n\n` +
+    `\`wiretun <command> --help\` describes one command. The daemon is \`wiretund\` (wireguard-go's contract).\n`
+  );
+}
+
+/** Package and native core versions; the core version is what the loaded addon reports about itself. */
+function version(): number {
+  process.stdout.write(`wiretun ${packageVersion()}\n`);
+  try {
+    process.stdout.write(`native core ${native().coreVersion()}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`wiretun: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    process.stderr.write(usage());
+    return 1;
+  }
+  if (first === '--version' || first === '-V' || first === 'version') return version();
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const command = Object.prototype.hasOwnProperty.call(SUBCOMMANDS, first) ? SUBCOMMANDS[first] : undefined;
+  if (!command) {
+    const what = first.startsWith('-') ? `unknown option ${first}` : `unknown command ${first}`;
+    process.stderr.write(`wiretun: ${what}\n\n${usage()}`);
+    return 1;
+  }
+  return command.load().run(rest);
+}
