@@ -1,7 +1,7 @@
 // `wiretun up CONFIG_FILE | INTERFACE [--masquerade [OUT_IFACE]]`: wg-quick up on top of the userspace daemon.
 // Everything or nothing: a failure at any step undoes what was done and exits 1 with the reason.
 import { spawn } from 'node:child_process';
-import * as net from 'node:net';
+import { uapiGet, uapiSet } from '../uapi/client';
 import * as path from 'node:path';
 import { readConfigFile } from '../config/locate';
 import { parseConfig } from '../config/parse';
@@ -21,49 +21,6 @@ const DAEMON_TIMEOUT_MS = 30_000;
 /** The daemon of this package (bin/wiretund), or WIRETUN_DAEMON (e.g. wireguard-go) when set. */
 export function daemonCommand(): string {
   return process.env.WIRETUN_DAEMON || path.resolve(__dirname, '..', '..', 'bin', 'wiretund');
-}
-
-interface UapiClient {
-  uapiSet(iface: string, body: string): Promise<void>;
-  uapiGet(iface: string): Promise<string>;
-}
-
-/**
- * Stand-in for ts/uapi/client.ts while that module is not in the tree: one request per connection, the reply
- * read up to its blank line. Only errno is reported, never the request (it holds the private key).
- */
-function uapiRequest(iface: string, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(`/var/run/wireguard/${iface}.sock`);
-    let reply = '';
-    sock.setTimeout(10_000, () => sock.destroy(new Error(`UAPI ${iface}: timed out`)));
-    sock.on('data', (d) => {
-      reply += d.toString();
-      if (!/errno=-?\d+\n\n$/.test(reply)) return;
-      sock.end();
-      const errno = Number(/errno=(-?\d+)\n\n$/.exec(reply)?.[1]);
-      if (errno !== 0) reject(new Error(`UAPI ${iface}: errno=${errno}`));
-      else resolve(reply);
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => reject(new Error(`UAPI ${iface}: ${e.code ?? e.message}`)));
-    sock.on('close', () => reject(new Error(`UAPI ${iface}: connection closed`)));
-    sock.end(request);
-  });
-}
-
-const fallbackClient: UapiClient = {
-  uapiSet: async (iface, body) => void (await uapiRequest(iface, `set=1\n${body}\n`)),
-  uapiGet: (iface) => uapiRequest(iface, 'get=1\n\n'),
-};
-
-function uapiClient(): UapiClient {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('../uapi/client') as UapiClient;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
-    return fallbackClient;
-  }
 }
 
 /** Runs the daemon launcher; like wireguard-go it backgrounds itself and exits 0 once the interface is ready. */
@@ -89,8 +46,8 @@ export function realControl(): Control {
   return {
     daemonName: command,
     startDaemon: (iface) => startDaemon(command, iface),
-    set: (iface, body) => uapiClient().uapiSet(iface, body),
-    get: (iface) => uapiClient().uapiGet(iface),
+    set: (iface, body) => uapiSet(iface, body),
+    get: (iface) => uapiGet(iface),
   };
 }
 
