@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertAvailable, Pair, pairs, skipReason } from './lib/env';
 import { Lab, underlay4, underlay6 } from './lib/lab';
 import { must, run } from './lib/proc';
-import { addSpoke, PORT_A, Side, twoNode, TunnelOptions, waitPing } from './lib/tunnel';
+import { addSpoke, PORT_A, restartAsResponder, Side, twoNode, TunnelOptions, waitPing } from './lib/tunnel';
 import { everHolds, waitFor } from './lib/wait';
 import { dump, genPsk, handshakeDone, peerOf, ping, wg } from './lib/wg';
 
@@ -165,5 +165,15 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
     expect(await everHolds(() => ping(a.iface.node.ns, c.iface.v4!), 2_000, 100)).toBe(false);
     await waitPing(a, c, 6);
     await waitPing(a, b);
+  });
+
+  it('recovers on its own when the responder restarts and forgets the session', async () => {
+    const { a, b } = await up();
+    await waitPing(a, b);
+    const fresh = await restartAsResponder(lab, b, a, 2);
+    // A still holds a session B no longer knows; only A's timers (data sent, nothing back for
+    // KEEPALIVE_TIMEOUT + REKEY_TIMEOUT = 15 s) can bring a new handshake.
+    await waitPing(a, fresh, 4, 30_000);
+    expect(await handshakeDone(fresh.iface.node.ns, fresh.iface.name, a.key.pub)).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
 // A two-node tunnel for one implementation pair: A (initiator) knows B's endpoint, B (responder) only learns
 // A's from the handshake. Both are configured with `wg set` only.
 import { Impl, Pair } from './env';
-import { addressTunnel, Iface, startDaemon } from './daemon';
+import { addressTunnel, Iface, startDaemon, waitGone } from './daemon';
+import { must } from './proc';
 import { Lab, Node } from './lab';
 import { genKeyPair, KeyPair, ping, wg } from './wg';
 import { waitFor } from './wait';
@@ -77,4 +78,18 @@ export async function addSpoke(lab: Lab, hub: Side, impl: Impl, node: Node, host
   await wg(node.ns, ['set', iface.name, 'private-key', key.file, 'listen-port', String(port), 'peer', hub.key.pub, 'allowed-ips', hostRoutes(hub.iface)]);
   await wg(hub.iface.node.ns, ['set', hub.iface.name, 'peer', key.pub, 'endpoint', endpointOf(node, port, 4), 'allowed-ips', hostRoutes(iface)]);
   return { iface, key, port };
+}
+
+/**
+ * Replaces `side`'s daemon with a fresh one of the same implementation, key, port and tunnel address, configured
+ * as a pure responder: all session state is gone and it doesn't know where `peer` is.
+ */
+export async function restartAsResponder(lab: Lab, side: Side, peer: Side, host: number): Promise<Side> {
+  const old = side.iface;
+  await must('ip', ['-n', old.node.ns, 'link', 'del', 'dev', old.name]);
+  await waitGone(old.name);
+  const iface = await startDaemon(lab, old.impl, old.node);
+  await addressTunnel(iface, host);
+  await wg(iface.node.ns, ['set', iface.name, 'private-key', side.key.file, 'listen-port', String(side.port), 'peer', peer.key.pub, 'allowed-ips', hostRoutes(peer.iface)]);
+  return { ...side, iface };
 }
