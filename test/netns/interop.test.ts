@@ -3,9 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertAvailable, Pair, pairs, skipReason } from './lib/env';
 import { Lab, underlay4, underlay6 } from './lib/lab';
 import { must, run } from './lib/proc';
-import { addSpoke, PORT_A, restartAsResponder, Side, twoNode, TunnelOptions, waitPing } from './lib/tunnel';
+import { addSpoke, endpointOf, PORT_A, restartAsResponder, Side, twoNode, TunnelOptions, waitPing } from './lib/tunnel';
 import { everHolds, waitFor } from './lib/wait';
-import { dump, genPsk, handshakeDone, peerOf, ping, wg } from './lib/wg';
+import { dump, genKeyPair, genPsk, handshakeDone, peerOf, ping, wg } from './lib/wg';
 
 describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair: Pair) => {
   let lab: Lab;
@@ -175,5 +175,28 @@ describe.skipIf(skipReason !== undefined).each(pairs())('interop $label', (pair:
     // KEEPALIVE_TIMEOUT + REKEY_TIMEOUT = 15 s) can bring a new handshake.
     await waitPing(a, fresh, 4, 30_000);
     expect(await handshakeDone(fresh.iface.node.ns, fresh.iface.name, a.key.pub)).toBe(true);
+  });
+
+  it('moves to a newly configured endpoint of the other address family on a live session', async () => {
+    const { a, b } = await up({ outer: 4 });
+    await waitPing(a, b);
+    await wg(a.iface.node.ns, ['set', a.iface.name, 'peer', b.key.pub, 'endpoint', endpointOf(b.iface.node, b.port, 6)]);
+    expect(await endpointSeenBy(a, b)).toBe(endpointOf(b.iface.node, b.port, 6));
+    await waitPing(a, b);
+    // B learns A's new source from authenticated packets: proof they really went over IPv6.
+    await waitFor("B to see A's IPv6 endpoint", async () => (await endpointSeenBy(b, a)) === endpointOf(a.iface.node, a.port, 6), {
+      timeoutMs: 5_000,
+    });
+  });
+
+  it('re-handshakes at once after its private key changes', async () => {
+    const { a, b } = await up();
+    await waitPing(a, b);
+    const newKey = await genKeyPair(lab.tmp);
+    await wg(a.iface.node.ns, ['set', a.iface.name, 'private-key', newKey.file]);
+    await wg(b.iface.node.ns, ['set', b.iface.name, 'peer', a.key.pub, 'remove', 'peer', newKey.pub, 'allowed-ips', `${a.iface.v4}/32,${a.iface.v6}/128`]);
+    // Old sessions must be dropped with the old key; keeping them would stall until the 15 s retry timer.
+    await waitPing(a, b, 4, 6_000);
+    expect(await handshakeDone(b.iface.node.ns, b.iface.name, newKey.pub)).toBe(true);
   });
 });
