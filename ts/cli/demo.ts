@@ -5,7 +5,7 @@ import { native } from '../native';
 import { uapiGet, uapiSet } from '../uapi/client';
 import { addressTunnel, buildUnderlay, Lab, planLab, startDaemon, Side, sweepStale, teardown } from './demo-lab';
 import { firstPing, formatRate, iperf3, nodeTransfer, ping, PingResult, Throughput } from './demo-measure';
-import { have, setVerbose, waitFor } from './demo-proc';
+import { have, setVerbose, show, waitFor } from './demo-proc';
 import { usageError } from './usage';
 
 const USAGE = `Usage: wiretun demo [--verbose] [--no-iperf3]
@@ -82,8 +82,10 @@ async function connect(lab: Lab, daemon: string): Promise<void> {
   const ka = newKeys();
   const kb = newKeys();
   // The sockets live in /var/run/wireguard, shared by all namespaces, so they are reachable from here.
-  await uapiSet(lab.a.iface, uapiBody(ka, kb, lab.b));
-  await uapiSet(lab.b.iface, uapiBody(kb, ka, lab.a));
+  for (const [s, body] of [[lab.a, uapiBody(ka, kb, lab.b)], [lab.b, uapiBody(kb, ka, lab.a)]] as const) {
+    show('uapi set', [s.iface, `<<< ${body.replace(/^private_key=.*$/m, 'private_key=(hidden)').replace(/\n/g, ' ')}`]);
+    await uapiSet(s.iface, body);
+  }
   for (const s of [lab.a, lab.b]) await addressTunnel(s);
 }
 
