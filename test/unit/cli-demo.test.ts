@@ -60,7 +60,7 @@ describe.skipIf(skipDemo !== '')('wiretun demo (root)', () => {
     const out = collect(child);
     const code = await exited(child, 90_000);
     expect(code, out.stderr()).toBe(0);
-    expect(out.stdout()).toMatch(/handshake\s+completed/);
+    expect(out.stdout()).toMatch(/handshake\s+<= [\d.]+ ms: .*confirmed by the daemon/);
     expect(out.stdout()).toMatch(/ping IPv4\s+10\/10 replies, rtt min [\d.]+ ms, avg [\d.]+ ms/);
     expect(out.stdout()).toMatch(/ping IPv6\s+10\/10 replies/);
     expect(out.stdout()).toMatch(/throughput\s+[\d.]+ [kMG]bit\/s/);
