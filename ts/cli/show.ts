@@ -42,14 +42,13 @@ function render(d: ShownDevice, what: string | undefined, withName: boolean): st
 
 async function showAll(what: string | undefined): Promise<number> {
   const names = await listInterfaces();
+  // In parallel, so one wedged daemon costs one timeout rather than one per interface.
+  const results = await Promise.allSettled(names.map((name) => loadDevice(name)));
   const shown: ShownDevice[] = [];
-  for (const name of names) {
-    try {
-      shown.push(await loadDevice(name));
-    } catch (err) {
-      process.stderr.write(`Unable to access interface ${name}: ${errorText(err)}\n`);
-    }
-  }
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') shown.push(r.value);
+    else process.stderr.write(`Unable to access interface ${names[i]}: ${errorText(r.reason)}\n`);
+  });
   if (what === '--json') {
     process.stdout.write(`${JSON.stringify(shown.map(deviceJson), null, 2)}\n`);
   } else {
