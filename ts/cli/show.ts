@@ -47,7 +47,7 @@ async function showAll(what: string | undefined): Promise<number> {
   const shown: ShownDevice[] = [];
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') shown.push(r.value);
-    else process.stderr.write(`Unable to access interface ${names[i]}: ${errorText(r.reason)}\n`);
+    else process.stderr.write(`wiretun show: Unable to access interface: ${errorText(r.reason)}\n`);
   });
   if (what === '--json') {
     process.stdout.write(`${JSON.stringify(shown.map(deviceJson), null, 2)}\n`);
@@ -63,7 +63,7 @@ async function showOne(name: string, what: string | undefined): Promise<number> 
   try {
     d = await loadDevice(name);
   } catch (err) {
-    process.stderr.write(`wiretun show: Unable to access interface ${name}: ${errorText(err)}\n`);
+    process.stderr.write(`wiretun show: Unable to access interface: ${errorText(err)}\n`);
     return 1;
   }
   if (what === '--json') process.stdout.write(`${JSON.stringify(deviceJson(d), null, 2)}\n`);

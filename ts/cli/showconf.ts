@@ -18,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(formatShowconf(await loadDevice(argv[0])));
     return 0;
   } catch (err) {
-    process.stderr.write(`wiretun showconf: Unable to access interface ${argv[0]}: ${errorText(err)}\n`);
+    process.stderr.write(`wiretun showconf: Unable to access interface: ${errorText(err)}\n`);
     return 1;
   }
 }
