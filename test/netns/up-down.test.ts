@@ -128,8 +128,12 @@ async function setupNamespaces(): Promise<void> {
   await inC('ip', ['link', 'set', 'up0', 'up']);
   await inS('ip', ['link', 'set', 'up1', 'up']);
   await inC('ip', ['route', 'add', 'default', 'via', '192.0.2.2']);
-  // Snapshots taken while up0's link-local is still in DAD would differ from later ones.
-  await waitFor('IPv6 DAD on up0', async () => (await inC('ip', ['-6', 'address', 'show', 'tentative'])).trim() === '', {
+  // Snapshots taken while up0's link-local is still in DAD would differ from later ones. The kernel adds that
+  // address only once the veth has carrier, so wait for it to exist, not just for "nothing tentative".
+  await waitFor('IPv6 link-local on up0, past DAD', async () => {
+    const ll = await inC('ip', ['-6', 'address', 'show', 'dev', 'up0', 'scope', 'link']);
+    return ll.includes('fe80') && !ll.includes('tentative');
+  }, {
     timeoutMs: 10_000,
     maxTries: 100,
   });
