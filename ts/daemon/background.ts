@@ -12,7 +12,8 @@ export function detach(script: string, iface: string): Promise<number> {
   // caller capturing output (execFile, $(...)) would wait for a pipe the daemon never closes.
   const keep = logLevel() !== 'error' && logLevel() !== 'silent' && process.env.LOG_LEVEL !== undefined;
   const out = keep ? 'inherit' : 'ignore';
-  const child = spawn(process.execPath, [script, '-f', iface], {
+  // --expose-gc lets the server hand a large request's garbage back to the OS right away (see server.ts).
+  const child = spawn(process.execPath, ['--expose-gc', script, '-f', iface], {
     detached: true,
     stdio: ['ignore', out, out, 'pipe'],
     env: { ...process.env, WG_PROCESS_FOREGROUND: '1', [READY_FD_ENV]: '3' },

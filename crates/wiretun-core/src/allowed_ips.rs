@@ -21,14 +21,19 @@ impl<T> Default for AllowedIps<T> {
 }
 
 impl<T> AllowedIps<T> {
-    pub fn insert(&mut self, net: IpNet, value: T) {
+    /// Returns the previous owner of exactly this prefix.
+    pub fn insert(&mut self, net: IpNet, value: T) -> Option<T> {
         match net.trunc() {
-            IpNet::V4(n) => {
-                self.v4.insert(n, value);
-            }
-            IpNet::V6(n) => {
-                self.v6.insert(n, value);
-            }
+            IpNet::V4(n) => self.v4.insert(n, value),
+            IpNet::V6(n) => self.v6.insert(n, value),
+        }
+    }
+
+    /// The value stored for exactly this prefix (no longest-prefix match).
+    pub fn get_exact(&self, net: IpNet) -> Option<&T> {
+        match net.trunc() {
+            IpNet::V4(n) => self.v4.get(&n),
+            IpNet::V6(n) => self.v6.get(&n),
         }
     }
 

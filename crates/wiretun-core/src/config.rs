@@ -66,15 +66,13 @@ impl Device {
             };
         }
         if update.replace_allowed_ips {
-            table.routes.retain(|_, p| !Arc::ptr_eq(p, &peer));
+            table.clear_routes(&peer);
         }
         for net in &update.remove_allowed_ips {
-            if table.owns(&peer, net.network()) {
-                table.routes.remove(*net);
-            }
+            table.remove_route(*net, &peer);
         }
         for net in &update.allowed_ips {
-            table.routes.insert(*net, peer.clone());
+            table.add_route(*net, &peer);
         }
         drop(table);
         if let Some(secs) = update.persistent_keepalive {
@@ -100,7 +98,6 @@ impl Device {
 
     pub fn peers(&self) -> Vec<PeerInfo> {
         let table = self.shared.peers.read();
-        let mut ips = table.allowed_ips_by_peer();
         let mut out: Vec<PeerInfo> = table
             .by_key
             .values()
@@ -114,7 +111,7 @@ impl Device {
                     rx_bytes: p.rx_bytes.load(Ordering::Relaxed),
                     tx_bytes: p.tx_bytes.load(Ordering::Relaxed),
                     persistent_keepalive: p.keepalive(),
-                    allowed_ips: ips.remove(&p.index).unwrap_or_default(),
+                    allowed_ips: p.allowed_ips.lock().clone(),
                 }
             })
             .collect();

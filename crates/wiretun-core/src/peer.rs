@@ -40,6 +40,9 @@ pub struct Peer {
     /// Milliseconds since device start of the last datagram sent, for persistent keepalive.
     pub(crate) last_sent_ms: AtomicU64,
     pub(crate) handshake: Mutex<Handshake>,
+    /// The prefixes this peer owns in the routing trie, so replacing or removing them is O(own), not
+    /// O(every route): `wg addconf` sends replace_allowed_ips for every peer.
+    pub(crate) allowed_ips: Mutex<Vec<IpNet>>,
 }
 
 impl Peer {
@@ -55,6 +58,7 @@ impl Peer {
             tx_bytes: AtomicU64::new(0),
             last_sent_ms: AtomicU64::new(0),
             handshake: Mutex::new(Handshake::default()),
+            allowed_ips: Mutex::new(Vec::new()),
         }
     }
 
@@ -101,8 +105,37 @@ impl PeerTable {
     pub fn remove(&mut self, key: &Key) -> Option<Arc<Peer>> {
         let peer = self.by_key.remove(key)?;
         self.by_index.remove(&peer.index);
-        self.routes.retain(|_, p| !Arc::ptr_eq(p, &peer));
+        self.clear_routes(&peer);
         Some(peer)
+    }
+
+    /// Routes `net` to `peer`, taking it from whichever peer had it.
+    pub fn add_route(&mut self, net: IpNet, peer: &Arc<Peer>) {
+        let net = net.trunc();
+        match self.routes.insert(net, peer.clone()) {
+            Some(old) if Arc::ptr_eq(&old, peer) => return,
+            Some(old) => old.allowed_ips.lock().retain(|n| *n != net),
+            None => {}
+        }
+        peer.allowed_ips.lock().push(net);
+    }
+
+    pub fn remove_route(&mut self, net: IpNet, peer: &Arc<Peer>) {
+        let net = net.trunc();
+        if self
+            .routes
+            .get_exact(net)
+            .is_some_and(|p| Arc::ptr_eq(p, peer))
+        {
+            self.routes.remove(net);
+            peer.allowed_ips.lock().retain(|n| *n != net);
+        }
+    }
+
+    pub fn clear_routes(&mut self, peer: &Arc<Peer>) {
+        for net in std::mem::take(&mut *peer.allowed_ips.lock()) {
+            self.routes.remove(net);
+        }
     }
 
     pub fn clear(&mut self) {
@@ -119,19 +152,42 @@ impl PeerTable {
         }
     }
 
-    /// Every peer's allowed IPs in one pass over the trie (a per-peer copy would be derivable state).
-    pub fn allowed_ips_by_peer(&self) -> HashMap<u32, Vec<IpNet>> {
-        let mut out: HashMap<u32, Vec<IpNet>> = HashMap::new();
-        for (net, peer) in self.routes.iter() {
-            out.entry(peer.index).or_default().push(net);
-        }
-        out
-    }
-
     /// The peer owning `addr`, if it is `peer` (the check every decrypted packet's source must pass).
     pub fn owns(&self, peer: &Arc<Peer>, addr: IpAddr) -> bool {
         self.routes
             .lookup(addr)
             .is_some_and(|p| Arc::ptr_eq(p, peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_prefix_moves_between_peers_and_each_peer_knows_its_own() {
+        let mut t = PeerTable::default();
+        let a = Arc::new(Peer::new([1; 32], 1));
+        let b = Arc::new(Peer::new([2; 32], 2));
+        t.insert(a.clone());
+        t.insert(b.clone());
+        t.add_route(net("10.0.0.7/24"), &a);
+        t.add_route(net("10.0.1.0/24"), &a);
+        t.add_route(net("10.0.0.0/24"), &b); // same prefix once masked: it moves to b
+        assert_eq!(*a.allowed_ips.lock(), vec![net("10.0.1.0/24")]);
+        assert_eq!(*b.allowed_ips.lock(), vec![net("10.0.0.0/24")]);
+        assert!(t.owns(&b, "10.0.0.9".parse().unwrap()));
+
+        t.remove_route(net("10.0.0.0/24"), &a); // not a's: nothing happens
+        assert!(t.owns(&b, "10.0.0.9".parse().unwrap()));
+        t.clear_routes(&b);
+        assert!(b.allowed_ips.lock().is_empty());
+        assert!(t.routes.lookup("10.0.0.9".parse().unwrap()).is_none());
+        t.remove(&[1; 32]);
+        assert!(t.routes.lookup("10.0.1.1".parse().unwrap()).is_none());
     }
 }
