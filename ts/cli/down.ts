@@ -2,6 +2,7 @@
 // killed (from the state `up` recorded), and even when the config file has gone since: then the recorded
 // state alone drives the cleanup (no hooks, no SaveConfig).
 import { configPath, readConfigFile } from '../config/locate';
+import { requireLinux } from '../platform';
 import { parseConfig } from '../config/parse';
 import { ConfigError, emptyConfig, WgQuickConfig } from '../config/wgquick';
 import { applyDown } from '../routing/apply';
@@ -52,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 0;
   }
+  requireLinux('wiretun down');
   if (argv.length !== 1 || argv[0].startsWith('-')) {
     return usageError(argv.length ? `unexpected ${argv.join(' ')}` : 'missing CONFIG_FILE or INTERFACE', USAGE);
   }

@@ -1,6 +1,10 @@
 // The `wiretun` dispatcher: picks a subcommand and leaves all of its argument handling to that module. Modules
 // load lazily so `wiretun genkey` does not pay for the routing code, and `--help` works without the addon.
 import { native, packageVersion } from '../native';
+import { ConfigError } from '../config/wgquick';
+import { WiretunError } from '../errors';
+import { UnsupportedPlatformError } from '../platform';
+import { UapiError } from '../uapi/codec';
 
 interface Subcommand {
   summary: string;
@@ -63,5 +67,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`wiretun: ${what}\n\n${usage()}`);
     return 1;
   }
-  return command.load().run(rest);
+  try {
+    return await command.load().run(rest);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** The one place CLI errors become messages: expected failures print one clean line, bugs their stack. */
+function reportError(err: unknown): number {
+  const expected = [ConfigError, WiretunError, UapiError, UnsupportedPlatformError].some((E) => err instanceof E);
+  if (expected) process.stderr.write(`wiretun: ${(err as Error).message}\n`);
+  else process.stderr.write(`wiretun: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
 }

@@ -3,6 +3,7 @@
 // from the file, like wg-quick's save_config. Written to FILE.tmp (0600) and renamed, so a crash never leaves
 // half a file.
 import { promises as fs } from 'node:fs';
+import { requireLinux } from '../platform';
 import { formatConfig } from '../config/format';
 import { readConfigFile } from '../config/locate';
 import { parseConfig } from '../config/parse';
@@ -78,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 0;
   }
+  requireLinux('wiretun save');
   if (argv.length !== 1 || argv[0].startsWith('-')) return usageError(argv.length ? `unexpected ${argv.join(' ')}` : 'missing CONFIG_FILE or INTERFACE', USAGE);
   if (needsRoot('save')) return 1;
   try {

@@ -1,6 +1,7 @@
 // `wiretun up CONFIG_FILE | INTERFACE [--masquerade [OUT_IFACE]]`: wg-quick up on top of the userspace daemon.
 // Everything or nothing: a failure at any step undoes what was done and exits 1 with the reason.
 import { spawn } from 'node:child_process';
+import { requireLinux } from '../platform';
 import { uapiGet, uapiSet } from '../uapi/client';
 import * as path from 'node:path';
 import { readConfigFile } from '../config/locate';
@@ -124,6 +125,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 0;
   }
+  requireLinux('wiretun up');
   if (needsRoot('up')) return 1;
   const signals = trapSignals();
   try {

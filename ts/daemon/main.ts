@@ -8,6 +8,7 @@ import { nativeUapiDevice } from '../uapi/device';
 import { serveUapi, UapiServer } from '../uapi/server';
 import { detach, reportReady } from './background';
 import { logger, Logger } from './log';
+import { requireLinux } from '../platform';
 
 const USAGE = `Usage: wiretund [-f/--foreground] INTERFACE-NAME
 
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     else names.push(a);
   }
   if (names.length !== 1) return usageError('expected exactly one interface name');
+  requireLinux('wiretund');
   const bad = checkName(names[0]);
   if (bad) return usageError(bad);
   if (!foreground) return detach(process.argv[1], names[0]);
