@@ -9,6 +9,8 @@ import { configureLink } from './routing/link';
 import { readConfigFile } from './config/locate';
 import { parseConfig } from './config/parse';
 import { WgQuickConfig } from './config/wgquick';
+import { serveUapi, UapiServer } from './uapi/server';
+import { nativeUapiDevice } from './uapi/device';
 
 /** A peer as you add it. Keys are base64. */
 export interface PeerOptions {
@@ -50,6 +52,11 @@ export interface TunnelOptions {
   peers?: PeerOptions[];
   /** Add the addresses, bring the link up and route every peer's allowed IPs to it. Default false. */
   routing?: boolean;
+  /**
+   * Serve the UAPI socket (/var/run/wireguard/NAME.sock) so `wg show`, `wg set` and `wiretun` see and
+   * configure this tunnel. Default true. Like any listening socket it keeps the process alive until close().
+   */
+  uapi?: boolean;
 }
 
 export interface TunnelEvents {
@@ -64,6 +71,7 @@ export interface TunnelEvents {
 
 export class Tunnel extends EventEmitter<TunnelEvents> {
   readonly #device: NativeDevice;
+  #uapi: UapiServer | undefined;
   #closed = false;
 
   private constructor(device: NativeDevice) {
@@ -83,6 +91,8 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       if (options.listenPort) callNative(() => device.setListenPort(options.listenPort!));
       if (options.fwmark) callNative(() => device.setFwmark(options.fwmark!));
       for (const [pub, update] of peers) callNative(() => device.setPeer(pub, update));
+      // Served last-but-routing so `wg` never sees a half-configured device.
+      if (options.uapi !== false) tunnel.#uapi = await tunnel.#serveUapi();
       if (options.routing) {
         const routes = (options.peers ?? []).flatMap((p) => p.allowedIps ?? []);
         await configureLink(device.name, { addresses: options.addresses ?? [], routes });
@@ -101,7 +111,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
    */
   static async fromConfig(
     source: string | WgQuickConfig,
-    options: { name?: string; routing?: boolean } = {},
+    options: { name?: string; routing?: boolean; uapi?: boolean } = {},
   ): Promise<Tunnel> {
     let config: WgQuickConfig;
     let name = options.name;
@@ -123,6 +133,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       addresses: config.addresses,
       peers: config.device.peers,
       routing: options.routing,
+      uapi: options.uapi,
     });
   }
 
@@ -174,15 +185,40 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     return this.#call((d) => d.peers()).map(toStatus);
   }
 
-  /** Stops the data plane and deletes the interface (and with it its addresses and routes). */
+  /** Path of the UAPI socket this tunnel serves, or null (option `uapi: false`, or closed). */
+  get uapiPath(): string | null {
+    return this.#uapi?.path ?? null;
+  }
+
+  /**
+   * Stops the data plane and deletes the interface (and with it its addresses and routes) and the UAPI
+   * socket.
+   */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed) return this.#closeUapi();
     this.#closed = true;
+    // The socket goes first, so `wg` never reaches a device that is being torn down.
+    await this.#closeUapi();
     this.#device.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  async #serveUapi(): Promise<UapiServer> {
+    // A refused UAPI request is the client's problem (it gets the errno); report it only to those listening,
+    // since an 'error' event without a listener would throw.
+    const onError = (message: string) => {
+      if (this.listenerCount('error') > 0) this.emit('error', new WiretunError('EIO', message));
+    };
+    return serveUapi(this.#device.name, nativeUapiDevice(this.#device), { onError });
+  }
+
+  async #closeUapi(): Promise<void> {
+    const server = this.#uapi;
+    this.#uapi = undefined;
+    await server?.close();
   }
 
   #call<T>(fn: (d: NativeDevice) => T): T {
@@ -204,6 +240,8 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
         break;
       case 'closed':
         this.#closed = true;
+        // The interface is gone (deleted from outside): its socket must not outlive it.
+        void this.#closeUapi();
         this.emit('close', { reason: e.reason ?? 'closed' });
         break;
     }

@@ -1,6 +1,6 @@
 // Two Tunnels in this process, each TUN moved into a namespace the test creates; the outer UDP stays on
 // loopback in the test's own namespace. Exercises the public API end to end with real packets.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +14,12 @@ if (!isRoot) console.warn('SKIPPED: Tunnel API tests need root to create TUN dev
 const tag = `${process.pid % 10000}`;
 const ns = { a: `wtapi-a-${tag}`, b: `wtapi-b-${tag}` };
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' }).toString();
+// `wg` talks to the UAPI socket served by this very process: it must run asynchronously (a *Sync call would
+// block the event loop that has to answer it, and hang forever).
+const wg = (...args: string[]) =>
+  new Promise<string>((resolve, reject) =>
+    execFile('wg', args, { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+  );
 const ping = (from: string, to: string) =>
   spawnSync('ip', ['netns', 'exec', from, 'ping', '-c', '1', '-W', '1', to]).status === 0;
 
@@ -128,6 +134,39 @@ describe.skipIf(!isRoot)('Tunnel API (root)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('serves UAPI: `wg show` sees an in-process tunnel and its peer', async () => {
+    const sock = `/var/run/wireguard/${a.name}.sock`;
+    expect(a.uapiPath).toBe(sock);
+    expect(existsSync(sock)).toBe(true);
+    const dump = (await wg('show', a.name, 'dump')).trim().split('\n');
+    expect(dump[0].split('\t').slice(0, 3)).toEqual([keyA, a.publicKey, String(a.listenPort)]);
+    const peer = dump.slice(1).map((l) => l.split('\t'));
+    expect(peer.map((f) => f[0])).toEqual([b.publicKey]);
+    expect(peer[0][3]).toBe('10.66.0.2/32');
+  });
+
+  it('many tunnels in one process each get their socket; close removes it; uapi: false serves none', async () => {
+    const names = [0, 1, 2, 3].map((i) => `wtm${i}${tag}`);
+    const many = await Promise.all(names.map((name) => Tunnel.create({ name, privateKey: generatePrivateKey() })));
+    const hidden = await Tunnel.create({ name: `wtn${tag}`, privateKey: generatePrivateKey(), uapi: false });
+    try {
+      const listed = (await wg('show', 'interfaces')).trim().split(/\s+/);
+      expect(listed).toEqual(expect.arrayContaining(names));
+      expect(listed).not.toContain(hidden.name);
+      expect(hidden.uapiPath).toBeNull();
+      expect(existsSync(`/var/run/wireguard/${hidden.name}.sock`)).toBe(false);
+      await many[0].close();
+      expect(existsSync(`/var/run/wireguard/${names[0]}.sock`)).toBe(false);
+      expect(many[0].uapiPath).toBeNull();
+      // The others keep answering after one closed.
+      const port = (await wg('show', names[1], 'listen-port')).trim();
+      expect(Number(port)).toBe(many[1].listenPort);
+    } finally {
+      for (const t of [...many, hidden]) await t.close();
+    }
+    for (const name of names) expect(existsSync(`/var/run/wireguard/${name}.sock`)).toBe(false);
   });
 
   it('close emits close and deletes the interface', async () => {
