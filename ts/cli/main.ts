@@ -21,6 +21,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   showconf: { summary: "print an interface's running configuration (like wg showconf)", load: () => require('./showconf') },
   set: { summary: 'change an interface or its peers (like wg set)', load: () => require('./set') },
   syncconf: { summary: 'apply a config file, keeping sessions of unchanged peers (like wg syncconf)', load: () => require('./syncconf') },
+  peer: { summary: 'add, list or remove a client of a server config; prints the new client\'s config', load: () => require('./peer') },
   genkey: { summary: 'print a new private key (base64)', load: () => require('./genkey') },
   pubkey: { summary: 'read a private key on stdin, print its public key', load: () => require('./pubkey') },
   genpsk: { summary: 'print a new preshared key (base64)', load: () => require('./genpsk') },
