@@ -56,7 +56,7 @@ export function firstFree(subnet: Cidr, used: Cidr[]): string | undefined {
   const last = subnet.family === 4 && subnet.prefix <= 30 ? size - 2n : size - 1n;
   const relevant = used.filter((u) => u.family === subnet.family);
   const limit = BigInt(MAX_CANDIDATES);
-  for (let offset = 1n; offset <= last && offset <= limit; offset++) {
+  for (let offset = 1n; offset <= last && offset < limit; offset++) {
     const candidate: Cidr = { family: subnet.family, bytes: fromBigInt(base + offset, subnet.family), prefix: bits };
     if (!relevant.some((u) => cidrContains(u, candidate))) return `${formatIp(candidate)}/${bits}`;
   }
