@@ -3,6 +3,7 @@
 
 /** An error from the native data plane, with an errno-style `code`. */
 export class WiretunError extends Error {
+  /** An errno name such as `EINVAL`, `EADDRINUSE`, `EPERM`, `ENOENT`, `EBADF` (closed) or `EIO`. */
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -14,10 +14,13 @@ import { nativeUapiDevice } from './uapi/device';
 
 /** A peer as you add it. Keys are base64. */
 export interface PeerOptions {
+  /** The peer's public key (base64); it identifies the peer. */
   publicKey: string;
+  /** Optional symmetric key mixed into the handshake; `null` removes one. */
   presharedKey?: string | null;
   /** `host:port` or `[v6]:port`; host names are resolved once, when set. */
   endpoint?: string | null;
+  /** CIDRs this peer may send from and that are sent to it (cryptokey routing). */
   allowedIps?: string[];
   /** Seconds; 0 or absent = off. */
   persistentKeepalive?: number;
@@ -26,29 +29,41 @@ export interface PeerOptions {
 /** Changes to an existing peer; absent fields stay as they are. `allowedIps` replaces the whole list. */
 export type PeerChanges = Partial<Omit<PeerOptions, 'publicKey'>>;
 
+/** A peer as the running tunnel sees it, with its counters. */
 export interface PeerStatus {
+  /** Base64. */
   publicKey: string;
+  /** Whether a preshared key is set (the key itself is never returned). */
   hasPresharedKey: boolean;
+  /** Where its packets go now: as configured, or where it was last heard from (it may roam). */
   endpoint: string | null;
+  /** CIDRs, as `wg show` prints them. */
   allowedIps: string[];
   /** null until the first handshake completes. */
   lastHandshake: Date | null;
+  /** Bytes received from this peer (outer packets, as `wg show` counts them). */
   rxBytes: number;
+  /** Bytes sent to this peer. */
   txBytes: number;
+  /** Seconds; 0 = off. */
   persistentKeepalive: number;
 }
 
+/** What {@link Tunnel.create} sets up. */
 export interface TunnelOptions {
   /** Interface name, at most 15 bytes. */
   name: string;
+  /** Our private key, base64 (as `wg genkey` prints it). */
   privateKey: string;
   /** 0 or absent picks a free port. */
   listenPort?: number;
+  /** Mark put on outgoing UDP packets (for policy routing); 0 or absent = none. */
   fwmark?: number;
   /** Inner MTU; default 1420. */
   mtu?: number;
   /** CIDRs put on the interface when `routing` is true. */
   addresses?: string[];
+  /** Peers to add before the tunnel is returned. */
   peers?: PeerOptions[];
   /** Add the addresses, bring the link up and route every peer's allowed IPs to it. Default false. */
   routing?: boolean;
@@ -59,16 +74,25 @@ export interface TunnelOptions {
   uapi?: boolean;
 }
 
+/** The events a {@link Tunnel} emits, with their arguments. Public keys are base64. */
 export interface TunnelEvents {
-  handshake: [{ publicKey: string; time: Date }];
+  /** A handshake with the peer completed: a new session. */
+  handshake: [{ /** The peer. */ publicKey: string; /** When it completed. */ time: Date }];
   /** No handshake with this peer for REJECT_AFTER_TIME (180 s). */
-  peerStale: [{ publicKey: string }];
+  peerStale: [{ /** The peer. */ publicKey: string }];
   /** The peer roamed: it was heard from a new outer address. */
-  endpointChanged: [{ publicKey: string; endpoint: string }];
+  endpointChanged: [{ /** The peer. */ publicKey: string; /** `ip:port` or `[ip6]:port`. */ endpoint: string }];
+  /** A failure outside any call of yours, such as a refused UAPI request. */
   error: [Error];
-  close: [{ reason: string }];
+  /** The tunnel is closed: by {@link Tunnel.close}, or because its interface was deleted. */
+  close: [{ /** Why, in words (`closed` after close()). */ reason: string }];
 }
 
+/**
+ * A WireGuard interface run inside this Node process: a TUN device plus UDP sockets, driven by native
+ * threads. Make one with {@link Tunnel.create} or {@link Tunnel.fromConfig}; close it with {@link Tunnel.close}
+ * (or `await using`). Several tunnels can run in one process.
+ */
 export class Tunnel extends EventEmitter<TunnelEvents> {
   readonly #device: NativeDevice;
   #uapi: UapiServer | undefined;
@@ -137,14 +161,17 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     });
   }
 
+  /** The interface name. */
   get name(): string {
     return this.#device.name;
   }
 
+  /** Our public key, base64: what peers put in their `PublicKey`. */
   get publicKey(): string {
     return this.#call((d) => d.publicKey())?.toString('base64') ?? '';
   }
 
+  /** The UDP port we receive on (the one picked, when 0 was asked for). */
   get listenPort(): number {
     return this.#call((d) => d.listenPort());
   }
@@ -160,6 +187,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     this.#call((d) => d.setPrivateKey(key));
   }
 
+  /** Adds a peer; when one with that key exists, updates it with the fields given. */
   async addPeer(peer: PeerOptions): Promise<void> {
     const [pub, update] = await toNativePeer(peer);
     this.#call((d) => d.setPeer(pub, update));
@@ -181,6 +209,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     return this.#call((d) => d.removePeer(pub));
   }
 
+  /** Every peer with its endpoint, last handshake and counters, read from the data plane now. */
   peers(): PeerStatus[] {
     return this.#call((d) => d.peers()).map(toStatus);
   }
@@ -202,6 +231,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     this.#device.close();
   }
 
+  /** `await using tunnel = await Tunnel.create(...)` closes it at the end of the block. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -4,7 +4,9 @@
 
 /** A peer as a wg-quick [Peer] section describes it. Undefined means "not given in the file". */
 export interface WgPeer {
+  /** Base64. */
   publicKey: string;
+  /** Base64. */
   presharedKey?: string;
   /** `host:port` or `[v6]:port`; host names are kept for resolution at apply time. */
   endpoint?: string;
@@ -16,10 +18,13 @@ export interface WgPeer {
 
 /** The part of the file that `wg setconf` reads. */
 export interface WgDevice {
+  /** Base64. */
   privateKey?: string;
+  /** UDP port; absent = any free port. */
   listenPort?: number;
   /** 0 = off. */
   fwmark?: number;
+  /** In file order. */
   peers: WgPeer[];
 }
 
@@ -28,6 +33,7 @@ export type TableSetting = string;
 
 /** Everything a wg-quick file says: the wg part plus wg-quick's own [Interface] keys. */
 export interface WgQuickConfig {
+  /** What `wg setconf` would apply. */
   device: WgDevice;
   /** `addr` or `addr/prefix`, IPv4 or IPv6, in file order. */
   addresses: string[];
@@ -35,12 +41,19 @@ export interface WgQuickConfig {
   dns: string[];
   /** ...and the other words search domains. */
   dnsSearch: string[];
+  /** Interface MTU; absent = wg-quick's choice (the route's MTU minus 80). */
   mtu?: number;
+  /** Where routes for AllowedIPs go; absent = `auto`. */
   table?: TableSetting;
+  /** Shell commands run before the interface is created (`%i` = interface name). */
   preUp: string[];
+  /** Shell commands run after it is up. */
   postUp: string[];
+  /** Shell commands run before it is taken down. */
   preDown: string[];
+  /** Shell commands run after it is gone. */
   postDown: string[];
+  /** Write the running configuration back to the file on `down`. */
   saveConfig: boolean;
 }
 
@@ -60,8 +73,11 @@ export function emptyConfig(): WgQuickConfig {
 
 /** A problem in a config file, located by file, line and key. Messages never contain key material. */
 export class ConfigError extends Error {
+  /** The file, when parsing one. */
   readonly file: string | undefined;
+  /** 1-based line number of the problem. */
   readonly line: number | undefined;
+  /** The key of the line at fault, as written. */
   readonly key: string | undefined;
   constructor(message: string, where: { file?: string; line?: number; key?: string } = {}) {
     const loc = [where.file, where.line].filter((x) => x !== undefined).join(':');
