@@ -104,6 +104,15 @@ describe.skipIf(skip !== undefined)('TUN/TAP toolkit (root, namespaces)', () => 
     expect((await run('ip', ['-n', ns, 'link', 'show', 'wtecho0'])).code).not.toBe(0);
   });
 
+  it('tun watch says so when its interface is deleted under it', async () => {
+    const ns = await namespace();
+    const w = watch(ns, process.execPath, [WIRETUN, 'tun', 'watch', 'wtgone0']);
+    await waitFor('the watcher to start', () => w.out().includes('watching wtgone0'));
+    await must('ip', ['-n', ns, 'link', 'del', 'wtgone0']);
+    expect(await w.exited).toBe(1);
+    expect(w.out()).toContain('ENODEV: interface wtgone0 was deleted while being read');
+  });
+
   it('a persistent TUN added with --user nobody opens as nobody, not as another user; del removes it', async () => {
     const ns = await namespace();
     await must(process.execPath, [WIRETUN, 'tun', 'add', 'wtown0', '--user', 'nobody'], { ns });

@@ -237,6 +237,30 @@ pub struct ReadTask {
     name: String,
 }
 
+impl ReadTask {
+    /// A deleted interface shows up as a bare poll error; TUNGETIFF tells it apart (EBADFD: the descriptor is
+    /// no longer attached to any interface).
+    fn read_error(&self, err: &io::Error) -> napi::Error {
+        // SAFETY: ifreq is plain old data and TUNGETIFF only writes into it; the fd is alive while we hold inner.
+        let detached = unsafe {
+            let mut req: libc::ifreq = std::mem::zeroed();
+            libc::ioctl(
+                self.inner.dev.as_raw_fd(),
+                libc::TUNGETIFF,
+                &mut req as *mut libc::ifreq,
+            ) < 0
+                && io::Error::last_os_error().raw_os_error() == Some(libc::EBADFD)
+        };
+        if detached {
+            return napi::Error::from_reason(format!(
+                "ENODEV: interface {} was deleted while being read",
+                self.name
+            ));
+        }
+        io_err(format_args!("read from {}", self.name), err)
+    }
+}
+
 impl Task for ReadTask {
     type Output = Vec<u8>;
     type JsValue = Buffer;
@@ -247,7 +271,7 @@ impl Task for ReadTask {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(closed_err(&self.name));
         }
-        let n = result.map_err(|e| io_err(format_args!("read from {}", self.name), &e))?;
+        let n = result.map_err(|e| self.read_error(&e))?;
         Ok(buf[..n].to_vec())
     }
 
