@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodePacket, PacketDecodeError } from '../../ts/tun/decode';
 import { buildEchoReply, internetChecksum, ipv6PseudoHeader } from '../../ts/tun/echo';
 import { decodeFrame, describePacket, formatFrame, formatPacket } from '../../ts/tun/format';
+import { resolveId } from '../../ts/cli/tun';
 
 // Hand-built packets. Checksums are filled in with internetChecksum, whose own vector is tested first.
 
@@ -203,5 +204,19 @@ describe('buildEchoReply', () => {
     expect(buildEchoReply(ipv6(58, 'fe80::1', 'ff02::1', echo(128, 1, 1, '')))).toBeUndefined();
     expect(buildEchoReply(ipv4(17, [10, 0, 0, 1], [10, 0, 0, 2], udp(1, 2, Buffer.alloc(4))))).toBeUndefined();
     expect(buildEchoReply(Buffer.from([1, 2, 3]))).toBeUndefined();
+  });
+});
+
+describe('wiretun tun --user/--group', () => {
+  const passwd = 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n';
+
+  it('takes numbers as they are and looks names up', () => {
+    expect(resolveId('1000', '/etc/passwd', '')).toBe(1000);
+    expect(resolveId('nobody', '/etc/passwd', passwd)).toBe(65534);
+    expect(resolveId('root', '/etc/group', 'root:x:0:\n')).toBe(0);
+  });
+
+  it('names a missing user', () => {
+    expect(() => resolveId('nosuch', '/etc/passwd', passwd)).toThrow(/no user named nosuch in \/etc\/passwd/);
   });
 });
