@@ -12,4 +12,8 @@ export { WiretunError } from './errors';
 export { parseConfig } from './config/parse';
 export { formatConfig } from './config/format';
 export { ConfigError } from './config/wgquick';
-export type { WgQuickConfig, WgDevice, WgPeer } from './config/wgquick';
+export type { WgQuickConfig, WgDevice, WgPeer, ParseResult } from './config/wgquick';
+export type { ParseOptions } from './config/parse';
+
+// The TUN/TAP toolkit: the one place JS sees packets one by one (for learning and debugging, not the data plane).
+export * from './tun/index';
