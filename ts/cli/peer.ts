@@ -5,7 +5,7 @@ import { addLivePeer, liveDevice, removeLivePeer } from '../peers/live';
 import { listPeers, planAdd, planRemove } from '../peers/manage';
 import { commitEdit, loadConfig, LoadedConfig } from '../peers/store';
 import { peerTable } from '../peers/table';
-import { usageError } from './usage';
+import { runAction, usageError } from './usage';
 
 const USAGE = `Usage: wiretun peer add IF_OR_CONF [--name NAME] [--endpoint HOST[:PORT]] [--allowed-ips CIDR[,CIDR...]] [--qr]
        wiretun peer list IF_OR_CONF
@@ -99,20 +99,6 @@ async function remove(argv: string[]): Promise<number> {
 
 const ACTIONS: Record<string, (argv: string[]) => Promise<number>> = { add, list, remove, rm: remove, ls: list };
 
-export async function run(argv: string[]): Promise<number> {
-  const [action, ...rest] = argv;
-  if (action === '-h' || action === '--help' || rest.includes('-h') || rest.includes('--help')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const handler = action !== undefined && Object.prototype.hasOwnProperty.call(ACTIONS, action) ? ACTIONS[action] : undefined;
-  if (!handler) return usageError('peer', action === undefined ? 'missing add, list or remove' : `unknown action ${action}`, USAGE);
-  try {
-    return await handler(rest);
-  } catch (err) {
-    // parseArgs' own errors (unknown option, missing value) are usage errors.
-    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) return usageError('peer', (err as Error).message, USAGE);
-    if (err instanceof Error) return fail(err.message);
-    return fail(String(err));
-  }
+export function run(argv: string[]): Promise<number> {
+  return runAction('peer', ACTIONS, argv, USAGE, (err) => fail(err instanceof Error ? err.message : String(err)));
 }

@@ -8,7 +8,7 @@ import { UnsupportedPlatformError } from '../platform';
 import { deletePersistentTun, listTuns, openTun, TunDevice, TunMode } from '../tun/device';
 import { buildEchoReply } from '../tun/echo';
 import { describePacket } from '../tun/format';
-import { usageError } from './usage';
+import { runAction, usageError } from './usage';
 
 const USAGE = `Usage: wiretun tun add NAME [--tap] [--user USER] [--group GROUP] [--mtu N]
        wiretun tun del NAME
@@ -164,21 +164,10 @@ async function watch(argv: string[]): Promise<number> {
 
 const ACTIONS: Record<string, (argv: string[]) => Promise<number>> = { add, del, delete: del, list, ls: list, watch };
 
-export async function run(argv: string[]): Promise<number> {
-  const [action, ...rest] = argv;
-  if (action === '-h' || action === '--help' || rest.includes('-h') || rest.includes('--help')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const handler = action !== undefined && Object.prototype.hasOwnProperty.call(ACTIONS, action) ? ACTIONS[action] : undefined;
-  if (!handler) return usageError('tun', action === undefined ? 'missing add, del, list or watch' : `unknown action ${action}`, USAGE);
-  try {
-    return await handler(rest);
-  } catch (err) {
-    // parseArgs' own errors (unknown option, missing value) are usage errors.
-    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) return usageError('tun', (err as Error).message, USAGE);
+export function run(argv: string[]): Promise<number> {
+  return runAction('tun', ACTIONS, argv, USAGE, (err) => {
     if (err instanceof WiretunError) return fail(`${err.code}: ${err.message}`);
     if (err instanceof UnsupportedPlatformError) return fail(err.message);
-    throw err;
-  }
+    return undefined;
+  });
 }

@@ -19,3 +19,39 @@ export function noArguments(command: string, argv: string[], usage: string): num
   const what = argv[0].startsWith('-') ? `unknown option ${argv[0]}` : `unexpected argument ${argv[0]}`;
   return usageError(command, what, usage);
 }
+
+export type Action = (argv: string[]) => Promise<number>;
+
+/**
+ * For subcommands made of actions (`peer add`, `tun watch`): --help anywhere prints the usage, a missing or
+ * unknown action and parseArgs' own errors are usage errors. `onError` maps the command's expected failures to
+ * an exit status, or returns undefined to let the error through to the dispatcher.
+ */
+export async function runAction(
+  command: string,
+  actions: Record<string, Action>,
+  argv: string[],
+  usage: string,
+  onError: (err: unknown) => number | undefined,
+): Promise<number> {
+  const [action, ...rest] = argv;
+  if (action === '-h' || action === '--help' || rest.includes('-h') || rest.includes('--help')) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const handler = action !== undefined && Object.hasOwn(actions, action) ? actions[action] : undefined;
+  if (!handler) {
+    const names = Object.keys(actions).join(', ');
+    return usageError(command, action === undefined ? `missing action (${names})` : `unknown action ${action}`, usage);
+  }
+  try {
+    return await handler(rest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      return usageError(command, (err as Error).message, usage);
+    }
+    const status = onError(err);
+    if (status === undefined) throw err;
+    return status;
+  }
+}

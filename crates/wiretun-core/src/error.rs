@@ -38,7 +38,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-fn errno_name(err: &io::Error) -> &'static str {
+/// The errno name for an I/O error, so every layer reports the same code for the same failure.
+pub fn errno_name(err: &io::Error) -> &'static str {
     match err.raw_os_error() {
         Some(libc::EPERM) => "EPERM",
         Some(libc::EACCES) => "EACCES",
@@ -50,6 +51,15 @@ fn errno_name(err: &io::Error) -> &'static str {
         Some(libc::EADDRNOTAVAIL) => "EADDRNOTAVAIL",
         Some(libc::ENODEV) => "ENODEV",
         Some(libc::ENOMEM) => "ENOMEM",
-        _ => "EIO",
+        Some(libc::EBADF) => "EBADF",
+        Some(libc::EBADFD) => "EBADFD",
+        Some(libc::EMSGSIZE) => "EMSGSIZE",
+        Some(libc::ENAMETOOLONG) => "ENAMETOOLONG",
+        Some(libc::ENOBUFS) => "ENOBUFS",
+        Some(libc::EAGAIN) => "EAGAIN",
+        Some(_) => "EIO",
+        // tun-rs reports some argument problems (a name too long) without an errno.
+        None if err.kind() == io::ErrorKind::InvalidInput => "EINVAL",
+        None => "EIO",
     }
 }

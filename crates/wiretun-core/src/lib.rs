@@ -21,7 +21,7 @@ mod wake;
 
 pub use allowed_ips::AllowedIps;
 pub use device::{Device, DeviceConfig, PeerInfo, PeerUpdate};
-pub use error::{Error, Result};
+pub use error::{errno_name, Error, Result};
 pub use events::{Event, EventHandler};
 pub use ipnet::IpNet;
 pub use peer::Endpoint;

@@ -1,6 +1,9 @@
 //! TUN/TAP toolkit for learning and debugging: JS sees packets one by one. Not the WireGuard data plane, which
 //! never hands packets to JS. Errors cross as `CODE: message`, like the rest of the binding. Linux only: it
 //! relies on /dev/net/tun ioctls and /sys/class/net.
+
+// Under `cargo test` napi-derive registers nothing, so items only its exports use look dead.
+#![cfg_attr(test, allow(dead_code))]
 #![cfg(target_os = "linux")]
 
 use napi::bindgen_prelude::*;
@@ -19,31 +22,11 @@ const READ_BUFFER: usize = 65536 + 14 + 4;
 
 const SYSFS_NET: &str = "/sys/class/net";
 
-fn errno_name(err: &io::Error) -> &'static str {
-    match err.raw_os_error() {
-        Some(libc::EPERM) => "EPERM",
-        Some(libc::EACCES) => "EACCES",
-        Some(libc::ENOENT) => "ENOENT",
-        Some(libc::EBUSY) => "EBUSY",
-        Some(libc::EEXIST) => "EEXIST",
-        Some(libc::EINVAL) => "EINVAL",
-        Some(libc::ENODEV) => "ENODEV",
-        Some(libc::ENOMEM) => "ENOMEM",
-        Some(libc::EBADF) => "EBADF",
-        Some(libc::EBADFD) => "EBADFD",
-        Some(libc::EMSGSIZE) => "EMSGSIZE",
-        Some(libc::ENAMETOOLONG) => "ENAMETOOLONG",
-        Some(libc::ENOBUFS) => "ENOBUFS",
-        Some(libc::EAGAIN) => "EAGAIN",
-        Some(_) => "EIO",
-        // tun-rs reports some argument problems (a name too long) without an errno.
-        None if err.kind() == io::ErrorKind::InvalidInput => "EINVAL",
-        None => "EIO",
-    }
-}
-
 fn io_err(context: impl std::fmt::Display, err: &io::Error) -> napi::Error {
-    napi::Error::from_reason(format!("{}: {context}: {err}", errno_name(err)))
+    napi::Error::from_reason(format!(
+        "{}: {context}: {err}",
+        wiretun_core::errno_name(err)
+    ))
 }
 
 fn closed_err(name: &str) -> napi::Error {
