@@ -1,17 +1,23 @@
 // Daemonising the wireguard-go way: the parent re-runs itself in the foreground as a detached child and exits
-// 0 only when the child reports that the TUN and the UAPI socket exist (or 1 with the child's error).
+// 0 only when the child reports, on an extra pipe, that the TUN and the UAPI socket exist (or 1 with the
+// child's error). The pipe closing without a report means the child died early.
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { logLevel } from './log';
 
-/** Environment telling the child it is the daemon and which fd to report readiness on. */
+/** Environment telling the child which fd to report readiness on. */
 export const READY_FD_ENV = 'WIRETUN_READY_FD';
 
+/** wireguard-go's rule: the child keeps the caller's stdout/stderr only when LOG_LEVEL is set and not silent;
+ * otherwise they go to /dev/null, because a caller capturing output (execFile, $(...)) would otherwise wait
+ * for a pipe the daemon never closes. */
+export function childKeepsOutput(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!env.LOG_LEVEL && logLevel(env.LOG_LEVEL) !== 'silent';
+}
+
+/** Starts `script -f iface` detached and resolves to the exit code the parent should use. */
 export function detach(script: string, iface: string): Promise<number> {
-  // Like wireguard-go, the daemon keeps the caller's stdout/stderr only when asked to log; otherwise a
-  // caller capturing output (execFile, $(...)) would wait for a pipe the daemon never closes.
-  const keep = logLevel() !== 'error' && logLevel() !== 'silent' && process.env.LOG_LEVEL !== undefined;
-  const out = keep ? 'inherit' : 'ignore';
+  const out = childKeepsOutput() ? 'inherit' : 'ignore';
   // --expose-gc lets the server hand a large request's garbage back to the OS right away (see server.ts).
   const child = spawn(process.execPath, ['--expose-gc', script, '-f', iface], {
     detached: true,
@@ -20,37 +26,50 @@ export function detach(script: string, iface: string): Promise<number> {
   });
   return new Promise((resolve) => {
     let report = '';
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    let done = false;
+    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      pipe.destroy();
+      if (report.startsWith('ready\n')) {
+        child.unref();
+        resolve(0);
+        return;
+      }
+      const why = report.replace(/^error: /, '').trim() || 'wiretund: the daemon exited before it was ready';
+      process.stderr.write(`${why}\n`);
+      resolve(1);
+    };
     pipe.setEncoding('utf8');
     pipe.on('data', (d: string) => {
       report += d;
       if (report.includes('\n')) finish();
     });
-    child.once('exit', () => finish());
-    let done = false;
-    function finish(): void {
-      if (done) return;
-      done = true;
-      if (report.startsWith('ready')) {
-        child.unref();
-        (pipe as unknown as { destroy(): void }).destroy();
-        resolve(0);
-        return;
-      }
-      process.stderr.write(report.replace(/^error: /, '') || `wiretund: the daemon exited before it was ready\n`);
-      resolve(1);
-    }
+    pipe.on('end', finish);
+    pipe.on('error', finish);
+    child.once('error', (err) => {
+      report = `error: wiretund: cannot start the daemon: ${err.message}\n`;
+      finish();
+    });
+    child.once('exit', () => setImmediate(finish)); // let a report still in the pipe arrive first
   });
 }
 
-/** The child's side: one line on the readiness fd, then the fd is closed. */
+/** The child's side: one line on the readiness fd (`ready` or `error: message`), then the fd is closed.
+ * Synchronous, so the report is out even if the process exits right after. Without the fd (a user ran
+ * `wiretund -f`), errors go to stderr. */
 export function reportReady(message: string | undefined): void {
   const fd = Number(process.env[READY_FD_ENV]);
-  const line = message === undefined ? 'ready\n' : `error: ${message}\n`;
+  delete process.env[READY_FD_ENV]; // report once; never hand the fd number on to anything we spawn
   if (!Number.isInteger(fd) || fd < 3) {
-    if (message !== undefined) process.stderr.write(line.replace(/^error: /, ''));
+    if (message !== undefined) process.stderr.write(`${message}\n`);
     return;
   }
-  const s = createWriteStream('', { fd, autoClose: true });
-  s.end(line);
+  try {
+    writeSync(fd, message === undefined ? 'ready\n' : `error: ${message.replace(/\n/g, ' ')}\n`);
+    closeSync(fd);
+  } catch {
+    // The parent is gone (or the fd was not a pipe): nobody is waiting for the report.
+  }
 }

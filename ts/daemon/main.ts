@@ -1,14 +1,16 @@
 // wiretund: the wireguard-go command-line contract. `wiretund [-f|--foreground] IFNAME` creates the TUN and
 // /var/run/wireguard/IFNAME.sock, then serves UAPI until SIGINT/SIGTERM, until its interface is deleted, or
 // until its socket file is deleted. Exit 0 means ready (background) or a clean stop (foreground); 1 failure.
-import { promises as fs } from 'node:fs';
-import { native, NativeDevice, NativeEvent, packageVersion } from '../native';
+// After creation nothing here refers to the interface by name, so it keeps working when the interface is moved
+// into another network namespace.
+import { existsSync, promises as fs, statSync } from 'node:fs';
 import { callNative, WiretunError } from '../errors';
+import { native, NativeDevice, NativeEvent, packageVersion } from '../native';
+import { requireLinux } from '../platform';
 import { nativeUapiDevice } from '../uapi/device';
 import { serveUapi, UapiServer } from '../uapi/server';
 import { detach, reportReady } from './background';
 import { logger, Logger } from './log';
-import { requireLinux } from '../platform';
 
 const USAGE = `Usage: wiretund [-f/--foreground] INTERFACE-NAME
 
@@ -18,101 +20,133 @@ Environment: LOG_LEVEL=silent|error|verbose|debug (default error).
 `;
 
 const SOCKET_CHECK_MS = 500;
+const TUN_DEVICE = '/dev/net/tun';
 
-/** Same rules the kernel and wg-quick apply, checked before touching the system. */
+/** The kernel's rules for a name (IFNAMSIZ 16 with the NUL), checked before touching the system. */
 export function checkName(name: string): string | undefined {
   if (!name || Buffer.byteLength(name) > 15) return `interface name ${JSON.stringify(name)} must be 1 to 15 bytes`;
-  if (/[/\s]/.test(name) || name === '.' || name === '..') return `interface name ${JSON.stringify(name)} is not valid`;
+  if (/[/\s]/.test(name) || name === '.' || name === '..' || name.includes(':')) {
+    return `interface name ${JSON.stringify(name)} is not valid (no '/', ':' or whitespace)`;
+  }
   return undefined;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let foreground = process.env.WG_PROCESS_FOREGROUND === '1';
+export interface Args {
+  foreground: boolean;
+  iface?: string;
+  /** What to print and exit with instead of running. */
+  exit?: { code: number; out?: string; err?: string };
+}
+
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Args {
+  let foreground = env.WG_PROCESS_FOREGROUND === '1';
   const names: string[] = [];
   for (const a of argv) {
     if (a === '-f' || a === '--foreground') foreground = true;
-    else if (a === '--version' || a === '-v') return void process.stdout.write(`wiretund ${packageVersion()}\n`), 0;
-    else if (a === '-h' || a === '--help') return void process.stdout.write(USAGE), 0;
-    else if (a.startsWith('-')) return usageError(`unknown option ${a}`);
+    else if (a === '--version' || a === '-v') return { foreground, exit: { code: 0, out: `wiretund ${packageVersion()}\n` } };
+    else if (a === '-h' || a === '--help') return { foreground, exit: { code: 0, out: USAGE } };
+    else if (a.startsWith('-') && a !== '-') return usageError(`unknown option ${a}`);
     else names.push(a);
   }
   if (names.length !== 1) return usageError('expected exactly one interface name');
-  requireLinux('wiretund');
   const bad = checkName(names[0]);
-  if (bad) return usageError(bad);
-  if (!foreground) return detach(process.argv[1], names[0]);
-  return runForeground(names[0]);
+  return bad ? usageError(bad) : { foreground, iface: names[0] };
 }
 
-function usageError(msg: string): number {
-  process.stderr.write(`wiretund: ${msg}\n\n${USAGE}`);
-  return 1;
+function usageError(msg: string): Args {
+  return { foreground: false, exit: { code: 1, err: `wiretund: ${msg}\n\n${USAGE}` } };
+}
+
+/** The daemon's entry point (bin/wiretund). Resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.exit) {
+    if (args.exit.out) process.stdout.write(args.exit.out);
+    if (args.exit.err) process.stderr.write(args.exit.err);
+    return args.exit.code;
+  }
+  const iface = args.iface!;
+  try {
+    requireLinux('wiretund');
+    if (!args.foreground) return await detach(process.argv[1], iface);
+    return await runForeground(iface);
+  } catch (err) {
+    // Whatever fails before readiness must reach the waiting parent, whose stderr the user sees.
+    reportReady(describe(err, iface));
+    return 1;
+  }
 }
 
 async function runForeground(iface: string): Promise<number> {
   const log = logger(iface);
-  let device: NativeDevice;
+  if (!existsSync(TUN_DEVICE)) throw new Error(`${TUN_DEVICE} is missing: load the tun module (modprobe tun)`);
+  const device = callNative(() => native().BindingDevice.create(iface));
   let server: UapiServer;
-  try {
-    device = callNative(() => native().BindingDevice.create(iface));
-  } catch (err) {
-    reportReady(describe(err));
-    return 1;
-  }
   try {
     server = await serveUapi(iface, nativeUapiDevice(device), { onError: (m) => log.error(m) });
   } catch (err) {
     device.close();
-    reportReady(describe(err));
-    return 1;
+    throw err;
   }
   log.verbose(`interface ${iface} is up, UAPI on ${server.path}`);
   return new Promise<number>((resolve) => {
-    const stop = once(async (why: string) => {
+    let watch: NodeJS.Timeout | undefined;
+    let stopping = false;
+    const stop = (why: string): void => {
+      if (stopping) return;
+      stopping = true;
       log.verbose(`shutting down: ${why}`);
       clearInterval(watch);
-      device.close();
-      await server.close().catch(() => undefined);
-      resolve(0);
-    });
+      try {
+        device.close();
+      } catch {
+        // Already closed (its interface was deleted): nothing left to release.
+      }
+      log.debug("device closed");
+      void server.close().then(
+        () => resolve(0),
+        () => resolve(0),
+      );
+    };
     device.onEvent((e) => onEvent(e, log, stop));
-    process.on('SIGINT', () => void stop('SIGINT'));
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    const watch = watchSocket(server.path, () => void stop('UAPI socket removed'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    watch = watchSocket(server.path, () => stop('UAPI socket removed'));
     reportReady(undefined);
   });
 }
 
+/** Peer events at verbose level. Public keys only: nothing here ever has a private or preshared key. */
 function onEvent(e: NativeEvent, log: Logger, stop: (why: string) => void): void {
-  const peer = e.publicKey ? `peer ${e.publicKey.toString('base64')}` : '';
+  const peer = e.publicKey ? `peer ${e.publicKey.toString('base64')}` : 'peer';
   if (e.kind === 'handshake') log.verbose(`${peer}: handshake completed`);
-  else if (e.kind === 'stale') log.verbose(`${peer}: no handshake for 180 s`);
+  else if (e.kind === 'stale') log.verbose(`${peer}: no handshake for a while, session is stale`);
   else if (e.kind === 'endpoint') log.verbose(`${peer}: endpoint is now ${e.endpoint}`);
-  else if (e.kind === 'closed') stop(`device closed (${e.reason ?? 'unknown'})`);
+  else if (e.kind === 'closed') stop(`device closed (${e.reason ?? 'interface deleted'})`);
+  else log.debug(`event ${e.kind}`);
 }
 
-/** Polls the socket's inode: deleting (or replacing) the file is how users stop a userspace WireGuard. */
+/** Polls the socket's inode: deleting (or replacing) the file is how users stop a userspace WireGuard. The
+ * first inode is read synchronously so a deletion right after readiness is not missed. */
 function watchSocket(sock: string, gone: () => void): NodeJS.Timeout {
-  let inode: number | undefined;
-  void fs.stat(sock).then((s) => (inode = s.ino), gone);
+  const inode = statSync(sock).ino;
   return setInterval(() => {
     fs.stat(sock).then(
-      (s) => inode !== undefined && s.ino !== inode && gone(),
+      (s) => s.ino !== inode && gone(),
       () => gone(),
     );
   }, SOCKET_CHECK_MS);
 }
 
-function once<A extends unknown[]>(fn: (...a: A) => unknown): (...a: A) => void {
-  let called = false;
-  return (...a: A) => {
-    if (called) return;
-    called = true;
-    void fn(...a);
-  };
-}
-
-function describe(err: unknown): string {
-  if (err instanceof WiretunError) return `wiretund: ${err.message}`;
-  return `wiretund: ${err instanceof Error ? err.message : String(err)}`;
+/** One clear line for the user; native errors already say what failed, the codes add what to do. */
+export function describe(err: unknown, iface: string): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = err instanceof WiretunError ? err.code : (err as NodeJS.ErrnoException | undefined)?.code;
+  if ((code === 'EPERM' || code === 'EACCES') && !msg.includes('CAP_NET_ADMIN')) {
+    return `wiretund: ${msg} (creating ${iface} needs root or CAP_NET_ADMIN)`;
+  }
+  if ((code === 'EBUSY' || code === 'EEXIST') && !msg.includes('in use')) {
+    return `wiretund: interface ${iface} is in use: ${msg}`;
+  }
+  return `wiretund: ${msg}`;
 }

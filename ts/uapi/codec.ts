@@ -1,163 +1,105 @@
-// The cross-platform userspace configuration protocol (what `wg` speaks over /var/run/wireguard/IF.sock):
-// `set=1` bodies parsed into a change set with wireguard-tools' has/replace flags, `get=1` replies formatted
-// in wireguard-go's order. Keys travel as 64 lowercase hex characters. Parsing validates everything, so a
-// bad request is refused before anything is applied.
-import { isIP } from 'node:net';
-import { parseCidr, canonicalCidr } from '../config/ip';
+// The cross-platform userspace configuration protocol (what `wg` speaks over /var/run/wireguard/IF.sock), in
+// both directions: `set=1` requests ⇄ DeviceUpdate and `get=1` replies ⇄ DeviceState (see ../config/model.ts).
+// Parsing a set validates every line before returning, so the server applies all of a request or none of it.
+import {
+  DeviceState,
+  DeviceUpdate,
+  emptyDeviceUpdate,
+  emptyPeerUpdate,
+  isZeroKey,
+  PeerState,
+  PeerUpdate,
+} from '../config/model';
+import {
+  checkUint,
+  ERRNO,
+  formatHexKey,
+  invalid,
+  parseAllowedIp,
+  parseEndpoint,
+  parseHexKey,
+  parseTrue,
+  parseUint,
+  UapiError,
+} from './values';
 
-/** Errnos as wireguard-go writes them in `errno=N` (negative), which `wg` turns back into messages. */
-export const ERRNO = { EIO: -5, EPROTO: -71, EINVAL: -22, EADDRINUSE: -98, UNKNOWN: -55 } as const;
+export { ERRNO, UapiError, errnoForCode } from './values';
+export type { DeviceState, PeerState } from '../config/model';
+/** Older names of the update types, kept for existing importers. */
+export type DeviceChange = DeviceUpdate;
+export type PeerChange = PeerUpdate;
 
-export class UapiError extends Error {
-  constructor(
-    readonly errno: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'UapiError';
-  }
-}
+const U16 = 0xffff;
+const U32 = 0xffffffff;
 
-export interface PeerChange {
-  publicKey: Buffer;
-  remove: boolean;
-  updateOnly: boolean;
-  /** All zeros removes it. */
-  presharedKey?: Buffer;
-  /** Numeric `a.b.c.d:port` or `[v6]:port`. */
-  endpoint?: string;
-  persistentKeepalive?: number;
-  replaceAllowedIps: boolean;
-  allowedIps: string[];
-  removeAllowedIps: string[];
-}
-
-export interface DeviceChange {
-  /** null clears the key (all zeros on the wire). */
-  privateKey?: Buffer | null;
-  listenPort?: number;
-  fwmark?: number;
-  replacePeers: boolean;
-  peers: PeerChange[];
-}
-
-export interface PeerState {
-  publicKey: Buffer;
-  presharedKey?: Buffer | null;
-  endpoint?: string | null;
-  lastHandshakeSec: number;
-  lastHandshakeNsec: number;
-  txBytes: number;
-  rxBytes: number;
-  persistentKeepalive: number;
-  allowedIps: string[];
-}
-
-export interface DeviceState {
-  privateKey: Buffer | null;
-  listenPort: number;
-  fwmark: number;
-  peers: PeerState[];
-}
-
-const invalid = (msg: string) => new UapiError(ERRNO.EINVAL, msg);
-
-function hexKey(key: string, value: string): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(value)) throw invalid(`${key}: expected 64 lowercase hex characters`);
-  return Buffer.from(value, 'hex');
-}
-
-function uint(key: string, value: string, max: number): number {
-  if (!/^\d{1,10}$/.test(value) || Number(value) > max) throw invalid(`${key}: expected an integer 0-${max}`);
-  return Number(value);
-}
-
-function flag(key: string, value: string): true {
-  if (value !== 'true') throw invalid(`${key}: the only accepted value is true`);
-  return true;
-}
-
-function endpoint(value: string): string {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
-  if (!m || isIP(m[1]) === 0) throw invalid('endpoint: expected a.b.c.d:port or [v6]:port');
-  uint('endpoint port', m[2], 65535);
-  return value;
-}
-
-function cidr(value: string): string {
-  const c = parseCidr(value);
-  if (!c) throw invalid(`allowed_ip: ${JSON.stringify(value)} is not an IP prefix`);
-  return canonicalCidr(c);
-}
-
-function newPeer(publicKey: Buffer): PeerChange {
-  return { publicKey, remove: false, updateOnly: false, replaceAllowedIps: false, allowedIps: [], removeAllowedIps: [] };
-}
-
-function setPeerKey(p: PeerChange, key: string, value: string): void {
+function setPeerKey(p: PeerUpdate, key: string, value: string): void {
   switch (key) {
     case 'remove':
-      p.remove = flag(key, value);
+      p.remove = parseTrue(key, value);
       return;
     case 'update_only':
-      p.updateOnly = flag(key, value);
+      p.updateOnly = parseTrue(key, value);
       return;
-    case 'preshared_key':
-      p.presharedKey = hexKey(key, value);
+    case 'preshared_key': {
+      const k = parseHexKey(key, value);
+      p.presharedKey = isZeroKey(k) ? null : k;
       return;
+    }
     case 'endpoint':
-      p.endpoint = endpoint(value);
+      p.endpoint = parseEndpoint(value);
       return;
     case 'persistent_keepalive_interval':
-      p.persistentKeepalive = uint(key, value, 65535);
+      p.persistentKeepalive = parseUint(key, value, U16);
       return;
     case 'replace_allowed_ips':
-      p.replaceAllowedIps = flag(key, value);
+      p.replaceAllowedIps = parseTrue(key, value);
       return;
     case 'allowed_ip':
-      if (value.startsWith('-')) p.removeAllowedIps.push(cidr(value.slice(1)));
-      else p.allowedIps.push(cidr(value));
+      if (value.startsWith('-')) p.removeAllowedIps.push(parseAllowedIp(value.slice(1)));
+      else p.allowedIps.push(parseAllowedIp(value));
       return;
     case 'protocol_version':
       if (value !== '1') throw invalid('protocol_version: only 1 is supported');
       return;
     default:
-      throw invalid(`unknown peer key ${JSON.stringify(key)}`);
+      throw invalid(`unknown peer key ${JSON.stringify(key.slice(0, 40))}`);
   }
 }
 
-function setDeviceKey(d: DeviceChange, key: string, value: string): void {
+function setDeviceKey(d: DeviceUpdate, key: string, value: string): void {
   switch (key) {
     case 'private_key': {
-      const k = hexKey(key, value);
-      d.privateKey = k.every((b) => b === 0) ? null : k;
+      const k = parseHexKey(key, value);
+      d.privateKey = isZeroKey(k) ? null : k;
       return;
     }
     case 'listen_port':
-      d.listenPort = uint(key, value, 65535);
+      d.listenPort = parseUint(key, value, U16);
       return;
     case 'fwmark':
-      d.fwmark = value === '' ? 0 : uint(key, value, 0xffffffff);
+      d.fwmark = parseUint(key, value, U32);
       return;
     case 'replace_peers':
-      d.replacePeers = flag(key, value);
+      d.replacePeers = parseTrue(key, value);
       return;
     default:
-      throw invalid(`unknown device key ${JSON.stringify(key)}`);
+      throw invalid(`unknown device key ${JSON.stringify(key.slice(0, 40))}`);
   }
 }
 
-/** Parses the `key=value` lines of a set request (without `set=1` and the closing blank line). */
-export function parseSet(lines: string[]): DeviceChange {
-  const d: DeviceChange = { replacePeers: false, peers: [] };
-  let peer: PeerChange | undefined;
+/** Parses the `key=value` lines of a set request (without `set=1` and the closing blank line). Device keys come
+ * first; each `public_key` starts a peer block, after which only peer keys are valid (as in wireguard-go). */
+export function parseSet(lines: string[]): DeviceUpdate {
+  const d = emptyDeviceUpdate();
+  let peer: PeerUpdate | undefined;
   for (const line of lines) {
     const eq = line.indexOf('=');
-    if (eq < 1) throw new UapiError(ERRNO.EPROTO, `malformed line ${JSON.stringify(line.slice(0, 80))}`);
+    // No `=` is a framing error (EPROTO); `=value` is an empty, hence unknown, key (EINVAL), as in wireguard-go.
+    if (eq < 0) throw new UapiError(ERRNO.EPROTO, `malformed line ${JSON.stringify(line.slice(0, 80))}`);
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
     if (key === 'public_key') {
-      peer = newPeer(hexKey(key, value));
+      peer = emptyPeerUpdate(parseHexKey(key, value));
       d.peers.push(peer);
     } else if (peer) {
       setPeerKey(peer, key, value);
@@ -168,10 +110,52 @@ export function parseSet(lines: string[]): DeviceChange {
   return d;
 }
 
-/** Formats a get reply body (without the errno line), in the order wireguard-go writes it. */
+/** Parses a whole set request, `set=1\n` + lines + `\n`, refusing anything not framed exactly so. */
+export function parseSetRequest(text: string): DeviceUpdate {
+  if (!text.startsWith('set=1\n')) throw new UapiError(ERRNO.EPROTO, 'a set request starts with set=1');
+  if (!text.endsWith('\n\n')) throw new UapiError(ERRNO.EPROTO, 'a request ends with a blank line');
+  const lines = text.slice('set=1\n'.length, -1).split('\n');
+  lines.pop(); // the empty string after the last line's newline
+  if (lines.includes('')) throw new UapiError(ERRNO.EPROTO, 'a blank line inside a set request');
+  return parseSet(lines);
+}
+
+function peerLines(p: PeerUpdate): string[] {
+  const out = [`public_key=${formatHexKey('public_key', p.publicKey)}`];
+  if (p.remove) return [...out, 'remove=true'];
+  if (p.updateOnly) out.push('update_only=true');
+  if (p.presharedKey !== undefined) {
+    out.push(`preshared_key=${p.presharedKey === null ? '0'.repeat(64) : formatHexKey('preshared_key', p.presharedKey)}`);
+  }
+  if (p.endpoint !== undefined) out.push(`endpoint=${parseEndpoint(p.endpoint)}`);
+  if (p.persistentKeepalive !== undefined) {
+    out.push(`persistent_keepalive_interval=${checkUint('persistent_keepalive_interval', p.persistentKeepalive, U16)}`);
+  }
+  if (p.replaceAllowedIps) out.push('replace_allowed_ips=true');
+  for (const ip of p.allowedIps) out.push(`allowed_ip=${parseAllowedIp(ip)}`);
+  for (const ip of p.removeAllowedIps) out.push(`allowed_ip=-${parseAllowedIp(ip)}`);
+  return out;
+}
+
+/** Formats an update as the body of a set request: `key=value\n` lines in wireguard-tools' order, without the
+ * `set=1` line and the closing blank line (what uapiSet takes). Every value is validated on the way out. */
+export function formatSet(u: DeviceUpdate): string {
+  const out: string[] = [];
+  if (u.privateKey !== undefined) {
+    out.push(`private_key=${u.privateKey === null ? '0'.repeat(64) : formatHexKey('private_key', u.privateKey)}`);
+  }
+  if (u.listenPort !== undefined) out.push(`listen_port=${checkUint('listen_port', u.listenPort, U16)}`);
+  if (u.fwmark !== undefined) out.push(`fwmark=${checkUint('fwmark', u.fwmark, U32)}`);
+  if (u.replacePeers) out.push('replace_peers=true');
+  for (const p of u.peers) out.push(...peerLines(p));
+  return out.map((l) => `${l}\n`).join('');
+}
+
+/** Formats a get reply body (without the errno line), in the order wireguard-go writes it: private_key only
+ * when set, listen_port only when bound, fwmark only when non-zero; per peer a zero preshared key when none. */
 export function formatGet(s: DeviceState): string {
   const out: string[] = [];
-  if (s.privateKey) out.push(`private_key=${s.privateKey.toString('hex')}`);
+  if (s.privateKey && !isZeroKey(s.privateKey)) out.push(`private_key=${s.privateKey.toString('hex')}`);
   if (s.listenPort) out.push(`listen_port=${s.listenPort}`);
   if (s.fwmark) out.push(`fwmark=${s.fwmark}`);
   for (const p of s.peers) {
@@ -187,30 +171,62 @@ export function formatGet(s: DeviceState): string {
   return out.map((l) => `${l}\n`).join('');
 }
 
-/** The reverse of formatGet, for clients. */
+const protoError = (msg: string) => new UapiError(ERRNO.EPROTO, `malformed get reply: ${msg}`);
+
+function replyKey(key: string, value: string): Buffer {
+  if (!/^[0-9a-fA-F]{64}$/.test(value)) throw protoError(`${key} is not a hex key`);
+  return Buffer.from(value, 'hex');
+}
+
+function replyNum(key: string, value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw protoError(`${key}=${value.slice(0, 30)} is not a number`);
+  return Number(value);
+}
+
+function newPeerState(publicKey: Buffer): PeerState {
+  const zero = { lastHandshakeSec: 0, lastHandshakeNsec: 0, txBytes: 0, rxBytes: 0, persistentKeepalive: 0 };
+  return { publicKey, presharedKey: null, ...zero, allowedIps: [] };
+}
+
+function setPeerState(p: PeerState, key: string, value: string): void {
+  const numeric: Record<string, keyof PeerState> = {
+    last_handshake_time_sec: 'lastHandshakeSec',
+    last_handshake_time_nsec: 'lastHandshakeNsec',
+    tx_bytes: 'txBytes',
+    rx_bytes: 'rxBytes',
+    persistent_keepalive_interval: 'persistentKeepalive',
+  };
+  if (key in numeric) (p as unknown as Record<string, number>)[numeric[key]] = replyNum(key, value);
+  else if (key === 'preshared_key') {
+    const k = replyKey(key, value);
+    p.presharedKey = isZeroKey(k) ? null : k;
+  } else if (key === 'endpoint') p.endpoint = value;
+  else if (key === 'allowed_ip') p.allowedIps.push(value);
+  // Anything else (protocol_version, keys of newer or other implementations) is skipped, as wg skips it.
+}
+
+/** The reverse of formatGet, for clients talking to any userspace WireGuard. The body may still end with its
+ * `errno=N` line and blank line; a non-zero errno throws. */
 export function parseGet(body: string): DeviceState {
   const s: DeviceState = { privateKey: null, listenPort: 0, fwmark: 0, peers: [] };
   let p: PeerState | undefined;
-  for (const line of body.split('\n').filter(Boolean)) {
+  for (const line of body.split('\n')) {
+    if (line === '') continue;
     const eq = line.indexOf('=');
+    if (eq < 1) throw protoError(`line ${JSON.stringify(line.slice(0, 40))}`);
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
-    if (key === 'public_key') {
-      p = { publicKey: Buffer.from(value, 'hex'), lastHandshakeSec: 0, lastHandshakeNsec: 0, txBytes: 0, rxBytes: 0, persistentKeepalive: 0, allowedIps: [] };
+    if (key === 'errno') {
+      if (value !== '0') throw new UapiError(Number(value) || ERRNO.EPROTO, `get failed with errno=${value}`);
+    } else if (key === 'public_key') {
+      p = newPeerState(replyKey(key, value));
       s.peers.push(p);
-    } else if (!p) {
-      if (key === 'private_key') s.privateKey = Buffer.from(value, 'hex');
-      else if (key === 'listen_port') s.listenPort = Number(value);
-      else if (key === 'fwmark') s.fwmark = Number(value);
-    } else if (key === 'preshared_key') {
-      p.presharedKey = /^0+$/.test(value) ? null : Buffer.from(value, 'hex');
-    } else if (key === 'endpoint') p.endpoint = value;
-    else if (key === 'allowed_ip') p.allowedIps.push(value);
-    else if (key === 'last_handshake_time_sec') p.lastHandshakeSec = Number(value);
-    else if (key === 'last_handshake_time_nsec') p.lastHandshakeNsec = Number(value);
-    else if (key === 'tx_bytes') p.txBytes = Number(value);
-    else if (key === 'rx_bytes') p.rxBytes = Number(value);
-    else if (key === 'persistent_keepalive_interval') p.persistentKeepalive = Number(value);
+    } else if (p) setPeerState(p, key, value);
+    else if (key === 'private_key') {
+      const k = replyKey(key, value);
+      s.privateKey = isZeroKey(k) ? null : k;
+    } else if (key === 'listen_port') s.listenPort = replyNum(key, value);
+    else if (key === 'fwmark') s.fwmark = replyNum(key, value);
   }
   return s;
 }

@@ -1,25 +1,41 @@
-// UapiDevice over the native device: applies a validated change set in wireguard-go's order.
-import { NativeDevice, native } from '../native';
-import { WiretunError, callNative } from '../errors';
-import { DeviceChange, DeviceState, ERRNO, UapiError } from './codec';
+// UapiDevice over the native device: applies a validated update in wireguard-go's order (private key, listen
+// port, fwmark, replace_peers, then each peer block in order).
+import { DeviceUpdate, PeerUpdate } from '../config/model';
+import { callNative } from '../errors';
+import { native, NativeDevice, NativePeerUpdate } from '../native';
+import { DeviceState, ERRNO, UapiError } from './codec';
+import { uapiErrorFrom } from './values';
 import { UapiDevice } from './server';
 
-function uapiErrorFrom(err: unknown): UapiError {
-  if (err instanceof WiretunError) {
-    const errno = err.code === 'EADDRINUSE' ? ERRNO.EADDRINUSE : err.code === 'EINVAL' ? ERRNO.EINVAL : ERRNO.EIO;
-    return new UapiError(errno, err.message);
-  }
-  return new UapiError(ERRNO.EIO, String(err));
+export interface NativeUapiOptions {
+  /** Low-order key check; the addon's by default (a seam for unit tests). */
+  isLowOrderPublicKey?: (key: Buffer) => boolean;
 }
 
-export function nativeUapiDevice(dev: NativeDevice): UapiDevice {
-  const call = <T>(fn: () => T): T => {
-    try {
-      return callNative(fn);
-    } catch (err) {
-      throw uapiErrorFrom(err);
-    }
+function call<T>(fn: () => T): T {
+  try {
+    return callNative(fn);
+  } catch (err) {
+    throw uapiErrorFrom(err);
+  }
+}
+
+function toNative(p: PeerUpdate): NativePeerUpdate {
+  const u: NativePeerUpdate = {
+    updateOnly: p.updateOnly,
+    replaceAllowedIps: p.replaceAllowedIps,
+    allowedIps: p.allowedIps,
+    removeAllowedIps: p.removeAllowedIps,
   };
+  // The native side takes all zeros for "no preshared key"; absent fields stay absent (unchanged).
+  if (p.presharedKey !== undefined) u.presharedKey = p.presharedKey ?? Buffer.alloc(32);
+  if (p.endpoint !== undefined) u.endpoint = p.endpoint;
+  if (p.persistentKeepalive !== undefined) u.persistentKeepalive = p.persistentKeepalive;
+  return u;
+}
+
+export function nativeUapiDevice(dev: NativeDevice, opts: NativeUapiOptions = {}): UapiDevice {
+  const lowOrder = opts.isLowOrderPublicKey ?? ((k: Buffer) => native().isLowOrderPublicKey(k));
   return {
     state: (): DeviceState => ({
       privateKey: call(() => dev.privateKey()),
@@ -27,33 +43,21 @@ export function nativeUapiDevice(dev: NativeDevice): UapiDevice {
       fwmark: call(() => dev.fwmark()),
       peers: call(() => dev.peers()),
     }),
-    apply: (c: DeviceChange): void => {
-      // Refuse bad keys before touching anything, so a rejected request changes nothing.
-      for (const p of c.peers) {
-        if (!p.remove && call(() => native().isLowOrderPublicKey(p.publicKey))) {
+    apply: (u: DeviceUpdate): void => {
+      // The native side would refuse these mid-way; refusing them first keeps a bad request from changing
+      // anything.
+      for (const p of u.peers) {
+        if (!p.remove && call(() => lowOrder(p.publicKey))) {
           throw new UapiError(ERRNO.EINVAL, 'public_key: a key of low order is not a valid peer');
         }
       }
-      if (c.privateKey !== undefined) call(() => dev.setPrivateKey(c.privateKey ?? null));
-      if (c.listenPort !== undefined) call(() => dev.setListenPort(c.listenPort!));
-      if (c.fwmark !== undefined) call(() => dev.setFwmark(c.fwmark!));
-      if (c.replacePeers) call(() => dev.clearPeers());
-      for (const p of c.peers) {
-        if (p.remove) {
-          call(() => dev.removePeer(p.publicKey));
-          continue;
-        }
-        call(() =>
-          dev.setPeer(p.publicKey, {
-            updateOnly: p.updateOnly,
-            presharedKey: p.presharedKey,
-            endpoint: p.endpoint,
-            persistentKeepalive: p.persistentKeepalive,
-            replaceAllowedIps: p.replaceAllowedIps,
-            allowedIps: p.allowedIps,
-            removeAllowedIps: p.removeAllowedIps,
-          }),
-        );
+      if (u.privateKey !== undefined) call(() => dev.setPrivateKey(u.privateKey ?? null));
+      if (u.listenPort !== undefined) call(() => dev.setListenPort(u.listenPort!));
+      if (u.fwmark !== undefined) call(() => dev.setFwmark(u.fwmark!));
+      if (u.replacePeers) call(() => dev.clearPeers());
+      for (const p of u.peers) {
+        if (p.remove) call(() => dev.removePeer(p.publicKey));
+        else call(() => dev.setPeer(p.publicKey, toNative(p)));
       }
     },
   };

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { DeviceChange, DeviceState, ERRNO, formatGet, parseSet, UapiError } from './codec';
+import { uapiErrorFrom } from './values';
 
 export const SOCKET_DIR = '/var/run/wireguard';
 
@@ -18,7 +19,7 @@ function collectGarbage(): void {
 
 export interface UapiDevice {
   state(): DeviceState;
-  /** Applies a validated change; throws UapiError (or anything, reported as EIO). */
+  /** Applies a validated change; throws UapiError (a WiretunError maps to its errno, anything else -55). */
   apply(change: DeviceChange): void;
 }
 
@@ -37,23 +38,26 @@ export function socketPath(iface: string, dir = SOCKET_DIR): string {
   return path.join(dir, `${iface}.sock`);
 }
 
-/** Refuses a socket someone is serving; removes a stale one (as `wg` does on ECONNREFUSED). */
+/** Refuses a socket someone is serving ("interface in use"); removes a stale one, which refuses connections
+ * (as `wg` does on ECONNREFUSED). */
 async function claim(sock: string, iface: string): Promise<void> {
-  const alive = await new Promise<boolean>((resolve) => {
+  const outcome = await new Promise<string>((resolve) => {
     const c = net.connect(sock);
     c.once('connect', () => {
       c.destroy();
-      resolve(true);
+      resolve('alive');
     });
-    c.once('error', () => resolve(false));
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'EIO'));
   });
-  if (alive) throw new UapiError(ERRNO.EIO, `interface ${iface} is already served on ${sock}`);
-  await fs.rm(sock, { force: true });
+  if (outcome === 'alive') throw new UapiError(ERRNO.EIO, `interface ${iface} is in use: ${sock} is served by another process`);
+  if (outcome === 'ECONNREFUSED') await fs.rm(sock, { force: true });
+  else if (outcome !== 'ENOENT') throw new UapiError(ERRNO.EIO, `cannot use ${sock} (${outcome})`);
 }
 
 export async function serveUapi(iface: string, device: UapiDevice, opts: ServeOptions = {}): Promise<UapiServer> {
   const dir = opts.dir ?? SOCKET_DIR;
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  // mkdir's mode goes through the umask; wg only needs to list the directory, so make it 0755 explicitly.
+  if (await fs.mkdir(dir, { recursive: true, mode: 0o755 })) await fs.chmod(dir, 0o755);
   const sock = socketPath(iface, dir);
   await claim(sock, iface);
   const server = net.createServer((conn) => handleConnection(conn, device, opts.onError));
@@ -106,13 +110,17 @@ function handleConnection(conn: net.Socket, device: UapiDevice, onError?: (m: st
 function answer(request: string[], device: UapiDevice, onError?: (m: string) => void): string | undefined {
   const [op, ...lines] = request;
   try {
-    if (op === 'get=1' && lines.length === 0) return `${formatGet(device.state())}errno=0\n\n`;
+    if (op === 'get=1') {
+      // wireguard-go answers EINVAL when anything but the blank line follows get=1.
+      if (lines.length > 0) throw new UapiError(ERRNO.EINVAL, 'trailing data after get=1');
+      return `${formatGet(device.state())}errno=0\n\n`;
+    }
     if (op === 'set=1') {
       device.apply(parseSet(lines));
       return 'errno=0\n\n';
     }
   } catch (err) {
-    const e = err instanceof UapiError ? err : new UapiError(ERRNO.EIO, String((err as Error)?.message ?? err));
+    const e = uapiErrorFrom(err);
     onError?.(`UAPI ${op}: ${e.message}`);
     return `errno=${e.errno}\n\n`;
   }
