@@ -185,7 +185,7 @@ function replyNum(key: string, value: string): number {
 
 function newPeerState(publicKey: Buffer): PeerState {
   const zero = { lastHandshakeSec: 0, lastHandshakeNsec: 0, txBytes: 0, rxBytes: 0, persistentKeepalive: 0 };
-  return { publicKey, presharedKey: null, ...zero, allowedIps: [] };
+  return { publicKey, presharedKey: null, endpoint: null, ...zero, allowedIps: [] };
 }
 
 function setPeerState(p: PeerState, key: string, value: string): void {
