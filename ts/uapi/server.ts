@@ -60,7 +60,12 @@ export async function serveUapi(iface: string, device: UapiDevice, opts: ServeOp
   if (await fs.mkdir(dir, { recursive: true, mode: 0o755 })) await fs.chmod(dir, 0o755);
   const sock = socketPath(iface, dir);
   await claim(sock, iface);
-  const server = net.createServer((conn) => handleConnection(conn, device, opts.onError));
+  const open = new Set<net.Socket>();
+  const server = net.createServer((conn) => {
+    open.add(conn);
+    conn.once('close', () => open.delete(conn));
+    handleConnection(conn, device, opts.onError);
+  });
   // The socket is created under umask 077 so only root can connect, as wireguard-go does.
   const oldMask = process.umask(0o077);
   try {
@@ -74,7 +79,10 @@ export async function serveUapi(iface: string, device: UapiDevice, opts: ServeOp
   return {
     path: sock,
     close: async () => {
-      await new Promise<void>((r) => server.close(() => r()));
+      // server.close() waits for every connection to end; an idle client must not keep the daemon alive.
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const conn of open) conn.destroy();
+      await closed;
       await fs.rm(sock, { force: true });
     },
   };
