@@ -109,3 +109,9 @@ describe('parseConfig: invalid fixtures', () => {
     }
   });
 });
+
+describe('parseConfig options', () => {
+  it('accepts filename as well as file, and names it in errors', () => {
+    expect(() => parseConfig('[Interface]\nListenPort = 70000\n', { filename: 'wg9.conf' })).toThrow(/^wg9\.conf:2:/);
+  });
+});

@@ -39,11 +39,13 @@ interface State {
 export interface ParseOptions {
   /** Named in errors and warnings. */
   file?: string;
+  /** The same as `file` (the name the public API documents). */
+  filename?: string;
 }
 
 /** Parses the text of a wg-quick file. Throws ConfigError at the first problem; returns warnings otherwise. */
 export function parseConfig(text: string, options: ParseOptions = {}): ParseResult {
-  const st: State = { file: options.file, config: emptyConfig(), warnings: [], section: 'none', seen: new Map() };
+  const st: State = { file: options.file ?? options.filename, config: emptyConfig(), warnings: [], section: 'none', seen: new Map() };
   // bash `read` drops NUL bytes; so do we, so that line numbers and values agree with wg-quick.
   const lines = text.replace(/\0/g, '').split('\n');
   lines.forEach((raw, i) => parseLine(st, raw, i + 1));
