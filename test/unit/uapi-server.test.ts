@@ -156,6 +156,9 @@ describe('UAPI server', () => {
     expect(existsSync(stalePath)).toBe(true);
     await start('wt1');
     expect(await uapiGet('wt1', { dir })).toBe('listen_port=1234\n');
+    // Under the process's usual umask too, the new socket is root-only, and that umask is back afterwards.
+    expect(process.umask() & 0o077).not.toBe(0o077);
+    expect(statSync(stalePath).mode & 0o077).toBe(0);
   });
 
   it('refuses to take over a path that is not a socket', async () => {

@@ -66,16 +66,19 @@ export async function serveUapi(iface: string, device: UapiDevice, opts: ServeOp
     conn.once('close', () => open.delete(conn));
     handleConnection(conn, device, opts.onError);
   });
-  // The socket is created under umask 077 so only root can connect, as wireguard-go does.
+  // The socket is created under umask 077 so only root can connect, as wireguard-go does. listen() binds a
+  // Unix socket synchronously, so the umask is restored before anything else in the process can run under it.
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => resolve());
+  });
   const oldMask = process.umask(0o077);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(sock, () => resolve());
-    });
+    server.listen(sock);
   } finally {
     process.umask(oldMask);
   }
+  await listening;
   return {
     path: sock,
     close: async () => {
