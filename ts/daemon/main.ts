@@ -8,9 +8,9 @@ import { callNative, WiretunError } from '../errors';
 import { native, NativeDevice, NativeEvent, packageVersion } from '../native';
 import { requireLinux } from '../platform';
 import { nativeUapiDevice } from '../uapi/device';
-import { serveUapi, UapiServer } from '../uapi/server';
+import { serveUapi, UapiDevice, UapiServer } from '../uapi/server';
 import { detach, reportReady } from './background';
-import { logger, Logger } from './log';
+import { describeUpdate, logger, Logger } from './log';
 
 const USAGE = `Usage: wiretund [-f/--foreground] INTERFACE-NAME
 
@@ -83,7 +83,7 @@ async function runForeground(iface: string): Promise<number> {
   const device = callNative(() => native().BindingDevice.create(iface));
   let server: UapiServer;
   try {
-    server = await serveUapi(iface, nativeUapiDevice(device), { onError: (m) => log.error(m) });
+    server = await serveUapi(iface, logged(nativeUapiDevice(device), log), { onError: (m) => log.error(m) });
   } catch (err) {
     device.close();
     throw err;
@@ -114,6 +114,20 @@ async function runForeground(iface: string): Promise<number> {
     watch = watchSocket(server.path, () => stop('UAPI socket removed'));
     reportReady(undefined);
   });
+}
+
+/** Successful set requests at verbose level, gets at debug (wg show polls them). */
+function logged(dev: UapiDevice, log: Logger): UapiDevice {
+  return {
+    state: () => {
+      log.debug('UAPI get');
+      return dev.state();
+    },
+    apply: (u) => {
+      dev.apply(u);
+      log.verbose(describeUpdate(u));
+    },
+  };
 }
 
 /** Peer events at verbose level. Public keys only: nothing here ever has a private or preshared key. */
