@@ -7,7 +7,7 @@ import { SOCKET_DIR, socketPath } from './server';
 export interface ClientOptions {
   /** Socket directory; /var/run/wireguard by default. */
   dir?: string;
-  /** Give up after this long without a complete reply (default 10 s). */
+  /** Give up after this long without a complete reply (default 30 s: a set of thousands of peers takes seconds). */
   timeoutMs?: number;
 }
 
@@ -31,7 +31,7 @@ export function uapiRequest(iface: string, request: string, opts: ClientOptions 
     };
     const timer = setTimeout(
       () => settle(() => reject(new UapiError(ERRNO.EIO, `${iface}: no UAPI reply from ${sock}`))),
-      opts.timeoutMs ?? 10_000,
+      opts.timeoutMs ?? 30_000,
     );
     conn.setEncoding('utf8');
     conn.on('connect', () => conn.write(request));
