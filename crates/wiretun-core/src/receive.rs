@@ -13,6 +13,7 @@
 use crate::constants::MAX_DATAGRAM;
 use crate::device::Shared;
 use crate::events::Event;
+use crate::identity::Identity;
 use crate::peer::{Endpoint, Peer};
 use crate::ratelimit::SourceLimiter;
 use crate::send::send_to_peer;
@@ -116,7 +117,8 @@ fn handle_datagram(
     scratch: &mut Scratch,
 ) {
     let from = unmap(from);
-    let Some(identity) = shared.identity.load_full() else {
+    let identity = shared.identity.load();
+    let Some(identity) = identity.as_deref() else {
         return;
     };
     let packet = match identity
@@ -152,11 +154,13 @@ fn handle_datagram(
         }
     };
     let Some(peer) = peer else { return };
-    decrypt(shared, &peer, from, local, data, is_data, scratch);
+    decrypt(shared, identity, &peer, from, local, data, is_data, scratch);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn decrypt(
     shared: &Shared,
+    identity: &Identity,
     peer: &Arc<Peer>,
     from: SocketAddr,
     local: Option<IpAddr>,
@@ -164,7 +168,7 @@ fn decrypt(
     is_data: bool,
     scratch: &mut Scratch,
 ) {
-    let mut guard = peer.tunn(shared.identity.load().as_deref());
+    let mut guard = peer.tunn(Some(identity));
     let Some(tunn) = guard.as_mut() else { return };
     // Decrypt straight into the TUN batch; handshake replies need 148 bytes at most.
     let slot = scratch.tun.slot(data.len().max(148));

@@ -78,6 +78,8 @@ struct GsoBatch {
     count: usize,
     /// A shorter datagram ended the run; the next one starts a new send.
     closed: bool,
+    /// Datagrams one GSO send to this run's endpoint may carry; looked up once per run, not per packet.
+    max_segments: usize,
     peer: Option<Arc<Peer>>,
 }
 
@@ -89,6 +91,7 @@ impl GsoBatch {
             segment: 0,
             count: 0,
             closed: false,
+            max_segments: 1,
             peer: None,
         }
     }
@@ -101,7 +104,7 @@ impl GsoBatch {
             Some(p) => p.clone(),
             None => return,
         };
-        if !self.fits(shared, &peer, packet.len()) {
+        if !self.fits(&peer, packet.len()) {
             self.flush(shared);
         }
         let start = self.len;
@@ -117,17 +120,20 @@ impl GsoBatch {
         self.append(shared, start, n);
     }
 
-    fn fits(&self, shared: &Shared, peer: &Arc<Peer>, packet_len: usize) -> bool {
+    fn fits(&self, peer: &Arc<Peer>, packet_len: usize) -> bool {
         let same_peer = self.peer.as_ref().is_some_and(|p| Arc::ptr_eq(p, peer));
-        let max_segments = match peer.endpoint().addr {
-            Some(addr) => shared.udp.load().max_segments(&addr),
-            None => 1,
-        };
         self.len == 0
             || (same_peer
                 && !self.closed
-                && self.count < max_segments
+                && self.count < self.max_segments
                 && self.len + packet_len + OVERHEAD <= GSO_MAX_BYTES)
+    }
+
+    /// Starts a run with the `n`-byte datagram at the front of the buffer.
+    fn start_run(&mut self, shared: &Shared, n: usize) {
+        (self.len, self.segment, self.count, self.closed) = (n, n, 1, false);
+        let endpoint = self.peer.as_ref().and_then(|p| p.endpoint().addr);
+        self.max_segments = endpoint.map_or(1, |addr| shared.udp.load().max_segments(&addr));
     }
 
     /// Takes the `n` bytes boringtun just wrote at `start` into the run, or sends around them.
@@ -138,7 +144,7 @@ impl GsoBatch {
             self.send(shared, start, start + n, n);
             self.reset();
         } else if start == 0 {
-            (self.len, self.segment, self.count) = (n, n, 1);
+            self.start_run(shared, n);
         } else if n <= self.segment {
             self.len += n;
             self.count += 1;
@@ -147,7 +153,7 @@ impl GsoBatch {
             // Larger than the run's size: send the run, start a new one with this datagram.
             self.send(shared, 0, start, self.segment);
             self.buf.copy_within(start..start + n, 0);
-            (self.len, self.segment, self.count, self.closed) = (n, n, 1, false);
+            self.start_run(shared, n);
         }
     }
 
