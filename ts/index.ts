@@ -11,7 +11,7 @@ export { generatePrivateKey, generatePresharedKey, publicKeyFromPrivate } from '
 export { WiretunError } from './errors';
 export { parseConfig } from './config/parse';
 export { formatConfig } from './config/format';
-export { ConfigError } from './config/wgquick';
+export { ConfigError, emptyConfig } from './config/wgquick';
 export type { WgQuickConfig, WgDevice, WgPeer, ParseResult } from './config/wgquick';
 export type { ParseOptions } from './config/parse';
 

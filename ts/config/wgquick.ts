@@ -57,6 +57,7 @@ export interface WgQuickConfig {
   saveConfig: boolean;
 }
 
+/** A config with nothing set: the base to spread your own fields over when building one in code. */
 export function emptyConfig(): WgQuickConfig {
   return {
     device: { peers: [] },
