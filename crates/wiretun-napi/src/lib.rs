@@ -8,6 +8,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 use wiretun_core::{keys, Device, DeviceConfig, Event, IpNet, PeerUpdate};
+mod privs;
 mod tun;
 
 fn to_napi(e: wiretun_core::Error) -> napi::Error {
