@@ -15,11 +15,11 @@ export function childKeepsOutput(env: NodeJS.ProcessEnv = process.env): boolean 
   return !!env.LOG_LEVEL && logLevel(env.LOG_LEVEL) !== 'silent';
 }
 
-/** Starts `script -f iface` detached and resolves to the exit code the parent should use. */
-export function detach(script: string, iface: string): Promise<number> {
+/** Starts `script -f ...options iface` detached and resolves to the exit code the parent should use. */
+export function detach(script: string, iface: string, options: string[] = []): Promise<number> {
   const out = childKeepsOutput() ? 'inherit' : 'ignore';
   // --expose-gc lets the server hand a large request's garbage back to the OS right away (see server.ts).
-  const child = spawn(process.execPath, ['--expose-gc', script, '-f', iface], {
+  const child = spawn(process.execPath, ['--expose-gc', script, '-f', ...options, iface], {
     detached: true,
     stdio: ['ignore', out, out, 'pipe'],
     env: { ...process.env, WG_PROCESS_FOREGROUND: '1', [READY_FD_ENV]: '3' },

@@ -1,4 +1,4 @@
-// wiretund: the wireguard-go command-line contract. `wiretund [-f|--foreground] IFNAME` creates the TUN and
+// wiretund: the wireguard-go command-line contract. `wiretund [-f|--foreground] [--user NAME] IFNAME` creates the TUN and
 // /var/run/wireguard/IFNAME.sock, then serves UAPI until SIGINT/SIGTERM, until its interface is deleted, or
 // until its socket file is deleted. Exit 0 means ready (background) or a clean stop (foreground); 1 failure.
 // After creation nothing here refers to the interface by name, so it keeps working when the interface is moved
@@ -11,12 +11,16 @@ import { nativeUapiDevice } from '../uapi/device';
 import { serveUapi, UapiDevice, UapiServer } from '../uapi/server';
 import { detach, reportReady } from './background';
 import { describeUpdate, logger, Logger } from './log';
+import { planDrop, PlannedDrop } from './privs';
 
-const USAGE = `Usage: wiretund [-f/--foreground] INTERFACE-NAME
+const USAGE = `Usage: wiretund [-f/--foreground] [--user NAME] INTERFACE-NAME
 
 Creates a userspace WireGuard interface and its UAPI socket (/var/run/wireguard/INTERFACE-NAME.sock),
 configured with wg(8). Without -f it detaches once the interface is ready.
-Environment: LOG_LEVEL=silent|error|verbose|debug (default error).
+--user NAME: once both exist, run as NAME keeping only CAP_NET_ADMIN (fwmark changes keep working;
+listen ports below 1024 then need net.ipv4.ip_unprivileged_port_start). Needs root.
+Environment: LOG_LEVEL=silent|error|verbose|debug (default error); WIRETUN_USER=NAME as --user (for
+wg-quick, which passes only the interface name).
 `;
 
 const SOCKET_CHECK_MS = 500;
@@ -34,6 +38,8 @@ export function checkName(name: string): string | undefined {
 export interface Args {
   foreground: boolean;
   iface?: string;
+  /** Run as this user after set-up (--user, else WIRETUN_USER). */
+  user?: string;
   /** What to print and exit with instead of running. */
   exit?: { code: number; out?: string; err?: string };
 }
@@ -41,8 +47,14 @@ export interface Args {
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Args {
   let foreground = env.WG_PROCESS_FOREGROUND === '1';
   const names: string[] = [];
-  for (const a of argv) {
+  let user = env.WIRETUN_USER || undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
     if (a === '-f' || a === '--foreground') foreground = true;
+    else if (a === '--user' || a.startsWith('--user=')) {
+      user = a === '--user' ? argv[++i] : a.slice('--user='.length);
+      if (!user) return usageError('--user needs a user name');
+    }
     else if (a === '--version' || a === '-v') return { foreground, exit: { code: 0, out: `wiretund ${packageVersion()}\n` } };
     else if (a === '-h' || a === '--help') return { foreground, exit: { code: 0, out: USAGE } };
     else if (a.startsWith('-') && a !== '-') return usageError(`unknown option ${a}`);
@@ -50,7 +62,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (names.length !== 1) return usageError('expected exactly one interface name');
   const bad = checkName(names[0]);
-  return bad ? usageError(bad) : { foreground, iface: names[0] };
+  if (bad) return usageError(bad);
+  return user === undefined ? { foreground, iface: names[0] } : { foreground, iface: names[0], user };
 }
 
 function usageError(msg: string): Args {
@@ -68,8 +81,9 @@ export async function main(argv: string[]): Promise<number> {
   const iface = args.iface!;
   try {
     requireLinux('wiretund');
-    if (!args.foreground) return await detach(process.argv[1], iface);
-    return await runForeground(iface);
+    // The interface name stays the child's last argument: that is how tools find a daemon by its interface.
+    if (!args.foreground) return await detach(process.argv[1], iface, args.user ? ['--user', args.user] : []);
+    return await runForeground(iface, args.user);
   } catch (err) {
     // Whatever fails before readiness must reach the waiting parent, whose stderr the user sees.
     reportReady(describe(err, iface));
@@ -77,18 +91,26 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function runForeground(iface: string): Promise<number> {
+async function runForeground(iface: string, user?: string): Promise<number> {
   const log = logger(iface);
   if (!existsSync(TUN_DEVICE)) throw new Error(`${TUN_DEVICE} is missing: load the tun module (modprobe tun)`);
+  // Before the device exists: a bad user leaves nothing behind, and the device's threads inherit the limits.
+  const drop = user === undefined ? undefined : planDrop(user);
   const device = callNative(() => native().BindingDevice.create(iface));
-  let server: UapiServer;
+  let server: UapiServer | undefined;
   try {
     server = await serveUapi(iface, logged(nativeUapiDevice(device), log), { onError: (m) => log.error(m) });
+    if (drop) log.verbose(drop.apply());
   } catch (err) {
     device.close();
+    await server?.close().catch(() => undefined);
     throw err;
   }
   log.verbose(`interface ${iface} is up, UAPI on ${server.path}`);
+  return serve(iface, device, server, log, drop);
+}
+
+function serve(iface: string, device: NativeDevice, server: UapiServer, log: Logger, drop?: PlannedDrop): Promise<number> {
   return new Promise<number>((resolve) => {
     let watch: NodeJS.Timeout | undefined;
     let stopping = false;
@@ -105,7 +127,11 @@ async function runForeground(iface: string): Promise<number> {
       log.debug("device closed");
       void server.close().then(
         () => resolve(0),
-        () => resolve(0),
+        (err: NodeJS.ErrnoException) => {
+          // Expected after --user: the socket's directory belongs to root (see ./privs.ts).
+          if (drop) log.verbose(`left ${server.path} behind (${err.code}): wg or the next wiretund ${iface} removes it`);
+          resolve(0);
+        },
       );
     };
     device.onEvent((e) => onEvent(e, log, stop));
