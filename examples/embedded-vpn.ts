@@ -6,7 +6,7 @@
 // then import the printed config on another machine (or phone) and ping 10.99.0.1.
 //
 // In your own project, import from 'wiretun' instead of '../ts/index'.
-import { emptyConfig, formatConfig, generatePresharedKey, generatePrivateKey, publicKeyFromPrivate, Tunnel } from '../ts/index';
+import { configPeer, emptyConfig, formatConfig, generatePresharedKey, generatePrivateKey, publicKeyFromPrivate, Tunnel } from '../ts/index';
 import type { WgQuickConfig } from '../ts/index';
 
 const SUBNET = '10.99.0.0/24';
@@ -50,14 +50,19 @@ async function main(): Promise<void> {
 
 async function serve(tunnel: Tunnel, publicHost: string, clientKey: string, presharedKey: string): Promise<void> {
   // The client's side, as a wg-quick file: it routes the VPN subnet to us.
-  const client: WgQuickConfig = {
-    ...emptyConfig(),
-    device: {
-      privateKey: clientKey,
-      peers: [{ publicKey: tunnel.publicKey, presharedKey, endpoint: `${publicHost}:${tunnel.listenPort}`, allowedIps: [SUBNET], persistentKeepalive: 25 }],
-    },
-    addresses: [CLIENT_ADDRESS],
-  };
+  // A config holds keys as bytes (the one model behind files, UAPI and the CLI); base64 is only how they are
+  // written down.
+  const bytes = (base64: string) => Buffer.from(base64, 'base64');
+  const client: WgQuickConfig = { ...emptyConfig(), addresses: [CLIENT_ADDRESS] };
+  client.device.privateKey = bytes(clientKey);
+  client.device.peers.push(
+    configPeer(bytes(tunnel.publicKey), {
+      presharedKey: bytes(presharedKey),
+      endpoint: `${publicHost}:${tunnel.listenPort}`,
+      allowedIps: [SUBNET],
+      persistentKeepalive: 25,
+    }),
+  );
   console.log(`Tunnel ${tunnel.name} is up on UDP port ${tunnel.listenPort}. Client config:\n`);
   console.log(formatConfig(client)); // contains the client's private key: this is the one place to show it
 

@@ -11,8 +11,10 @@ export { generatePrivateKey, generatePresharedKey, publicKeyFromPrivate } from '
 export { WiretunError } from './errors';
 export { parseConfig } from './config/parse';
 export { formatConfig } from './config/format';
-export { ConfigError, emptyConfig } from './config/wgquick';
-export type { WgQuickConfig, WgDevice, WgPeer, ParseResult } from './config/wgquick';
+export { ConfigError, configPeer, emptyConfig } from './config/wgquick';
+export type { WgQuickConfig, ParseResult } from './config/wgquick';
+export { emptyDeviceUpdate, emptyPeerUpdate } from './config/model';
+export type { DeviceUpdate, PeerUpdate } from './config/model';
 export type { ParseOptions } from './config/parse';
 
 // The TUN/TAP toolkit: the one place JS sees packets one by one (for learning and debugging, not the data plane).

@@ -8,6 +8,7 @@ import { resolveEndpoint } from './endpoint';
 import { configureLink } from './routing/link';
 import { readConfigFile } from './config/locate';
 import { parseConfig } from './config/parse';
+import { PeerUpdate } from './config/model';
 import { WgQuickConfig } from './config/wgquick';
 import { serveUapi, UapiServer } from './uapi/server';
 import { nativeUapiDevice } from './uapi/device';
@@ -88,6 +89,17 @@ export interface TunnelEvents {
   close: [{ /** Why, in words (`closed` after close()). */ reason: string }];
 }
 
+/** A config file's peer as Tunnel options: keys as base64, the rest as written. */
+function peerOptions(p: PeerUpdate): PeerOptions {
+  return {
+    publicKey: p.publicKey.toString('base64'),
+    presharedKey: p.presharedKey ? p.presharedKey.toString('base64') : undefined,
+    endpoint: p.endpoint,
+    allowedIps: p.allowedIps,
+    persistentKeepalive: p.persistentKeepalive,
+  };
+}
+
 /**
  * A WireGuard interface run inside this Node process: a TUN device plus UDP sockets, driven by native
  * threads. Make one with {@link Tunnel.create} or {@link Tunnel.fromConfig}; close it with {@link Tunnel.close}
@@ -150,12 +162,12 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     if (!config.device.privateKey) throw new WiretunError('EINVAL', 'the config has no PrivateKey');
     return Tunnel.create({
       name,
-      privateKey: config.device.privateKey,
+      privateKey: config.device.privateKey.toString('base64'),
       listenPort: config.device.listenPort,
       fwmark: config.device.fwmark,
       mtu: config.mtu,
       addresses: config.addresses,
-      peers: config.device.peers,
+      peers: config.device.peers.map(peerOptions),
       routing: options.routing,
       uapi: options.uapi,
     });

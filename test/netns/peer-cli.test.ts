@@ -70,7 +70,7 @@ describe.skipIf(!isRoot)('wiretun peer (root)', () => {
     expect(add.stdout.slice(clientText.length)).toMatch(/▄|█/); // the QR code follows the config
     const config = parseConfig(clientText).config;
     expect(config.addresses).toEqual(['10.71.0.2/32']);
-    expect(config.device.peers[0]).toMatchObject({ publicKey: server.publicKey, allowedIps: ['10.71.0.0/24'] });
+    expect(config.device.peers[0]).toMatchObject({ publicKey: Buffer.from(server.publicKey, 'base64'), allowedIps: ['10.71.0.0/24'] });
 
     // The running server has it, and the file has it after the untouched original.
     const [peer] = server.peers();

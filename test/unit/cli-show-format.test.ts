@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceState } from '../../ts/uapi/codec';
 import { bytes, fixed2, formatField, formatPretty, formatShowconf, noColour, paintFor, prettyTime, withColour } from '../../ts/cli/wg-format';
+import { configPeer, emptyConfig } from '../../ts/config/wgquick';
 import { parseAllowedIpsArg, parseFwmarkArg, parseKeepaliveArg, parseSetArgs, setBody } from '../../ts/cli/wg-set';
 import { syncBody } from '../../ts/cli/syncconf';
 
@@ -111,13 +112,14 @@ describe('wg set grammar', () => {
   it('syncconf sends only differences: removals, and nothing for an unchanged peer', async () => {
     const have = device();
     const want = {
-      privateKey: b64(1),
+      ...emptyConfig().device,
+      privateKey: key(1),
       listenPort: 51820,
       fwmark: 0x1234,
-      peers: [{ publicKey: b64(4), presharedKey: b64(5), endpoint: '[fd00::2]:51821', persistentKeepalive: 25, allowedIps: ['fd00::/64', '10.0.0.2'] }],
+      peers: [configPeer(key(4), { presharedKey: key(5), endpoint: '[fd00::2]:51821', persistentKeepalive: 25, allowedIps: ['fd00::/64', '10.0.0.2'] })],
     };
     expect(await syncBody(want, have)).toBe(`public_key=${key(3).toString('hex')}\nremove=true\n`);
-    const changed = await syncBody({ ...want, listenPort: undefined, peers: [{ publicKey: b64(4), allowedIps: [] }] }, have);
+    const changed = await syncBody({ ...want, listenPort: undefined, peers: [configPeer(key(4))] }, have);
     expect(changed).toBe(
       `listen_port=0\npublic_key=${key(3).toString('hex')}\nremove=true\npublic_key=${key(4).toString('hex')}\npreshared_key=${'0'.repeat(64)}\n` +
         'persistent_keepalive_interval=0\nreplace_allowed_ips=true\n',

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../ts/keys';
+import { configPeer } from '../../ts/config/wgquick';
 import { parseConfig } from '../../ts/config/parse';
 import { listPeers, planAdd, planRemove } from '../../ts/peers/manage';
 import { appendSection, removeSections, scanPeers } from '../../ts/peers/sections';
@@ -53,23 +54,22 @@ describe('peer add', () => {
     );
     expect(statSync(file).mode & 0o777).toBe(0o600);
     // Still a valid config, with both peers.
-    expect(parseConfig(after).config.device.peers.map((p) => p.publicKey)).toEqual([oldPeer, plan.peer.publicKey]);
+    expect(parseConfig(after).config.device.peers.map((p) => p.publicKey.toString('base64'))).toEqual([oldPeer, plan.peer.publicKey]);
   });
 
   it('prints a complete client config', async () => {
     const plan = planAdd(await loadConfig(file), undefined, { name: 'phone' });
     const client = parseConfig(plan.client).config;
-    expect(publicKeyFromPrivate(client.device.privateKey!)).toBe(plan.peer.publicKey);
+    expect(publicKeyFromPrivate(client.device.privateKey!.toString('base64'))).toBe(plan.peer.publicKey);
     expect(client.addresses).toEqual(['10.44.0.3/32', 'fd44::3/128']);
     expect(client.dns).toEqual(['10.44.0.1']);
     expect(client.dnsSearch).toEqual(['corp.example']);
     expect(client.device.peers).toEqual([
-      {
-        publicKey: publicKeyFromPrivate(serverKey),
-        presharedKey: plan.peer.presharedKey,
+      configPeer(Buffer.from(publicKeyFromPrivate(serverKey), 'base64'), {
+        presharedKey: Buffer.from(plan.peer.presharedKey!, 'base64'),
         endpoint: 'vpn.example.com:51820',
         allowedIps: ['10.44.0.0/24', 'fd44::/64'],
-      },
+      }),
     ]);
   });
 

@@ -7,40 +7,14 @@ import { requireLinux } from '../platform';
 import { formatConfig } from '../config/format';
 import { readConfigFile } from '../config/locate';
 import { parseConfig } from '../config/parse';
-import { WgDevice, WgPeer, WgQuickConfig } from '../config/wgquick';
+import { configDevice, WgQuickConfig } from '../config/wgquick';
+import { parseGet } from '../uapi/codec';
 import { ApplyEnv, ApplyError } from '../routing/apply';
 import { linkMtu } from '../routing/gather';
 import { printed } from '../routing/ops';
 import { needsRoot, realEnv, reportFailure, usageError } from './up';
 
 const USAGE = 'Usage: wiretun save [ CONFIG_FILE | INTERFACE ]\n';
-
-const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
-const isZero = (hex: string) => /^0*$/.test(hex);
-
-/** The device as `wg showconf` would write it, from a UAPI get reply. */
-export function deviceFromUapi(reply: string): WgDevice {
-  const device: WgDevice = { peers: [] };
-  let peer: WgPeer | undefined;
-  for (const line of reply.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq < 0) continue;
-    const key = line.slice(0, eq);
-    const v = line.slice(eq + 1);
-    if (key === 'public_key') {
-      peer = { publicKey: b64(v), allowedIps: [] };
-      device.peers.push(peer);
-    } else if (!peer) {
-      if (key === 'private_key' && !isZero(v)) device.privateKey = b64(v);
-      else if (key === 'listen_port' && v !== '0') device.listenPort = Number(v);
-      else if (key === 'fwmark' && v !== '0') device.fwmark = Number(v);
-    } else if (key === 'preshared_key' && !isZero(v)) peer.presharedKey = b64(v);
-    else if (key === 'endpoint') peer.endpoint = v;
-    else if (key === 'persistent_keepalive_interval' && v !== '0') peer.persistentKeepalive = Number(v);
-    else if (key === 'allowed_ip') peer.allowedIps.push(v);
-  }
-  return device;
-}
 
 /** The link's addresses as `ADDR/PREFIX`; the kernel's own link-local ones are not configuration. */
 async function linkAddresses(env: ApplyEnv, iface: string): Promise<string[]> {
@@ -51,7 +25,7 @@ async function linkAddresses(env: ApplyEnv, iface: string): Promise<string[]> {
 
 /** The config to write: the running device and addresses, the rest from the file. */
 export async function runningConfig(env: ApplyEnv, iface: string, file: WgQuickConfig): Promise<WgQuickConfig> {
-  const device = deviceFromUapi(await env.control.get(iface));
+  const device = configDevice(parseGet(await env.control.get(iface)));
   const addresses = await linkAddresses(env, iface);
   const mtu = file.mtu === undefined ? undefined : ((await linkMtu(env.sys, iface)) ?? file.mtu);
   return { ...file, device, addresses, mtu };

@@ -4,19 +4,17 @@
 import { promises as fs } from 'node:fs';
 import { parseConfig } from '../config/parse';
 import { canonicalCidr, parseCidr } from '../config/ip';
-import { ConfigError, WgDevice, WgPeer, WgQuickConfig } from '../config/wgquick';
+import { DeviceUpdate, emptyDeviceUpdate, emptyPeerUpdate, isZeroKey, PeerUpdate } from '../config/model';
+import { ConfigError, WgQuickConfig } from '../config/wgquick';
 import { resolveEndpoint } from '../endpoint';
 import { getDevice, uapiSet } from '../uapi/client';
-import { DeviceState, PeerState } from '../uapi/codec';
+import { DeviceState, formatSet, PeerState } from '../uapi/codec';
 import { errorText } from './wg-device';
 
 const USAGE = 'Usage: wiretun syncconf <interface> <configuration filename>\n';
 
-const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
-const ZERO = '0'.repeat(64);
-
 /** wg syncconf takes wg's format only: wg-quick keys there mean the user wanted `wiretun strip` first. */
-function wgOnly(c: WgQuickConfig, file: string): WgDevice {
+function wgOnly(c: WgQuickConfig, file: string): DeviceUpdate {
   const quick = [
     c.addresses.length && 'Address',
     (c.dns.length || c.dnsSearch.length) && 'DNS',
@@ -31,46 +29,59 @@ function wgOnly(c: WgQuickConfig, file: string): WgDevice {
   return c.device;
 }
 
-function deviceLines(want: WgDevice, have: DeviceState): string[] {
+/** Both say "no key" (absent, null or all zeros) or hold the same key. */
+function sameKey(a: Buffer | null | undefined, b: Buffer | null | undefined): boolean {
+  const norm = (k: Buffer | null | undefined) => (k && !isZeroKey(k) ? k : undefined);
+  const [x, y] = [norm(a), norm(b)];
+  return x === undefined || y === undefined ? x === y : x.equals(y);
+}
+
+function deviceChange(want: DeviceUpdate, have: DeviceState): DeviceUpdate {
   // As wg: what the file leaves out is reset (no key, port 0, no fwmark), but only a real change is sent.
-  const out: string[] = [];
-  const key = want.privateKey ? hex(want.privateKey) : ZERO;
-  if (key !== (have.privateKey?.toString('hex') ?? ZERO)) out.push(`private_key=${key}`);
-  if ((want.listenPort ?? 0) !== have.listenPort) out.push(`listen_port=${want.listenPort ?? 0}`);
-  if ((want.fwmark ?? 0) !== have.fwmark) out.push(`fwmark=${want.fwmark ?? 0}`);
-  return out;
+  const u = emptyDeviceUpdate();
+  if (!sameKey(want.privateKey, have.privateKey)) u.privateKey = want.privateKey ?? null;
+  if ((want.listenPort ?? 0) !== have.listenPort) u.listenPort = want.listenPort ?? 0;
+  if ((want.fwmark ?? 0) !== have.fwmark) u.fwmark = want.fwmark ?? 0;
+  return u;
 }
 
 const canonical = (ips: string[]) => ips.map((ip) => canonicalCidr(parseCidr(ip) ?? { family: 4, bytes: [0, 0, 0, 0], prefix: 0 }));
 const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
 
-async function peerLines(want: WgPeer, have: PeerState | undefined): Promise<string[]> {
-  const out: string[] = [];
-  const psk = want.presharedKey ? hex(want.presharedKey) : ZERO;
-  if (psk !== (have?.presharedKey?.toString('hex') ?? ZERO)) out.push(`preshared_key=${psk}`);
+/** What must change for the running peer `have` (absent = new) to match `want`; undefined when nothing. */
+async function peerChange(want: PeerUpdate, have: PeerState | undefined): Promise<PeerUpdate | undefined> {
+  const u = emptyPeerUpdate(want.publicKey);
+  if (!sameKey(want.presharedKey, have?.presharedKey)) u.presharedKey = want.presharedKey ?? null;
   if (want.endpoint !== undefined) {
     const ep = await resolveEndpoint(want.endpoint);
-    if (ep !== have?.endpoint) out.push(`endpoint=${ep}`);
+    if (ep !== have?.endpoint) u.endpoint = ep;
   }
   const ka = want.persistentKeepalive ?? 0;
-  if (ka !== (have?.persistentKeepalive ?? 0)) out.push(`persistent_keepalive_interval=${ka}`);
+  if (ka !== (have?.persistentKeepalive ?? 0)) u.persistentKeepalive = ka;
   const ips = canonical(want.allowedIps);
-  if (!have || !sameSet(ips, have.allowedIps)) out.push('replace_allowed_ips=true', ...ips.map((ip) => `allowed_ip=${ip}`));
-  if (!out.length && have) return [];
-  return [`public_key=${hex(want.publicKey)}`, ...out];
+  if (!have || !sameSet(ips, have.allowedIps)) Object.assign(u, { replaceAllowedIps: true, allowedIps: ips });
+  const changed = u.presharedKey !== undefined || u.endpoint !== undefined || u.persistentKeepalive !== undefined;
+  return changed || u.replaceAllowedIps ? u : undefined;
 }
 
-/** The set body turning `have` into `want`: removals first (as wg), then new and changed peers. */
-export async function syncBody(want: WgDevice, have: DeviceState): Promise<string> {
-  const wanted = new Set(want.peers.map((p) => hex(p.publicKey)));
-  const lines = deviceLines(want, have);
+/** The change turning `have` into `want`: removals first (as wg), then new and changed peers. */
+export async function syncUpdate(want: DeviceUpdate, have: DeviceState): Promise<DeviceUpdate> {
+  const u = deviceChange(want, have);
+  const wanted = new Set(want.peers.map((p) => p.publicKey.toString('hex')));
   for (const p of have.peers) {
-    const k = p.publicKey.toString('hex');
-    if (!wanted.has(k)) lines.push(`public_key=${k}`, 'remove=true');
+    if (!wanted.has(p.publicKey.toString('hex'))) u.peers.push({ ...emptyPeerUpdate(p.publicKey), remove: true });
   }
   const byKey = new Map(have.peers.map((p) => [p.publicKey.toString('hex'), p]));
-  for (const p of want.peers) lines.push(...(await peerLines(p, byKey.get(hex(p.publicKey)))));
-  return lines.map((l) => `${l}\n`).join('');
+  for (const p of want.peers) {
+    const change = await peerChange(p, byKey.get(p.publicKey.toString('hex')));
+    if (change) u.peers.push(change);
+  }
+  return u;
+}
+
+/** The set request body for syncUpdate; empty when the device already matches. */
+export async function syncBody(want: DeviceUpdate, have: DeviceState): Promise<string> {
+  return formatSet(await syncUpdate(want, have));
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -80,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (argv.length !== 2) return fail(argv.length < 2 ? 'missing <interface> or <configuration filename>' : `unexpected \`${argv[2]}'`, true);
   const [iface, file] = argv;
-  let want: WgDevice;
+  let want: DeviceUpdate;
   try {
     const { config, warnings } = parseConfig(await fs.readFile(file, 'utf8'), { file });
     for (const w of warnings) process.stderr.write(`wiretun: warning: ${w}\n`);

@@ -4,6 +4,8 @@
 import { promises as fs } from 'node:fs';
 import { resolveEndpoint } from '../endpoint';
 import { canonicalCidr, maskCidr, parseCidr } from '../config/ip';
+import { DeviceUpdate, emptyDeviceUpdate, emptyPeerUpdate, isZeroKey, PeerUpdate } from '../config/model';
+import { formatSet } from '../uapi/codec';
 
 export class ArgError extends Error {}
 
@@ -75,34 +77,20 @@ export function parseAllowedIpsArg(value: string): AllowedIpsArg {
   return out;
 }
 
-interface PeerArgs {
-  publicKey: Buffer;
-  remove: boolean;
-  presharedKey?: Buffer;
-  endpoint?: string;
-  keepalive?: number;
-  allowedIps?: AllowedIpsArg;
+/** A later allowed-ips on the same peer appends, as wg's parser does; a plain list makes the whole set a replace. */
+function addAllowed(peer: PeerUpdate, arg: AllowedIpsArg): void {
+  peer.replaceAllowedIps = arg.replace;
+  peer.allowedIps.push(...arg.add);
+  peer.removeAllowedIps.push(...arg.remove);
 }
 
-interface SetArgs {
-  privateKey?: Buffer;
-  listenPort?: number;
-  fwmark?: number;
-  peers: PeerArgs[];
-}
-
-const hex = (b: Buffer) => b.toString('hex');
-
-function mergeAllowed(prev: AllowedIpsArg | undefined, next: AllowedIpsArg): AllowedIpsArg {
-  if (!prev) return next;
-  // A later allowed-ips on the same peer appends, as wg's parser does; a plain list makes the whole set a replace.
-  return { replace: next.replace, add: [...prev.add, ...next.add], remove: [...prev.remove, ...next.remove], warnings: next.warnings };
-}
+/** An all-zero key (an empty key file) removes the key. */
+const keyOrNull = (k: Buffer): Buffer | null => (isZeroKey(k) ? null : k);
 
 /** Parses everything after `set IF`; resolves key files and host names. Throws ArgError. */
-export async function parseSetArgs(argv: string[], warn: (w: string) => void): Promise<SetArgs> {
-  const out: SetArgs = { peers: [] };
-  let peer: PeerArgs | undefined;
+export async function parseSetArgs(argv: string[], warn: (w: string) => void): Promise<DeviceUpdate> {
+  const out = emptyDeviceUpdate();
+  let peer: PeerUpdate | undefined;
   for (let i = 0; i < argv.length; ) {
     const word = argv[i];
     const value = argv[i + 1];
@@ -115,17 +103,18 @@ export async function parseSetArgs(argv: string[], warn: (w: string) => void): P
     if (word === 'peer') {
       const publicKey = keyFromBase64(value);
       if (!publicKey) throw new ArgError(`peer: \`${value}' is not a base64 WireGuard public key`);
-      peer = { publicKey, remove: false };
+      peer = emptyPeerUpdate(publicKey);
       out.peers.push(peer);
     } else if (!peer && word === 'listen-port') out.listenPort = parsePortArg(value);
     else if (!peer && word === 'fwmark') out.fwmark = parseFwmarkArg(value);
-    else if (!peer && word === 'private-key') out.privateKey = await readKeyFile(value, 'private-key');
-    else if (peer && word === 'preshared-key') peer.presharedKey = await readKeyFile(value, 'preshared-key');
+    else if (!peer && word === 'private-key') out.privateKey = keyOrNull(await readKeyFile(value, 'private-key'));
+    else if (peer && word === 'preshared-key') peer.presharedKey = keyOrNull(await readKeyFile(value, 'preshared-key'));
     else if (peer && word === 'endpoint') peer.endpoint = await endpointArg(value);
-    else if (peer && word === 'persistent-keepalive') peer.keepalive = parseKeepaliveArg(value);
+    else if (peer && word === 'persistent-keepalive') peer.persistentKeepalive = parseKeepaliveArg(value);
     else if (peer && word === 'allowed-ips') {
-      peer.allowedIps = mergeAllowed(peer.allowedIps, parseAllowedIpsArg(value));
-      peer.allowedIps.warnings.forEach(warn);
+      const arg = parseAllowedIpsArg(value);
+      arg.warnings.forEach(warn);
+      addAllowed(peer, arg);
     } else throw new ArgError(misplaced(word, Boolean(peer)));
     i += 2;
   }
@@ -150,25 +139,7 @@ async function endpointArg(value: string): Promise<string> {
   }
 }
 
-function peerLines(p: PeerArgs): string[] {
-  const out = [`public_key=${hex(p.publicKey)}`];
-  if (p.remove) return [...out, 'remove=true'];
-  if (p.presharedKey) out.push(`preshared_key=${hex(p.presharedKey)}`);
-  if (p.endpoint) out.push(`endpoint=${p.endpoint}`);
-  if (p.keepalive !== undefined) out.push(`persistent_keepalive_interval=${p.keepalive}`);
-  const a = p.allowedIps;
-  if (a?.replace) out.push('replace_allowed_ips=true');
-  for (const ip of a?.add ?? []) out.push(`allowed_ip=${ip}`);
-  for (const ip of a?.remove ?? []) out.push(`allowed_ip=-${ip}`);
-  return out;
-}
-
 /** The UAPI set body for parsed arguments, in the order wg writes it. */
-export function setBody(a: SetArgs): string {
-  const lines: string[] = [];
-  if (a.privateKey) lines.push(`private_key=${hex(a.privateKey)}`);
-  if (a.listenPort !== undefined) lines.push(`listen_port=${a.listenPort}`);
-  if (a.fwmark !== undefined) lines.push(`fwmark=${a.fwmark}`);
-  for (const p of a.peers) lines.push(...peerLines(p));
-  return lines.map((l) => `${l}\n`).join('');
+export function setBody(update: DeviceUpdate): string {
+  return formatSet(update);
 }

@@ -1,6 +1,7 @@
 // Writes a WgQuickConfig back as wg-quick text. parseConfig(formatConfig(c)) gives c back, and formatting that
 // again gives the same text. Key order follows `wg showconf` and wg-quick's save_config.
-import { ConfigError, WgPeer, WgQuickConfig } from './wgquick';
+import { PeerUpdate } from './model';
+import { ConfigError, WgQuickConfig } from './wgquick';
 
 function line(key: string, value: string | number): string {
   return `${key} = ${value}`;
@@ -20,7 +21,7 @@ function fwmarkText(mark: number): string {
 function interfaceLines(c: WgQuickConfig): string[] {
   const d = c.device;
   const out = ['[Interface]'];
-  if (d.privateKey !== undefined) out.push(line('PrivateKey', d.privateKey));
+  if (d.privateKey) out.push(line('PrivateKey', d.privateKey.toString('base64')));
   if (d.listenPort !== undefined) out.push(line('ListenPort', d.listenPort));
   if (d.fwmark !== undefined) out.push(line('FwMark', fwmarkText(d.fwmark)));
   for (const a of c.addresses) out.push(line('Address', a));
@@ -40,9 +41,10 @@ function interfaceLines(c: WgQuickConfig): string[] {
   return out;
 }
 
-function peerLines(p: WgPeer): string[] {
-  const out = ['[Peer]', line('PublicKey', p.publicKey)];
-  if (p.presharedKey !== undefined) out.push(line('PresharedKey', p.presharedKey));
+/** A peer as `wg setconf` reads it; removal and removeAllowedIps have no wg-quick spelling and are not written. */
+function peerLines(p: PeerUpdate): string[] {
+  const out = ['[Peer]', line('PublicKey', p.publicKey.toString('base64'))];
+  if (p.presharedKey) out.push(line('PresharedKey', p.presharedKey.toString('base64')));
   if (p.allowedIps.length) out.push(line('AllowedIPs', p.allowedIps.join(', ')));
   if (p.endpoint !== undefined) out.push(line('Endpoint', p.endpoint));
   if (p.persistentKeepalive !== undefined) {

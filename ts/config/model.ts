@@ -1,4 +1,5 @@
-// The one configuration model shared by the UAPI codec, the daemon and (later) the wg-quick parser/formatter.
+// The one configuration model shared by the UAPI codec and server, the daemon, the wg-quick parser/formatter
+// (ts/config/wgquick.ts wraps it) and the CLI.
 //
 // Two shapes:
 // - DeviceUpdate / PeerUpdate: a change, with wireguard-tools' "has" and "replace" semantics. An absent optional
@@ -8,7 +9,8 @@
 //
 // Keys are raw 32-byte Buffers, never text: the UAPI wants lowercase hex, config files and `wg` want base64, and
 // keeping bytes in the model means each edge does exactly one conversion and nothing compares two encodings.
-// Endpoints are numeric `a.b.c.d:port` or `[v6]:port` strings (names are resolved before they reach the model);
+// Endpoints are `a.b.c.d:port` or `[v6]:port` strings; only an update read from a config file may still name a
+// host there, and formatSet refuses anything but numeric endpoints, so names are resolved before the UAPI;
 // allowed IPs are CIDR strings `addr/prefix`.
 
 /** The length of every WireGuard key (private, public, preshared). */
@@ -23,7 +25,7 @@ export interface PeerUpdate {
   updateOnly: boolean;
   /** Set the preshared key; null removes it (all zeros on the wire). */
   presharedKey?: Buffer | null;
-  /** Numeric `a.b.c.d:port` or `[v6]:port`. */
+  /** `a.b.c.d:port` or `[v6]:port` (`host:port` only until a config file's names are resolved). */
   endpoint?: string;
   /** Seconds, 0 = off. */
   persistentKeepalive?: number;

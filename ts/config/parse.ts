@@ -13,17 +13,21 @@ import {
   WG_INTERFACE_KEYS,
   WG_PEER_KEYS,
   WG_QUICK_KEYS,
-  WgPeer,
   WgQuickConfig,
+  configPeer,
 } from './wgquick';
+import { PeerUpdate } from './model';
 import * as v from './values';
 
 type Section = 'none' | 'interface' | 'peer';
 
+/** The fields a [Peer] section may set (everything else in a PeerUpdate is fixed by setconf semantics). */
+type PeerFields = Pick<PeerUpdate, 'presharedKey' | 'endpoint' | 'persistentKeepalive' | 'allowedIps'>;
+
 interface PendingPeer {
   line: number;
-  publicKey?: string;
-  fields: Omit<WgPeer, 'publicKey'>;
+  publicKey?: Buffer;
+  fields: PeerFields;
 }
 
 interface State {
@@ -32,8 +36,8 @@ interface State {
   warnings: string[];
   section: Section;
   peer?: PendingPeer;
-  /** Public key → line of the [Peer] section that first named it. */
-  seen: Map<string, number>;
+  /** Public key (base64) → the peer and the line of the [Peer] section that first named it. */
+  seen: Map<string, { peer: PeerUpdate; line: number }>;
 }
 
 export interface ParseOptions {
@@ -215,20 +219,22 @@ function finishPeer(st: State): void {
       key: 'PublicKey',
     });
   }
-  const peers = st.config.device.peers;
-  const first = st.seen.get(p.publicKey);
+  const name = p.publicKey.toString('base64');
+  const first = st.seen.get(name);
   if (first === undefined) {
-    st.seen.set(p.publicKey, p.line);
-    peers.push({ publicKey: p.publicKey, ...p.fields });
+    const peer = configPeer(p.publicKey, p.fields);
+    st.seen.set(name, { peer, line: p.line });
+    st.config.device.peers.push(peer);
     return;
   }
   const prefix = st.file ? `${st.file}:${p.line}` : `line ${p.line}`;
   st.warnings.push(
-    `${prefix}: peer ${p.publicKey} was already defined on line ${first}; this section updates it ` +
+    `${prefix}: peer ${name} was already defined on line ${first.line}; this section updates it ` +
       `(its AllowedIPs replace the earlier ones), as wg setconf does`,
   );
-  const existing = peers.find((x) => x.publicKey === p.publicKey) as WgPeer;
-  for (const [k, val] of Object.entries(p.fields)) {
-    if (val !== undefined) (existing as unknown as Record<string, unknown>)[k] = val;
+  const { allowedIps, ...given } = p.fields;
+  for (const [k, val] of Object.entries(given)) {
+    if (val !== undefined) (first.peer as unknown as Record<string, unknown>)[k] = val;
   }
+  first.peer.allowedIps = allowedIps;
 }

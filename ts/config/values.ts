@@ -20,7 +20,7 @@ const B64_CHAR = /^[A-Za-z0-9+/]$/;
  * A 32-byte key in base64: 44 characters ending in `=`. Like wg's key_from_base64 it also rejects a last
  * character with stray low bits (a non-canonical encoding), since wg refuses those too.
  */
-export function parseKey(value: string, where: Where): string {
+export function parseKey(value: string, where: Where): Buffer {
   const body = value.replace(/=+$/, '');
   if ([...body].some((c) => !B64_CHAR.test(c))) fail(where, 'is not valid base64');
   if (value.length !== 44 || !value.endsWith('=') || value.endsWith('==')) {
@@ -28,7 +28,7 @@ export function parseKey(value: string, where: Where): string {
     fail(where, `has the wrong length: expected 44 base64 characters (32 bytes), got ${value.length} (${bytes} bytes)`);
   }
   if ('AEIMQUYcgkosw048'.indexOf(value[42]) < 0) fail(where, 'is not a canonical base64 encoding of 32 bytes');
-  return value;
+  return Buffer.from(value, 'base64');
 }
 
 /** A UDP port, 0-65535 (0 = pick one). wg also takes service names; a config file never needs them. */

@@ -1,31 +1,30 @@
-// The wg-quick configuration model: the `wg` part (device + peers) wrapped with the keys only wg-quick handles.
-// The device/peer types are local until ts/config/model.ts (the UAPI codec's model) exists; this file is the
-// one place to switch them over.
+// The wg-quick configuration model: the `wg` part of a file is the one model of ts/config/model.ts (a
+// DeviceUpdate with `wg setconf` semantics: replace every peer, and each peer's allowed IPs), wrapped with the
+// keys only wg-quick handles. The parser, the formatter, the UAPI client and the CLI all speak this model;
+// base64 (files, `wg`) and hex (UAPI) exist only at those edges.
+import { DeviceState, DeviceUpdate, emptyDeviceUpdate, emptyPeerUpdate, PeerUpdate } from './model';
 
-/** A peer as a wg-quick [Peer] section describes it. Undefined means "not given in the file". */
-export interface WgPeer {
-  /** Base64. */
-  publicKey: string;
-  /** Base64. */
-  presharedKey?: string;
-  /** `host:port` or `[v6]:port`; host names are kept for resolution at apply time. */
-  endpoint?: string;
-  /** Seconds; 0 = off. */
-  persistentKeepalive?: number;
-  /** As written (whitespace removed), in file order. Each [Peer] section replaces the peer's list. */
-  allowedIps: string[];
+/** A [Peer] section as `wg setconf` applies it: created if missing, its allowed IPs replaced. Its endpoint may
+ * still name a host (`host:port`, `[v6]:port`); names are resolved when the config is applied. */
+export function configPeer(publicKey: Buffer, fields: Partial<PeerUpdate> = {}): PeerUpdate {
+  return { ...emptyPeerUpdate(publicKey), replaceAllowedIps: true, ...fields };
 }
 
-/** The part of the file that `wg setconf` reads. */
-export interface WgDevice {
-  /** Base64. */
-  privateKey?: string;
-  /** UDP port; absent = any free port. */
-  listenPort?: number;
-  /** 0 = off. */
-  fwmark?: number;
-  /** In file order. */
-  peers: WgPeer[];
+/** A running device as `wg showconf` writes it: what is unset or zero (no key, port 0, fwmark off, no PSK, no
+ * endpoint, keepalive off) is left out rather than written as a value. */
+export function configDevice(state: DeviceState): DeviceUpdate {
+  const d: DeviceUpdate = { ...emptyDeviceUpdate(), replacePeers: true };
+  if (state.privateKey) d.privateKey = state.privateKey;
+  if (state.listenPort) d.listenPort = state.listenPort;
+  if (state.fwmark) d.fwmark = state.fwmark;
+  d.peers = state.peers.map((p) => {
+    const peer = configPeer(p.publicKey, { allowedIps: [...p.allowedIps] });
+    if (p.presharedKey) peer.presharedKey = p.presharedKey;
+    if (p.endpoint) peer.endpoint = p.endpoint;
+    if (p.persistentKeepalive) peer.persistentKeepalive = p.persistentKeepalive;
+    return peer;
+  });
+  return d;
 }
 
 /** `off`, `auto`, a table number (as a decimal string) or a table name. */
@@ -33,8 +32,8 @@ export type TableSetting = string;
 
 /** Everything a wg-quick file says: the wg part plus wg-quick's own [Interface] keys. */
 export interface WgQuickConfig {
-  /** What `wg setconf` would apply. */
-  device: WgDevice;
+  /** What `wg setconf` would apply: replacePeers is set, and every peer replaces its allowed IPs. */
+  device: DeviceUpdate;
   /** `addr` or `addr/prefix`, IPv4 or IPv6, in file order. */
   addresses: string[];
   /** DNS values that look like IP addresses (wg-quick's test) become nameservers... */
@@ -60,7 +59,7 @@ export interface WgQuickConfig {
 /** A config with nothing set: the base to spread your own fields over when building one in code. */
 export function emptyConfig(): WgQuickConfig {
   return {
-    device: { peers: [] },
+    device: { ...emptyDeviceUpdate(), replacePeers: true },
     addresses: [],
     dns: [],
     dnsSearch: [],

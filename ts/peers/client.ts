@@ -1,7 +1,7 @@
 // The wg-quick config a new client imports: its own keys and address, and this server as its one peer.
 import { canonicalCidr } from '../config/ip';
 import { formatConfig } from '../config/format';
-import { emptyConfig, WgQuickConfig } from '../config/wgquick';
+import { configPeer, emptyConfig, WgQuickConfig } from '../config/wgquick';
 import { serverSubnets } from './allocate';
 
 export class ClientConfigError extends Error {
@@ -52,17 +52,18 @@ export function completeEndpoint(endpoint: string, listenPort?: number): string 
 /** The client's complete wg-quick config text. */
 export function clientConfig(p: ClientParams): string {
   const config = emptyConfig();
-  config.device.privateKey = p.privateKey;
+  config.device.privateKey = Buffer.from(p.privateKey, 'base64');
   config.addresses = p.addresses;
   // The server's DNS (what its own clients should resolve with), if it names any.
   config.dns = [...p.server.dns];
   config.dnsSearch = [...p.server.dnsSearch];
   const allowedIps = p.allowedIps ?? serverSubnets(p.server.addresses).map(canonicalCidr);
-  config.device.peers.push({
-    publicKey: p.serverPublicKey,
-    presharedKey: p.presharedKey,
-    endpoint: completeEndpoint(p.endpoint, p.listenPort),
-    allowedIps,
-  });
+  config.device.peers.push(
+    configPeer(Buffer.from(p.serverPublicKey, 'base64'), {
+      presharedKey: Buffer.from(p.presharedKey, 'base64'),
+      endpoint: completeEndpoint(p.endpoint, p.listenPort),
+      allowedIps,
+    }),
+  );
   return formatConfig(config);
 }

@@ -1,10 +1,12 @@
 // The running interface, reached over its UAPI socket (wiretund, an in-process Tunnel, wireguard-go...).
 import { existsSync } from 'node:fs';
-import { DeviceState } from '../uapi/codec';
+import { emptyDeviceUpdate, emptyPeerUpdate } from '../config/model';
+import { configPeer } from '../config/wgquick';
+import { DeviceState, formatSet } from '../uapi/codec';
 import { ClientOptions, getDevice, uapiSet } from '../uapi/client';
 import { SOCKET_DIR, socketPath } from '../uapi/server';
 
-const hex = (base64: string) => Buffer.from(base64, 'base64').toString('hex');
+const bytes = (base64: string) => Buffer.from(base64, 'base64');
 
 /**
  * The running device, or undefined when the interface is not up: no socket, or a stale one nobody serves.
@@ -28,12 +30,12 @@ export interface LivePeer {
 
 /** Adds (or updates) the peer; its allowed IPs replace any it had. */
 export function addLivePeer(iface: string, peer: LivePeer, opts?: ClientOptions): Promise<void> {
-  const lines = [`public_key=${hex(peer.publicKey)}`];
-  if (peer.presharedKey) lines.push(`preshared_key=${hex(peer.presharedKey)}`);
-  lines.push('replace_allowed_ips=true', ...peer.allowedIps.map((ip) => `allowed_ip=${ip}`));
-  return uapiSet(iface, lines.join('\n'), opts);
+  const update = configPeer(bytes(peer.publicKey), { allowedIps: peer.allowedIps });
+  if (peer.presharedKey) update.presharedKey = bytes(peer.presharedKey);
+  return uapiSet(iface, formatSet({ ...emptyDeviceUpdate(), peers: [update] }), opts);
 }
 
 export function removeLivePeer(iface: string, publicKey: string, opts?: ClientOptions): Promise<void> {
-  return uapiSet(iface, `public_key=${hex(publicKey)}\nremove=true`, opts);
+  const update = { ...emptyPeerUpdate(bytes(publicKey)), remove: true };
+  return uapiSet(iface, formatSet({ ...emptyDeviceUpdate(), peers: [update] }), opts);
 }

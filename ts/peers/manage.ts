@@ -68,7 +68,7 @@ export function planAdd(loaded: LoadedConfig, live: DeviceState | undefined, opt
     presharedKey: peer.presharedKey!,
     addresses,
     server: loaded.config,
-    serverPublicKey: k.publicKeyFromPrivate(serverKey),
+    serverPublicKey: k.publicKeyFromPrivate(serverKey.toString('base64')),
     endpoint,
     listenPort: loaded.config.device.listenPort || live?.listenPort,
     allowedIps: opts.allowedIps,
@@ -117,8 +117,8 @@ export function listPeers(loaded: LoadedConfig, live: DeviceState | undefined): 
   const names = new Map(scanPeers(loaded.text).map((b) => [b.publicKey, b.name]));
   const running = new Map((live?.peers ?? []).map((p) => [b64(p.publicKey)!, p]));
   const rows: PeerRow[] = loaded.config.device.peers.map((p) => ({
-    name: names.get(p.publicKey),
-    publicKey: p.publicKey,
+    name: names.get(p.publicKey.toString('base64')),
+    publicKey: p.publicKey.toString('base64'),
     allowedIps: p.allowedIps,
     inFile: true,
   }));

@@ -2,7 +2,8 @@
 // `[#]` line and runs it. A failed `up` is rolled back completely; `down` keeps going past failures so that one
 // broken step never leaves the rest (rules, firewall, DNS) behind, and works from the recorded state when the
 // daemon is dead.
-import { formatIp, maskCidr, parseCidr, Cidr, canonicalCidr } from '../config/ip';
+import { formatIp, maskCidr, parseCidr, Cidr } from '../config/ip';
+import { formatSet } from '../uapi/codec';
 import { WgQuickConfig } from '../config/wgquick';
 import { DownFacts, UpFacts } from './facts';
 import { gatherDownFacts, gatherLinkLocal6, gatherUpFacts, linkExists, LiveDevice, parseLiveDevice, readSysctl, resolveEndpoints, System } from './gather';
@@ -45,8 +46,6 @@ export class ApplyError extends Error {
   override name = 'ApplyError';
 }
 
-const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
-
 function numericEndpoint(endpoint: string, resolved: Record<string, string>): string {
   const bracket = endpoint.startsWith('[');
   const cut = bracket ? endpoint.indexOf(']') : endpoint.lastIndexOf(':');
@@ -56,23 +55,12 @@ function numericEndpoint(endpoint: string, resolved: Record<string, string>): st
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/** The UAPI `set` body equivalent to `wg setconf`: device keys, then every peer, replacing what is there. */
+/** The UAPI `set` body equivalent to `wg setconf`: the config's device update (which replaces every peer and
+ * every peer's allowed IPs) with host names replaced by the addresses they resolved to. */
 export function uapiConfigBody(config: WgQuickConfig, resolved: Record<string, string>): string {
   const d = config.device;
-  const lines: string[] = [];
-  if (d.privateKey !== undefined) lines.push(`private_key=${hex(d.privateKey)}`);
-  if (d.listenPort !== undefined) lines.push(`listen_port=${d.listenPort}`);
-  if (d.fwmark !== undefined) lines.push(`fwmark=${d.fwmark}`);
-  lines.push('replace_peers=true');
-  for (const p of d.peers) {
-    lines.push(`public_key=${hex(p.publicKey)}`);
-    if (p.presharedKey !== undefined) lines.push(`preshared_key=${hex(p.presharedKey)}`);
-    if (p.endpoint !== undefined) lines.push(`endpoint=${numericEndpoint(p.endpoint, resolved)}`);
-    if (p.persistentKeepalive !== undefined) lines.push(`persistent_keepalive_interval=${p.persistentKeepalive}`);
-    lines.push('replace_allowed_ips=true');
-    for (const a of p.allowedIps) lines.push(`allowed_ip=${canonicalCidr(parseCidr(a) as Cidr)}`);
-  }
-  return lines.join('\n') + '\n';
+  const peers = d.peers.map((p) => (p.endpoint === undefined ? p : { ...p, endpoint: numericEndpoint(p.endpoint, resolved) }));
+  return formatSet({ ...d, peers });
 }
 
 function errorText(err: unknown): string {
