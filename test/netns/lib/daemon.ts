@@ -23,7 +23,7 @@ export async function startDaemon(lab: Lab, impl: Impl, node: Node): Promise<Ifa
   const name = lab.ifname();
   const log = path.join(lab.tmp, `${name}.log`);
   // No LOG_LEVEL: the daemon must not hold output open for us; whatever it prints lands in the log file.
-  await mustDetaching(impl.command, [name], log, { ns: node.ns, timeoutMs: 20_000 });
+  await mustDetaching(impl.command, [...(impl.args ?? []), name], log, { ns: node.ns, timeoutMs: 20_000 });
   await waitFor(`${impl.name} ${name}: UAPI socket`, () => existsSync(sockPath(name)), { timeoutMs: 5_000 });
   await must('ip', ['-n', node.ns, 'link', 'show', 'dev', name]);
   return { impl, node, name };

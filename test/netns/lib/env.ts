@@ -35,6 +35,8 @@ if (skipReason) {
 export interface Impl {
   name: 'wiretund' | 'wireguard-go';
   command: string;
+  /** Options placed before the interface name (which stays last: daemonPids() finds daemons by it). */
+  args?: string[];
 }
 
 /** WIRETUN_TEST_WIRETUND points the suite at another wiretund build (or, to test the harness, a stand-in). */
