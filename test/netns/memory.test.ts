@@ -1,0 +1,64 @@
+// What an idle peer costs the daemon: 10,000 peers added with `wg addconf` (1-4 allowed IPs each, as in the
+// benchmark) must cost less than 2 KiB of resident memory each beyond what the daemon had before, and all of
+// them must be there afterwards. A bound on memory, not a timing: the benchmark reports the actual figures.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon } from './lib/daemon';
+import { assertAvailable, skipReason, WIRETUND } from './lib/env';
+import { daemonPids, Lab } from './lib/lab';
+import { dump, genKeyPair, wg } from './lib/wg';
+
+const PEERS = 10_000;
+const BYTES_PER_PEER_LIMIT = 2048;
+
+function peersConf(n: number): string {
+  const lines: string[] = [];
+  let host = 0;
+  for (let i = 0; i < n; i++) {
+    const ips = Array.from({ length: 1 + (i % 4) }, () => {
+      host++;
+      return `10.${100 + (host >> 16)}.${(host >> 8) & 255}.${host & 255}/32`;
+    });
+    lines.push('[Peer]', `PublicKey = ${randomBytes(32).toString('base64')}`, `AllowedIPs = ${ips.join(', ')}`, '');
+  }
+  return lines.join('\n');
+}
+
+/** Resident bytes: anonymous memory plus the file pages (code) the daemon touched doing the work. */
+function residentBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+describe.skipIf(skipReason !== undefined)('memory per idle peer (root)', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    assertAvailable(WIRETUND);
+    lab = await Lab.create(1);
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it(`${PEERS} peers cost under ${BYTES_PER_PEER_LIMIT} bytes each, and all of them are configured`, async () => {
+    const node = lab.nodes[0];
+    const iface = await startDaemon(lab, WIRETUND, node);
+    const key = await genKeyPair(lab.tmp);
+    await wg(node.ns, ['set', iface.name, 'private-key', key.file, 'listen-port', '0']);
+    const file = path.join(lab.tmp, 'peers.conf');
+    writeFileSync(file, peersConf(PEERS), { mode: 0o600 });
+    const [pid] = daemonPids([iface.name]);
+    const before = residentBytes(pid);
+    await wg(node.ns, ['addconf', iface.name, file]);
+    const perPeer = (residentBytes(pid) - before) / PEERS;
+    const peers = (await dump(node.ns, iface.name)).peers;
+    expect(peers).toHaveLength(PEERS);
+    expect(peers.reduce((n, p) => n + p.allowedIps.split(',').length, 0)).toBe(25_000);
+    expect(perPeer, `resident memory per peer: ${perPeer.toFixed(0)} bytes`).toBeLessThan(BYTES_PER_PEER_LIMIT);
+  }, 120_000);
+});
