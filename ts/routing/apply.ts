@@ -10,6 +10,7 @@ import { gatherDownFacts, gatherLinkLocal6, gatherUpFacts, linkExists, LiveDevic
 import { PlanOp, printed, runOp, runWithFd } from './ops';
 import { planUp } from './plan';
 import { planDown, planRollback, UpProgress } from './plan-down';
+import { failClosedRemoval, withFailClosed } from './fail-closed';
 import { MasqueradeState, UpState, readState, removeState, writeState } from './state';
 
 /** The WireGuard side: the daemon and its UAPI socket. */
@@ -247,7 +248,7 @@ interface UpRun {
 async function replanWithLinkLocal(u: UpRun, done: PlanOp[]): Promise<PlanOp[]> {
   const linkLocal6 = await gatherLinkLocal6(u.r.env.sys, u.iface);
   const plan = planUp(u.config, u.iface, { ...u.facts, linkLocal6 }, { userspace: u.r.env.control.daemonName });
-  const ops = withExtra(plan.ops, u.extra);
+  const ops = withExtra(withFailClosed(plan.ops, u.iface, u.state.table), u.extra);
   const same = done.every((op, i) => ops[i]?.line === op.line);
   if (!same) throw new ApplyError('internal error: the plan changed once the link was up');
   return ops;
@@ -279,7 +280,8 @@ async function rollback(u: UpRun): Promise<number> {
   const facts = await gatherDownFacts(u.r.env.sys, u.iface, live);
   const plan = planRollback(u.config, u.iface, facts, u.progress);
   const undoMasq = u.state.masquerade ? unmasqueradeOps(u.state.masquerade, facts.nftTables) : [];
-  const failed = await runAll(u.r, [...undoMasq, ...plan.ops]);
+  const undoFailClosed = await failClosedRemoval(u.r.env.sys, [u.state.table]);
+  const failed = await runAll(u.r, [...undoMasq, ...plan.ops, ...undoFailClosed]);
   if (failed === 0) await removeState(u.iface, u.r.env.stateDir);
   return failed;
 }
@@ -287,6 +289,10 @@ async function rollback(u: UpRun): Promise<number> {
 /** `wiretun up`: everything or nothing. Throws ApplyError (already rolled back) on failure. */
 export async function applyUp(env: ApplyEnv, config: WgQuickConfig, iface: string, options: UpOptions): Promise<void> {
   if (await linkExists(env.sys, iface)) throw new ApplyError(`\`${iface}' already exists`);
+  // A dead daemon's rules and fail-closed routes are still in place: a second set would fight with them.
+  if ((await readState(iface, env.stateDir)).state) {
+    throw new ApplyError(`\`${iface}' was brought up and never taken down (its daemon is gone): run \`wiretun down ${iface}' first`);
+  }
   const resolved = await resolveEndpoints(env.sys, config);
   const facts = await gatherUpFacts(env.sys, config, resolved);
   const plan = planUp(config, iface, facts, { userspace: env.control.daemonName });
@@ -309,7 +315,7 @@ export async function applyUp(env: ApplyEnv, config: WgQuickConfig, iface: strin
   const r: Runner = { env, iface, resolved, config, dnsTool: tool };
   const u: UpRun = { r, config, iface, facts, extra: masq?.ops ?? [], state, progress: { dnsSet: false, firewallSet: false }, started: false };
   try {
-    await executeUp(u, withExtra(plan.ops, u.extra));
+    await executeUp(u, withExtra(withFailClosed(plan.ops, iface, table), u.extra));
   } catch (err) {
     env.log(`wiretun: ${errorText(err)}`);
     env.log(`wiretun: rolling back ${iface}`);
@@ -343,9 +349,10 @@ async function downOps(env: ApplyEnv, config: WgQuickConfig, iface: string, stat
     ops = ops.filter((op) => op.kind !== 'save-config');
   }
   const undoMasq = state?.masquerade ? unmasqueradeOps(state.masquerade, facts.nftTables) : [];
+  const undoFailClosed = await failClosedRemoval(env.sys, [state?.table, live?.fwmark]);
   const at = ops.findIndex((op) => op.kind === 'hook' && op.phase === 'PostDown');
   const i = at < 0 ? ops.length : at;
-  return [...ops.slice(0, i), ...undoMasq, ...ops.slice(i)];
+  return [...ops.slice(0, i), ...undoMasq, ...undoFailClosed, ...ops.slice(i)];
 }
 
 /**
