@@ -128,16 +128,18 @@ impl Far {
 
 fn grow_receive_buffer(sock: &UdpSocket, bytes: libc::c_int) {
     // SO_RCVBUFFORCE (root) goes past rmem_max, so a burst is queued rather than dropped.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            &bytes as *const _ as *const libc::c_void,
-            std::mem::size_of_val(&bytes) as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_RCVBUFFORCE: {}", std::io::Error::last_os_error());
+    set_int(sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, bytes);
+}
+
+fn set_int(sock: &UdpSocket, level: libc::c_int, name: libc::c_int, value: libc::c_int) {
+    let (ptr, len) = (&value as *const _ as *const libc::c_void, 4);
+    let rc = unsafe { libc::setsockopt(sock.as_raw_fd(), level, name, ptr, len) };
+    assert_eq!(
+        rc,
+        0,
+        "setsockopt {level}/{name}: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// The WireGuard data message's counter, in clear at bytes 8..16.
@@ -223,18 +225,18 @@ impl Relay {
                 .sink
                 .recv(&mut buf)
                 .unwrap_or_else(|e| panic!("counter {marker} never arrived ({e}); got {got:?}"));
+            assert!(n >= 8, "a packet of ours");
             let seq = u64::from_be_bytes(buf[..8].try_into().unwrap());
             self.delivered.push(seq);
             if seq == marker {
                 return got;
             }
-            assert!(n >= 8);
             got.push(seq);
         }
     }
 
     /// Fresh counters `n` in order, paced in chunks; all of them must arrive.
-    fn fill(&mut self, n: u64) -> u64 {
+    fn fill(&mut self, n: u64) {
         let last = self.next_fresh + n - 1;
         while self.next_fresh <= last {
             let end = (self.next_fresh + CHUNK - 1).min(last);
@@ -248,7 +250,6 @@ impl Relay {
             );
             self.next_fresh = end + 1;
         }
-        last
     }
 
     /// Sends `order`, then a fresh marker; returns what of `order` arrived. The device handles its socket in
@@ -492,16 +493,11 @@ fn send_path_keeps_a_burst_in_order() {
 
 /// One sendmsg with UDP_SEGMENT: the kernel passes `buf` as `segment`-sized datagrams.
 fn send_gso(sock: &UdpSocket, buf: &[u8], segment: usize) {
-    let size = segment as libc::c_int;
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_UDP,
-            libc::UDP_SEGMENT,
-            &size as *const _ as *const libc::c_void,
-            std::mem::size_of_val(&size) as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "UDP_SEGMENT: {}", std::io::Error::last_os_error());
+    set_int(
+        sock,
+        libc::SOL_UDP,
+        libc::UDP_SEGMENT,
+        segment as libc::c_int,
+    );
     sock.send(buf).unwrap();
 }
