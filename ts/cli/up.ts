@@ -1,5 +1,5 @@
-// `wiretun up CONFIG_FILE | INTERFACE [--masquerade [OUT_IFACE]]`: wg-quick up on top of the userspace daemon.
-// Everything or nothing: a failure at any step undoes what was done and exits 1 with the reason.
+// `wiretun up CONFIG_FILE | INTERFACE [--masquerade [OUT_IFACE]] [-f]`: wg-quick up on top of the userspace
+// daemon. Everything or nothing: a failure at any step undoes what was done and exits 1 with the reason.
 import { spawn } from 'node:child_process';
 import { requireLinux } from '../platform';
 import { uapiGet, uapiSet } from '../uapi/client';
@@ -9,12 +9,15 @@ import { parseConfig } from '../config/parse';
 import { ConfigError } from '../config/wgquick';
 import { ApplyEnv, ApplyError, applyUp, Control } from '../routing/apply';
 import { realSystem } from '../routing/gather';
+import { Signals, stayUp } from './up-foreground';
 
-const USAGE = `Usage: wiretun up [ CONFIG_FILE | INTERFACE ] [--masquerade [OUT_IFACE]]
+const USAGE = `Usage: wiretun up [ CONFIG_FILE | INTERFACE ] [--masquerade [OUT_IFACE]] [-f | --foreground]
 
   Brings a WireGuard interface up as \`wg-quick up\` does, with wiretun's userspace daemon.
   --masquerade [OUT_IFACE]  also enable IP forwarding and NAT the tunnel's subnets (leaving by OUT_IFACE,
                             or by any interface but the tunnel); \`wiretun down\` undoes exactly that.
+  -f, --foreground          stay running once up: SIGTERM or SIGINT runs \`wiretun down\` and exits 0; if the
+                            daemon dies, \`down\` runs too and the exit status is 1 (for systemd units).
 `;
 
 const DAEMON_TIMEOUT_MS = 30_000;
@@ -59,6 +62,7 @@ export function realEnv(): ApplyEnv {
 interface UpArgs {
   config?: string;
   masquerade?: string;
+  foreground?: boolean;
   help?: boolean;
   error?: string;
 }
@@ -68,6 +72,7 @@ export function parseUpArgs(argv: string[]): UpArgs {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') out.help = true;
+    else if (a === '-f' || a === '--foreground') out.foreground = true;
     else if (a.startsWith('--masquerade=')) out.masquerade = a.slice('--masquerade='.length);
     else if (a === '--masquerade') {
       const next = argv[i + 1];
@@ -83,14 +88,20 @@ export function parseUpArgs(argv: string[]): UpArgs {
   return out;
 }
 
-/** SIGINT/SIGTERM during `up` stop it after the current step and roll back, like wg-quick's trap. */
-function trapSignals(): { interrupted: () => boolean; release: () => void } {
-  let stop = false;
-  const onSignal = () => (stop = true);
+/** SIGINT/SIGTERM during `up` stop it after the current step and roll back, like wg-quick's trap; with
+ * --foreground, the first one afterwards starts `down`. Trapped until release, so none kills us half way. */
+function trapSignals(): Signals {
+  let first: NodeJS.Signals | undefined;
+  const waiters: ((s: NodeJS.Signals) => void)[] = [];
+  const onSignal = (s: NodeJS.Signals) => {
+    first ??= s;
+    for (const w of waiters.splice(0)) w(s);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return {
-    interrupted: () => stop,
+    interrupted: () => first !== undefined,
+    next: () => (first !== undefined ? Promise.resolve(first) : new Promise((resolve) => waiters.push(resolve))),
     release: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -135,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const w of warnings) process.stderr.write(`wiretun: warning: ${w}\n`);
     const env = { ...realEnv(), interrupted: signals.interrupted };
     await applyUp(env, config, located.interfaceName, { configPath: located.path, masquerade: args.masquerade });
-    return 0;
+    return args.foreground ? await stayUp(located.interfaceName, args.config, signals) : 0;
   } catch (err) {
     return reportFailure(err);
   } finally {
