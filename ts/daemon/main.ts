@@ -1,6 +1,7 @@
-// wiretund: the wireguard-go command-line contract. `wiretund [-f|--foreground] [--user NAME] IFNAME` creates the TUN and
-// /var/run/wireguard/IFNAME.sock, then serves UAPI until SIGINT/SIGTERM, until its interface is deleted, or
-// until its socket file is deleted. Exit 0 means ready (background) or a clean stop (foreground); 1 failure.
+// wiretund: the wireguard-go command-line contract. `wiretund [-f|--foreground] [--user NAME] IFNAME` creates
+// the TUN and /var/run/wireguard/IFNAME.sock (then, with --user, runs as NAME: see ./privs.ts), then serves
+// UAPI until SIGINT/SIGTERM, until its interface is deleted, or until its socket file is deleted. Exit 0 means
+// ready (background) or a clean stop (foreground); 1 failure.
 // After creation nothing here refers to the interface by name, so it keeps working when the interface is moved
 // into another network namespace.
 import { existsSync, promises as fs, statSync } from 'node:fs';
@@ -51,15 +52,14 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-f' || a === '--foreground') foreground = true;
-    else if (a === '--user' || a.startsWith('--user=')) {
-      user = a === '--user' ? argv[++i] : a.slice('--user='.length);
-      if (!user) return usageError('--user needs a user name');
-    }
+    else if (a === '--user') user = argv[++i] ?? '';
+    else if (a.startsWith('--user=')) user = a.slice('--user='.length);
     else if (a === '--version' || a === '-v') return { foreground, exit: { code: 0, out: `wiretund ${packageVersion()}\n` } };
     else if (a === '-h' || a === '--help') return { foreground, exit: { code: 0, out: USAGE } };
     else if (a.startsWith('-') && a !== '-') return usageError(`unknown option ${a}`);
     else names.push(a);
   }
+  if (user === '') return usageError('--user needs a user name');
   if (names.length !== 1) return usageError('expected exactly one interface name');
   const bad = checkName(names[0]);
   if (bad) return usageError(bad);
