@@ -14,19 +14,26 @@ export function keyFromBase64(text: string): Buffer | undefined {
   return /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(text) ? Buffer.from(text, 'base64') : undefined;
 }
 
+/** A file name fit for a message: someone who pasted the key itself where the file name goes must not see it
+ * echoed into a terminal or CI log (wg does not echo it either). */
+function shownPath(path: string): string {
+  return /^[A-Za-z0-9+/]{42,43}=?$|^[0-9a-fA-F]{64}$/.test(path) ? '(not a file name: a key? give a file holding the key)' : path;
+}
+
 /** A key file as wg reads it: empty means "remove the key" (all zeros), else 44 characters and only whitespace. */
 export async function readKeyFile(path: string, what: string): Promise<Buffer> {
   let data: Buffer;
   try {
     data = await fs.readFile(path);
   } catch (err) {
-    throw new ArgError(`${what} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new ArgError(`${what} ${shownPath(path)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   if (data.length === 0) return Buffer.alloc(32);
   const text = data.toString('latin1');
-  if (text.length < 44 || text.slice(44).trim() !== '') throw new ArgError(`${what} ${path}: expected one base64 key (44 characters) and nothing else`);
+  const file = shownPath(path);
+  if (text.length < 44 || text.slice(44).trim() !== '') throw new ArgError(`${what} ${file}: expected one base64 key (44 characters) and nothing else`);
   const key = keyFromBase64(text.slice(0, 44));
-  if (!key) throw new ArgError(`${what} ${path}: not a valid base64 WireGuard key`);
+  if (!key) throw new ArgError(`${what} ${file}: not a valid base64 WireGuard key`);
   return key;
 }
 
