@@ -25,6 +25,8 @@ export interface DefaultRouteNet {
   aKey: KeyPair;
   bKey: KeyPair;
   psk: string;
+  /** A 0600 file holding psk, for `set ... preshared-key FILE`. */
+  pskFile: string;
 }
 
 /** B: wireguard-go peer (tunnel .2) knowing A's key, the internet addresses on lo; A: default routes via B. */
@@ -44,7 +46,7 @@ export async function defaultRouteNet(lab: Lab): Promise<DefaultRouteNet> {
   // `down` leaves src_valid_mark on, as wg-quick does: set it first so before/after snapshots compare equal.
   await must('sysctl', ['-q', '-w', 'net.ipv4.conf.all.src_valid_mark=1'], { ns: a.ns });
   await lab.waitUnderlay(a, b);
-  return { a, b, peer, aKey, bKey, psk: psk.key };
+  return { a, b, peer, aKey, bKey, psk: psk.key, pskFile: psk.file };
 }
 
 /** A's wg-quick config, 0600 in the lab's private directory, named IFNAME.conf as `wiretun up` wants. */
@@ -76,8 +78,13 @@ export interface Foreground {
 /** `wiretun ARGS` kept running in `ns` (up --foreground); output to `log`. `ip netns exec` and env exec, so the
  * child's pid is the wiretun process itself and signals reach it directly. */
 export function startForeground(ns: string, args: string[], log: string, env: Record<string, string> = {}): Foreground {
+  return startProcess(ns, WIRETUN, args, log, env);
+}
+
+/** Any long-running command in `ns` (e.g. `wiretund -f IF`), stdout and stderr into `log`. */
+export function startProcess(ns: string, cmd: string, args: string[], log: string, env: Record<string, string> = {}): Foreground {
   const fd = openSync(log, 'w');
-  const child = spawn('ip', ['netns', 'exec', ns, WIRETUN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const exit = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => resolve(code));
