@@ -12,7 +12,7 @@ import { nativeUapiDevice } from '../uapi/device';
 import { serveUapi, UapiDevice, UapiServer } from '../uapi/server';
 import { detach, reportReady } from './background';
 import { describeUpdate, logger, Logger } from './log';
-import { planDrop, PlannedDrop } from './privs';
+import { planDrop, PlannedDrop, resolveUser } from './privs';
 
 const USAGE = `Usage: wiretund [-f/--foreground] [--user NAME] INTERFACE-NAME
 
@@ -81,6 +81,8 @@ export async function main(argv: string[]): Promise<number> {
   const iface = args.iface!;
   try {
     requireLinux('wiretund');
+    // Checked here too, so a bad --user fails at once instead of in a child that may still be exiting.
+    if (args.user !== undefined) resolveUser(args.user);
     // The interface name stays the child's last argument: that is how tools find a daemon by its interface.
     if (!args.foreground) return await detach(process.argv[1], iface, args.user ? ['--user', args.user] : []);
     return await runForeground(iface, args.user);

@@ -29,16 +29,22 @@ export interface PlannedDrop {
   apply(): string;
 }
 
-/**
- * Checks everything that can be checked before the system is touched, so a bad --user leaves nothing behind,
- * then restricts the threads the device is about to start (no_new_privs, bounding set CAP_NET_ADMIN).
- */
-export function planDrop(user: string): PlannedDrop {
+/** Everything about --user that can be checked without changing anything: root, and a user other than root. */
+export function resolveUser(user: string): { uid: number; gid: number } {
   if (process.geteuid?.() !== 0) {
     throw new Error(`--user ${user} needs root: wiretund sets up as root, then switches to ${user}`);
   }
   const ids = callNative(() => binding().lookupUser(user));
   if (ids.uid === 0) throw new Error(`--user ${user} is root (uid 0): nothing would be dropped`);
+  return ids;
+}
+
+/**
+ * Checks the user before the system is touched, so a bad --user leaves nothing behind, then restricts the
+ * threads the device is about to start (no_new_privs, bounding set CAP_NET_ADMIN).
+ */
+export function planDrop(user: string): PlannedDrop {
+  const ids = resolveUser(user);
   callNative(() => binding().restrictNewThreads());
   return {
     user,
