@@ -2,7 +2,6 @@
 //! binding and Rust users share. Packets move on three threads: send.rs (TUN → UDP), receive.rs (UDP → TUN)
 //! and timers.rs.
 
-use crate::constants::DEFAULT_MTU;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventHandler};
 use crate::identity::Identity;
@@ -16,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
-use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
+use tun_rs::{InterruptEvent, SyncDevice};
 
 pub use crate::config::{PeerInfo, PeerUpdate};
 
@@ -82,9 +81,7 @@ impl Device {
     /// Creates the TUN interface, binds a random UDP port and starts the data-plane threads.
     pub fn create(config: DeviceConfig) -> Result<Device> {
         validate_name(&config.name)?;
-        let tun = build_tun(&config)?;
-        tun.set_nonblocking(true)
-            .map_err(|e| Error::io("TUN non-blocking mode", &e))?;
+        let tun = crate::tun_io::build_tun(&config)?;
         let name = tun.name().unwrap_or_else(|_| config.name.clone());
         let udp = UdpSet::bind(0, 0).map_err(|e| Error::io("binding UDP", &e))?;
         let shared = Arc::new(Shared {
@@ -233,23 +230,6 @@ impl Drop for Device {
     }
 }
 
-/// With offloads (virtio-net header, TSO/USO) when the kernel has them, plain otherwise.
-fn build_tun(config: &DeviceConfig) -> Result<SyncDevice> {
-    let build = |offload: bool| {
-        DeviceBuilder::new()
-            .name(&config.name)
-            .mtu(config.mtu.unwrap_or(DEFAULT_MTU))
-            .offload(offload)
-            .build_sync()
-    };
-    let offload = std::env::var_os("WIRETUN_NO_OFFLOAD").is_none();
-    match build(offload) {
-        Err(e) if offload && e.raw_os_error() == Some(libc::EINVAL) => build(false),
-        other => other,
-    }
-    .map_err(|e| tun_error(&config.name, &e))
-}
-
 fn validate_name(name: &str) -> Result<()> {
     if name.is_empty()
         || name.len() > 15
@@ -262,20 +242,6 @@ fn validate_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn tun_error(name: &str, err: &std::io::Error) -> Error {
-    let what = match err.raw_os_error() {
-        Some(libc::EPERM) | Some(libc::EACCES) => {
-            "creating a TUN device needs root or CAP_NET_ADMIN".into()
-        }
-        Some(libc::ENOENT) | Some(libc::ENODEV) => {
-            "/dev/net/tun is missing (load the tun module)".into()
-        }
-        Some(libc::EBUSY) | Some(libc::EEXIST) => format!("interface {name} is already in use"),
-        _ => format!("creating TUN interface {name}"),
-    };
-    Error::io(what, err)
 }
 
 pub(crate) fn low_order_error() -> Error {

@@ -24,6 +24,11 @@ impl Error {
         Error::new("EINVAL", message)
     }
 
+    /// Something this platform cannot do (yet); callers see EOPNOTSUPP as for any other errno.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Error::new("EOPNOTSUPP", message)
+    }
+
     /// Wraps an I/O error with what we were doing, keeping the errno name.
     pub fn io(context: impl fmt::Display, err: &io::Error) -> Self {
         Error::new(errno_name(err), format!("{context}: {err}"))
@@ -52,14 +57,18 @@ pub fn errno_name(err: &io::Error) -> &'static str {
         Some(libc::ENODEV) => "ENODEV",
         Some(libc::ENOMEM) => "ENOMEM",
         Some(libc::EBADF) => "EBADF",
+        #[cfg(target_os = "linux")]
         Some(libc::EBADFD) => "EBADFD",
         Some(libc::EMSGSIZE) => "EMSGSIZE",
         Some(libc::ENAMETOOLONG) => "ENAMETOOLONG",
         Some(libc::ENOBUFS) => "ENOBUFS",
         Some(libc::EAGAIN) => "EAGAIN",
+        Some(libc::EOPNOTSUPP) => "EOPNOTSUPP",
         Some(_) => "EIO",
         // tun-rs reports some argument problems (a name too long) without an errno.
         None if err.kind() == io::ErrorKind::InvalidInput => "EINVAL",
+        // What this platform cannot do (fwmark off Linux, the data plane on Windows).
+        None if err.kind() == io::ErrorKind::Unsupported => "EOPNOTSUPP",
         None => "EIO",
     }
 }

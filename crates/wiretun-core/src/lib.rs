@@ -2,6 +2,9 @@
 //! from boringtun's `noise::Tunn` (one per peer), the outer UDP from `quinn-udp`. No napi here: the
 //! binding crate and Rust users drive the same `Device`.
 
+// Windows has stand-ins instead of a data plane (windows.rs): what only the real one uses is unused there.
+#![cfg_attr(windows, allow(dead_code))]
+
 mod allowed_ips;
 mod config;
 pub mod constants;
@@ -12,12 +15,42 @@ mod identity;
 pub mod keys;
 mod peer;
 mod ratelimit;
-mod receive;
 mod send;
 mod timers;
+
+// Platform variants, each behind one small interface. Linux: TUN offloads and batched reads, GRO-merged
+// TUN writes, eventfd, SO_MARK. Other unix (macOS utun): one packet per TUN read and write, a pipe, no
+// fwmark. Windows: stand-ins only (windows.rs), so the configuration API and the binding build there.
+#[cfg(unix)]
+mod receive;
+#[cfg(target_os = "linux")]
 mod tun_batch;
+#[cfg(all(unix, not(target_os = "linux")))]
+#[path = "tun_batch_portable.rs"]
+mod tun_batch;
+#[cfg(target_os = "linux")]
+#[path = "tun_io_linux.rs"]
+mod tun_io;
+#[cfg(all(unix, not(target_os = "linux")))]
+#[path = "tun_io_portable.rs"]
+mod tun_io;
+#[cfg(unix)]
 mod udp;
+#[cfg(target_os = "linux")]
+#[path = "udp_sys_linux.rs"]
+mod udp_sys;
+#[cfg(all(unix, not(target_os = "linux")))]
+#[path = "udp_sys_portable.rs"]
+mod udp_sys;
+#[cfg(target_os = "linux")]
 mod wake;
+#[cfg(all(unix, not(target_os = "linux")))]
+#[path = "wake_pipe.rs"]
+mod wake;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows::{receive, tun_io, udp, wake};
 
 pub use allowed_ips::AllowedIps;
 pub use device::{Device, DeviceConfig, PeerInfo, PeerUpdate};

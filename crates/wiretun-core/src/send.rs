@@ -1,6 +1,6 @@
 //! Outbound pipeline, one thread:
-//!   1. read from the TUN: with offloads one read returns a TCP/UDP super-packet (up to 64 KiB) that
-//!      tun-rs splits into MTU-sized packets (`recv_multiple`);
+//!   1. read from the TUN (tun_io): on Linux with offloads one read returns a TCP/UDP super-packet (up
+//!      to 64 KiB) that tun-rs splits into MTU-sized packets; elsewhere one packet per read;
 //!   2. cryptokey routing: longest-prefix match of each destination over every peer's allowed IPs;
 //!   3. encrypt in place into one contiguous buffer (boringtun queues the packet and starts a handshake
 //!      if there is no session);
@@ -9,15 +9,15 @@
 //!
 //! Packets leave in the order the TUN gave them. Buffers are allocated once per thread.
 
-use crate::constants::{MAX_DATAGRAM, MAX_PACKET};
+use crate::constants::MAX_DATAGRAM;
 use crate::device::Shared;
 use crate::peer::Peer;
+use crate::tun_io::TunReader;
 use crate::udp::Sent;
 use boringtun::noise::{Tunn, TunnResult};
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tun_rs::{IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 /// UDP payload a GSO send may carry in all (the IPv4 length field caps it at 65507).
 const GSO_MAX_BYTES: usize = 65000;
@@ -29,23 +29,11 @@ const TUN_FAILURES_TO_CLOSE: u32 = 16;
 const MESSAGE_DATA: u8 = 4;
 
 pub(crate) fn run(shared: Arc<Shared>) {
-    let offset = VIRTIO_NET_HDR_LEN;
-    let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + MAX_PACKET];
-    let mut bufs: Vec<Vec<u8>> = (0..IDEAL_BATCH_SIZE)
-        .map(|_| vec![0u8; offset + MAX_PACKET])
-        .collect();
-    let mut sizes = vec![0usize; IDEAL_BATCH_SIZE];
+    let mut reader = TunReader::new();
     let mut batch = GsoBatch::new();
     let mut failures = 0;
     while shared.is_running() {
-        let read = shared.tun.recv_multiple_intr(
-            &mut original,
-            &mut bufs,
-            &mut sizes,
-            offset,
-            &shared.tun_interrupt,
-        );
-        let n = match read {
+        let n = match reader.read(&shared) {
             Ok(n) => n,
             Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
                 continue
@@ -62,8 +50,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
             }
         };
         failures = 0;
-        for (buf, size) in bufs.iter().zip(&sizes).take(n) {
-            batch.push(&shared, &buf[offset..offset + size]);
+        for packet in reader.packets(n) {
+            batch.push(&shared, packet);
         }
         batch.flush(&shared);
     }

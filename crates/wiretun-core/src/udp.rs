@@ -1,6 +1,7 @@
 //! The outer UDP sockets: one IPv4 and one IPv6 (v6-only) socket on the same port, batched receive through
 //! quinn-udp (recvmmsg + GRO), and sends that can pick the local source address ("sticky" sources).
 
+use crate::udp_sys;
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, IoSliceMut};
@@ -29,12 +30,13 @@ impl Udp {
         } else {
             Domain::IPV6
         };
-        let socket = Socket::new(domain, Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
+        // socket2 makes it close-on-exec already (SOCK_CLOEXEC, or FD_CLOEXEC where that is missing).
+        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
         if addr.is_ipv6() {
             socket.set_only_v6(true)?;
         }
         if fwmark != 0 {
-            socket.set_mark(fwmark)?;
+            udp_sys::set_mark(&socket, fwmark)?;
         }
         // Best effort: the kernel caps these at rmem_max/wmem_max.
         let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
@@ -42,7 +44,7 @@ impl Udp {
         socket.bind(&addr.into())?;
         let sock: UdpSocket = socket.into();
         let state = UdpSocketState::new(UdpSockRef::from(&sock))?;
-        allow_fragmentation(&sock, addr.is_ipv6())?;
+        udp_sys::allow_fragmentation(&sock, addr.is_ipv6())?;
         Ok(Udp { sock, state })
     }
 
@@ -79,39 +81,7 @@ impl Udp {
     }
 
     fn set_fwmark(&self, mark: u32) -> io::Result<()> {
-        socket2::SockRef::from(&self.sock).set_mark(mark)
-    }
-}
-
-/// quinn-udp forbids fragmentation (it probes the path MTU itself); a WireGuard tunnel with a large MTU
-/// needs the kernel to fragment the outer datagrams instead, as the kernel implementation does.
-fn allow_fragmentation(sock: &UdpSocket, v6: bool) -> io::Result<()> {
-    let (level, name, value) = if v6 {
-        (
-            libc::IPPROTO_IPV6,
-            libc::IPV6_MTU_DISCOVER,
-            libc::IPV6_PMTUDISC_DONT,
-        )
-    } else {
-        (
-            libc::IPPROTO_IP,
-            libc::IP_MTU_DISCOVER,
-            libc::IP_PMTUDISC_DONT,
-        )
-    };
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            &value as *const _ as *const libc::c_void,
-            std::mem::size_of_val(&value) as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+        udp_sys::set_mark(&socket2::SockRef::from(&self.sock), mark)
     }
 }
 

@@ -1,0 +1,86 @@
+//! The TUN device on Linux: offloads (virtio-net header, TSO/USO) when the kernel has them, so one read
+//! returns a TCP/UDP super-packet of up to 64 KiB that tun-rs splits into MTU-sized packets.
+
+use crate::constants::{DEFAULT_MTU, MAX_PACKET};
+use crate::device::{DeviceConfig, Shared};
+use crate::error::{Error, Result};
+use std::io;
+use tun_rs::{DeviceBuilder, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+
+/// Room in front of every packet for the virtio-net header.
+const OFFSET: usize = VIRTIO_NET_HDR_LEN;
+
+/// With offloads when the kernel has them, plain otherwise; non-blocking for interruptible reads.
+pub(crate) fn build_tun(config: &DeviceConfig) -> Result<SyncDevice> {
+    let build = |offload: bool| {
+        DeviceBuilder::new()
+            .name(&config.name)
+            .mtu(config.mtu.unwrap_or(DEFAULT_MTU))
+            .offload(offload)
+            .build_sync()
+    };
+    let offload = std::env::var_os("WIRETUN_NO_OFFLOAD").is_none();
+    let tun = match build(offload) {
+        Err(e) if offload && e.raw_os_error() == Some(libc::EINVAL) => build(false),
+        other => other,
+    }
+    .map_err(|e| tun_error(&config.name, &e))?;
+    tun.set_nonblocking(true)
+        .map_err(|e| Error::io("TUN non-blocking mode", &e))?;
+    Ok(tun)
+}
+
+fn tun_error(name: &str, err: &io::Error) -> Error {
+    let what = match err.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            "creating a TUN device needs root or CAP_NET_ADMIN".into()
+        }
+        Some(libc::ENOENT) | Some(libc::ENODEV) => {
+            "/dev/net/tun is missing (load the tun module)".into()
+        }
+        Some(libc::EBUSY) | Some(libc::EEXIST) => format!("interface {name} is already in use"),
+        _ => format!("creating TUN interface {name}"),
+    };
+    Error::io(what, err)
+}
+
+/// Buffers for batched TUN reads, allocated once per thread.
+pub(crate) struct TunReader {
+    original: Vec<u8>,
+    bufs: Vec<Vec<u8>>,
+    sizes: Vec<usize>,
+}
+
+impl TunReader {
+    pub fn new() -> Self {
+        TunReader {
+            original: vec![0u8; OFFSET + MAX_PACKET],
+            bufs: (0..IDEAL_BATCH_SIZE)
+                .map(|_| vec![0u8; OFFSET + MAX_PACKET])
+                .collect(),
+            sizes: vec![0usize; IDEAL_BATCH_SIZE],
+        }
+    }
+
+    /// Waits for the next read (or the device's interrupt); returns how many packets it gave.
+    #[inline]
+    pub fn read(&mut self, shared: &Shared) -> io::Result<usize> {
+        shared.tun.recv_multiple_intr(
+            &mut self.original,
+            &mut self.bufs,
+            &mut self.sizes,
+            OFFSET,
+            &shared.tun_interrupt,
+        )
+    }
+
+    /// The first `n` packets of the last read, in the order the TUN gave them.
+    #[inline]
+    pub fn packets(&self, n: usize) -> impl Iterator<Item = &[u8]> {
+        self.bufs
+            .iter()
+            .zip(&self.sizes)
+            .take(n)
+            .map(|(buf, size)| &buf[OFFSET..OFFSET + size])
+    }
+}
