@@ -16,6 +16,12 @@ describe('parseUpArgs', () => {
     expect(parseUpArgs(['--masquerade=eth0', 'wg0'])).toEqual({ config: 'wg0', masquerade: 'eth0' });
   });
 
+  it('takes -f/--foreground anywhere, also right after a bare --masquerade', () => {
+    expect(parseUpArgs(['-f', 'wg0'])).toEqual({ config: 'wg0', foreground: true });
+    expect(parseUpArgs(['wg0', '--foreground'])).toEqual({ config: 'wg0', foreground: true });
+    expect(parseUpArgs(['wg0', '--masquerade', '-f'])).toEqual({ config: 'wg0', masquerade: '', foreground: true });
+  });
+
   it('rejects unknown flags, extra words and a missing config', () => {
     expect(parseUpArgs(['--bogus', 'wg0']).error).toBe('unknown option --bogus');
     expect(parseUpArgs(['wg0', 'wg1']).error).toBe('unexpected argument wg1');
