@@ -267,3 +267,34 @@ describe('formatGet / parseGet', () => {
     expect(back.peers.every((p) => p.replaceAllowedIps)).toBe(true);
   });
 });
+
+describe('error messages never carry key material', () => {
+  const key = Buffer.alloc(32, 0xab);
+  const hex = key.toString('hex');
+  const b64 = key.toString('base64');
+  const messageOf = (lines: string[]): string => {
+    try {
+      parseSet(lines);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('parseSet accepted a bad request');
+  };
+
+  it.each([
+    ['a key with the = forgotten', [`private_key${hex}`]],
+    ['a key as the key name', [`${hex}=1`]],
+    ['a base64 key in a peer line', [`public_key=${hex}`, `${b64}x=1`]],
+    ['a key as an endpoint', [`public_key=${hex}`, `endpoint=${b64}:1`]],
+    ['a key as an allowed IP', [`public_key=${hex}`, `allowed_ip=${hex}`]],
+  ])('%s', (_what, lines) => {
+    const message = messageOf(lines);
+    expect(message).toMatch(/characters withheld/);
+    expect(message).not.toContain(hex.slice(0, 16));
+    expect(message).not.toContain(b64.slice(0, 16));
+  });
+
+  it('still quotes ordinary text, so the message says what was wrong', () => {
+    expect(messageOf(['listen_prot=1'])).toContain('"listen_prot"');
+  });
+});

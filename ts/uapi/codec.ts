@@ -20,6 +20,7 @@ import {
   parseHexKey,
   parseTrue,
   parseUint,
+  shown,
   UapiError,
 } from './values';
 
@@ -62,7 +63,7 @@ function setPeerKey(p: PeerUpdate, key: string, value: string): void {
       if (value !== '1') throw invalid('protocol_version: only 1 is supported');
       return;
     default:
-      throw invalid(`unknown peer key ${JSON.stringify(key.slice(0, 40))}`);
+      throw invalid(`unknown peer key ${shown(key, 40)}`);
   }
 }
 
@@ -83,7 +84,7 @@ function setDeviceKey(d: DeviceUpdate, key: string, value: string): void {
       d.replacePeers = parseTrue(key, value);
       return;
     default:
-      throw invalid(`unknown device key ${JSON.stringify(key.slice(0, 40))}`);
+      throw invalid(`unknown device key ${shown(key, 40)}`);
   }
 }
 
@@ -95,7 +96,7 @@ export function parseSet(lines: string[]): DeviceUpdate {
   for (const line of lines) {
     const eq = line.indexOf('=');
     // No `=` is a framing error (EPROTO); `=value` is an empty, hence unknown, key (EINVAL), as in wireguard-go.
-    if (eq < 0) throw new UapiError(ERRNO.EPROTO, `malformed line ${JSON.stringify(line.slice(0, 80))}`);
+    if (eq < 0) throw new UapiError(ERRNO.EPROTO, `malformed line ${shown(line, 80)}`);
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
     if (key === 'public_key') {
@@ -179,7 +180,7 @@ function replyKey(key: string, value: string): Buffer {
 }
 
 function replyNum(key: string, value: string): number {
-  if (!/^[0-9]+$/.test(value)) throw protoError(`${key}=${value.slice(0, 30)} is not a number`);
+  if (!/^[0-9]+$/.test(value)) throw protoError(`${key}=${shown(value, 30)} is not a number`);
   return Number(value);
 }
 
@@ -213,7 +214,7 @@ export function parseGet(body: string): DeviceState {
   for (const line of body.split('\n')) {
     if (line === '') continue;
     const eq = line.indexOf('=');
-    if (eq < 1) throw protoError(`line ${JSON.stringify(line.slice(0, 40))}`);
+    if (eq < 1) throw protoError(`line ${shown(line, 40)}`);
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
     if (key === 'errno') {

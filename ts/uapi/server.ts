@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { DeviceChange, DeviceState, ERRNO, formatGet, parseSet, UapiError } from './codec';
-import { uapiErrorFrom } from './values';
+import { shown, uapiErrorFrom } from './values';
 
 export const SOCKET_DIR = '/var/run/wireguard';
 
@@ -136,6 +136,6 @@ function answer(request: string[], device: UapiDevice, onError?: (m: string) => 
     return `errno=${e.errno}\n\n`;
   }
   // Like wireguard-go: an unknown operation ends the connection without a reply.
-  onError?.(`UAPI: invalid operation ${JSON.stringify((op ?? '').slice(0, 40))}`);
+  onError?.(`UAPI: invalid operation ${shown(op ?? '', 40)}`);
   return undefined;
 }

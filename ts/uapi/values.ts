@@ -5,6 +5,14 @@ import { canonicalCidr, formatIp, parseCidr, parseIp } from '../config/ip';
 import { KEY_LEN } from '../config/model';
 import { WiretunError } from '../errors';
 
+/**
+ * Request text fit for an error message (which wiretund logs): quoted, cut to `max` characters, and with any
+ * run of 16 or more base64/hex characters withheld, since a malformed line may well be key material.
+ */
+export function shown(text: string, max: number): string {
+  return JSON.stringify(text.slice(0, max).replace(/[A-Za-z0-9+/=]{16,}/g, (run) => `<${run.length} characters withheld>`));
+}
+
 /** The errnos wireguard-go writes in `errno=N`: negative, as its ipcError* constants are. wg's set path reads
  * the number with fscanf("%d") and returns it as is, so negative values are what it expects. */
 export const ERRNO = {
@@ -81,7 +89,7 @@ export function parseEndpoint(value: string): string {
   const ip = m ? parseIp(m[1]) : undefined;
   const v6InBrackets = m !== null && value.startsWith('[');
   if (!m || !ip || (ip.family === 6) !== v6InBrackets) {
-    throw invalid(`endpoint: ${JSON.stringify(value.slice(0, 80))} is not a.b.c.d:port or [v6]:port`);
+    throw invalid(`endpoint: ${shown(value, 80)} is not a.b.c.d:port or [v6]:port`);
   }
   const port = parseUint('endpoint port', m[2], 65535);
   return ip.family === 6 ? `[${formatIp(ip)}]:${port}` : `${formatIp(ip)}:${port}`;
@@ -91,6 +99,6 @@ export function parseEndpoint(value: string): string {
  * masked off, as wg and wireguard-go do; the result is the canonical `network/prefix`. */
 export function parseAllowedIp(value: string): string {
   const c = value.includes('/') ? parseCidr(value) : undefined;
-  if (!c) throw invalid(`allowed_ip: ${JSON.stringify(value.slice(0, 80))} is not an IP prefix`);
+  if (!c) throw invalid(`allowed_ip: ${shown(value, 80)} is not an IP prefix`);
   return canonicalCidr(c);
 }
