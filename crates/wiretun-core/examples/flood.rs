@@ -3,7 +3,7 @@
 //! and prints one JSON line: what it sent and the replies it got, by size.
 //!
 //!   flood --peer PUBKEY --to ADDR:PORT [--to ...] --from PREFIX [--from ...] --sources N
-//!         --rate PER_SEC --count N --seconds S [--key-file FILE] [--linger-ms MS]
+//!         --rate PER_SEC --count N --seconds S [--key-file FILE] [--answer-cookies] [--linger-ms MS]
 //!
 //! Sources: N per prefix, used round robin. IPv4 sources are consecutive addresses; IPv6 sources each get a /64
 //! of their own (the responder limits per /64), unless the prefix is /64 or longer. None of them has to be
@@ -16,6 +16,10 @@
 //! With --key-file (a WireGuard private key in base64), they come from a peer the responder knows, each one
 //! fresh (a newer timestamp), so every initiation it lets through is answered with a 92-byte response: the
 //! count of those is the count of handshakes it processed.
+//!
+//! --answer-cookies (one source only): behave like a real initiator under load. A probe initiation goes out
+//! among the others; once a cookie reply for it comes back, the cookie is taken in and every later initiation
+//! carries a valid mac2, so the responder's cookie check no longer stops them: only its per-source limit does.
 
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
@@ -26,13 +30,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::IoSliceMut;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wiretun_core::keys::generate_private_key;
 
 const POOL: usize = 64;
 const INITIATION_LEN: usize = 148;
+const COOKIE_REPLY_LEN: usize = 64;
+/// While earning a cookie, every this-many-th datagram is the probe.
+const PROBE_EVERY: u64 = 16;
 
 struct Args {
     peer: [u8; 32],
@@ -43,12 +50,13 @@ struct Args {
     count: u64,
     seconds: f64,
     key_file: Option<String>,
+    answer_cookies: bool,
     linger: Duration,
 }
 
 fn main() {
     let args = parse_args().unwrap_or_else(|e| {
-        eprintln!("flood: {e}\nusage: flood --peer PUBKEY --to ADDR:PORT --from PREFIX --sources N --rate R --count N --seconds S [--key-file FILE] [--linger-ms MS]");
+        eprintln!("flood: {e}\nusage: flood --peer PUBKEY --to ADDR:PORT --from PREFIX --sources N --rate R --count N --seconds S [--key-file FILE] [--answer-cookies] [--linger-ms MS]");
         std::process::exit(2);
     });
     let sources: Vec<IpAddr> = args
@@ -56,16 +64,27 @@ fn main() {
         .iter()
         .flat_map(|p| (0..args.sources).map(move |i| source(p, i)))
         .collect();
+    if args.answer_cookies && sources.len() != 1 {
+        eprintln!(
+            "flood: --answer-cookies works with exactly one source (a cookie is bound to it)"
+        );
+        std::process::exit(2);
+    }
     let socks = Sockets::open(&sources);
     let replies = Arc::new(Mutex::new(Replies::default()));
+    let cookies = Arc::new(CookieBox::default());
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = socks
         .all()
-        .map(|s| spawn_reader(s.clone(), replies.clone(), stop.clone()))
+        .map(|s| spawn_reader(s.clone(), replies.clone(), cookies.clone(), stop.clone()))
         .collect();
     let mut initiations = Initiations::new(&args);
+    let mut prover = args.answer_cookies.then(|| Prover::new(&args, cookies));
     let started = Instant::now();
-    let (sent, errors) = send_paced(&args, &sources, &socks, &mut initiations);
+    let (sent, errors) = send_paced(&args, &sources, &socks, &mut initiations, &mut prover);
+    let cookie_at = prover
+        .and_then(|p| p.earned_at)
+        .map_or("null".to_string(), |t| format!("{t:.3}"));
     let seconds = started.elapsed().as_secs_f64();
     std::thread::sleep(args.linger);
     stop.store(true, Ordering::Relaxed);
@@ -79,7 +98,7 @@ fn main() {
         .map(|(k, v)| format!("\"{k}\":{v}"))
         .collect();
     println!(
-        "{{\"sent\":{sent},\"sentBytes\":{},\"sendErrors\":{errors},\"seconds\":{seconds:.3},\"sources\":{},\"replies\":{{{}}},\"replyBytes\":{},\"answeredSources\":{}}}",
+        "{{\"sent\":{sent},\"sentBytes\":{},\"sendErrors\":{errors},\"seconds\":{seconds:.3},\"sources\":{},\"replies\":{{{}}},\"replyBytes\":{},\"answeredSources\":{},\"cookieAt\":{cookie_at}}}",
         sent * INITIATION_LEN as u64,
         sources.len(),
         by_size.join(","),
@@ -98,10 +117,15 @@ fn parse_args() -> Result<Args, String> {
         count: 1000,
         seconds: 10.0,
         key_file: None,
+        answer_cookies: false,
         linger: Duration::from_millis(1000),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--answer-cookies" {
+            a.answer_cookies = true;
+            continue;
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
         match flag.as_str() {
@@ -239,9 +263,28 @@ struct Replies {
     answered: HashSet<IpAddr>,
 }
 
+/// Cookie replies for the probe, set aside by the readers for the sending thread (which owns the Tunn).
+#[derive(Default)]
+struct CookieBox {
+    /// The probe's sender index: its cookie reply carries it as receiver index. 0 while no probe is out.
+    wanted: AtomicU32,
+    inbox: Mutex<Vec<Vec<u8>>>,
+}
+
+impl CookieBox {
+    fn offer(&self, datagram: &[u8]) {
+        let wanted = self.wanted.load(Ordering::Relaxed);
+        let is_cookie = datagram.len() == COOKIE_REPLY_LEN && datagram[0] == 3;
+        if wanted != 0 && is_cookie && datagram[4..8] == wanted.to_le_bytes() {
+            self.inbox.lock().unwrap().push(datagram.to_vec());
+        }
+    }
+}
+
 fn spawn_reader(
     sock: Arc<Sock>,
     replies: Arc<Mutex<Replies>>,
+    cookies: Arc<CookieBox>,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
@@ -259,9 +302,10 @@ fn spawn_reader(
             for m in &meta[..n] {
                 // GRO may have merged equal-sized replies: count each datagram.
                 let stride = m.stride.max(1);
-                for size in (0..m.len).step_by(stride).map(|at| stride.min(m.len - at)) {
-                    *r.by_size.entry(size).or_default() += 1;
-                    r.bytes += size as u64;
+                for datagram in buf[..m.len].chunks(stride) {
+                    *r.by_size.entry(datagram.len()).or_default() += 1;
+                    r.bytes += datagram.len() as u64;
+                    cookies.offer(datagram);
                 }
                 if let Some(dst) = m.dst_ip {
                     r.answered.insert(dst);
@@ -281,20 +325,7 @@ impl Initiations {
     fn new(args: &Args) -> Initiations {
         let peer = PublicKey::from(args.peer);
         match &args.key_file {
-            Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-                let key = decode_key(&text)
-                    .unwrap_or_else(|| panic!("{path} does not hold a base64 key"));
-                Initiations::Fresh(Box::new(Tunn::new(
-                    StaticSecret::from(key),
-                    peer,
-                    None,
-                    None,
-                    1,
-                    None,
-                )))
-            }
+            Some(_) => Initiations::Fresh(our_tunn(args, 1)),
             None => Initiations::Pool(
                 (0..POOL)
                     .map(|i| {
@@ -318,6 +349,79 @@ impl Initiations {
     }
 }
 
+/// A Tunn for the --key-file key, or for a throwaway key.
+fn our_tunn(args: &Args, index: u32) -> Box<Tunn> {
+    let key = match &args.key_file {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+            decode_key(&text).unwrap_or_else(|| panic!("{path} does not hold a base64 key"))
+        }
+        None => generate_private_key(),
+    };
+    let secret = StaticSecret::from(key);
+    Box::new(Tunn::new(
+        secret,
+        PublicKey::from(args.peer),
+        None,
+        None,
+        index,
+        None,
+    ))
+}
+
+/// Earns a cookie for our one source and then supplies initiations that carry a valid mac2.
+struct Prover {
+    /// Handed over to `Initiations::Fresh` once it holds the cookie.
+    tunn: Option<Box<Tunn>>,
+    probe: Vec<u8>,
+    cookies: Arc<CookieBox>,
+    fresh: bool,
+    earned_at: Option<f64>,
+}
+
+impl Prover {
+    fn new(args: &Args, cookies: Arc<CookieBox>) -> Prover {
+        let mut tunn = our_tunn(args, 2);
+        // The probe must stay the Tunn's latest initiation: boringtun takes a cookie only for that one.
+        let probe = initiation(&mut tunn);
+        cookies.wanted.store(
+            u32::from_le_bytes(probe[4..8].try_into().unwrap()),
+            Ordering::Relaxed,
+        );
+        Prover {
+            tunn: Some(tunn),
+            probe,
+            cookies,
+            fresh: args.key_file.is_some(),
+            earned_at: None,
+        }
+    }
+
+    /// Takes in a cookie for the probe if one came; then returns what to flood with from now on.
+    fn try_cookies(&mut self, elapsed: f64) -> Option<Initiations> {
+        if self.earned_at.is_some() {
+            return None;
+        }
+        let replies: Vec<Vec<u8>> = self.cookies.inbox.lock().unwrap().drain(..).collect();
+        let tunn = self.tunn.as_mut()?;
+        let mut out = [0u8; INITIATION_LEN];
+        let taken = replies
+            .iter()
+            .any(|c| !matches!(tunn.decapsulate(None, c, &mut out), TunnResult::Err(_)));
+        if !taken {
+            return None;
+        }
+        self.earned_at = Some(elapsed);
+        self.cookies.wanted.store(0, Ordering::Relaxed);
+        Some(if self.fresh {
+            Initiations::Fresh(self.tunn.take()?)
+        } else {
+            Initiations::Pool((0..POOL).map(|_| initiation(tunn)).collect(), 0)
+        })
+    }
+}
+
 fn initiation(tunn: &mut Tunn) -> Vec<u8> {
     let mut buf = [0u8; INITIATION_LEN];
     match tunn.format_handshake_initiation(&mut buf, true) {
@@ -332,17 +436,28 @@ fn send_paced(
     sources: &[IpAddr],
     socks: &Sockets,
     initiations: &mut Initiations,
+    prover: &mut Option<Prover>,
 ) -> (u64, u64) {
     let start = Instant::now();
     let (mut sent, mut errors) = (0u64, 0u64);
     while sent < args.count && start.elapsed().as_secs_f64() < args.seconds {
+        let earning = prover.as_ref().is_some_and(|p| p.earned_at.is_none());
+        if let Some(next) = prover
+            .as_mut()
+            .and_then(|p| p.try_cookies(start.elapsed().as_secs_f64()))
+        {
+            *initiations = next;
+        }
         let due = ((start.elapsed().as_secs_f64() * args.rate) as u64 + 1).min(args.count);
         while sent < due {
             let src = sources[(sent % sources.len() as u64) as usize];
             let Some(&dst) = args.targets.iter().find(|t| t.is_ipv4() == src.is_ipv4()) else {
                 panic!("no --to address for {src}'s family");
             };
-            let msg = initiations.next();
+            let msg = match prover {
+                Some(p) if earning && sent % PROBE_EVERY == 0 => p.probe.clone(),
+                _ => initiations.next(),
+            };
             let transmit = Transmit {
                 destination: dst,
                 ecn: None,
