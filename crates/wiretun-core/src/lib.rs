@@ -49,6 +49,19 @@ mod wake;
 mod wake;
 #[cfg(windows)]
 mod windows;
+// The macOS variants that build on Linux as well get their unit tests run here.
+#[cfg(all(test, target_os = "linux"))]
+#[allow(dead_code)]
+#[path = "tun_batch_portable.rs"]
+mod tun_batch_portable;
+#[cfg(all(test, target_os = "linux"))]
+#[allow(dead_code)]
+#[path = "tun_io_portable.rs"]
+mod tun_io_portable;
+#[cfg(all(test, target_os = "linux"))]
+#[allow(dead_code)]
+#[path = "wake_pipe.rs"]
+mod wake_pipe;
 #[cfg(windows)]
 use windows::{receive, tun_io, udp, wake};
 

@@ -68,3 +68,19 @@ impl TunReader {
         std::iter::once(&self.buf[..self.len]).take(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::utun_name;
+
+    #[test]
+    fn utun_names() {
+        assert_eq!(utun_name("utun").unwrap(), None);
+        assert_eq!(utun_name("utun7").unwrap(), Some("utun7"));
+        for bad in ["wg0", "utunx", "utun-1", "tun0", "myutun3"] {
+            let err = utun_name(bad).unwrap_err();
+            assert_eq!(err.code, "EINVAL");
+            assert!(err.message.contains("utunN"), "{bad}: {}", err.message);
+        }
+    }
+}

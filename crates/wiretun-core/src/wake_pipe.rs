@@ -65,3 +65,41 @@ fn set_flags(fd: RawFd) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(fd: RawFd) -> bool {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn wakes_poll_until_drained_and_never_blocks() {
+        let w = Waker::new().unwrap();
+        assert!(!readable(w.fd()));
+        // Far more than a pipe holds: a blocking write end would hang here.
+        for _ in 0..200_000 {
+            w.wake();
+        }
+        assert!(readable(w.fd()));
+        w.drain();
+        assert!(!readable(w.fd()));
+        w.wake();
+        assert!(readable(w.fd()));
+    }
+
+    #[test]
+    fn both_ends_are_close_on_exec() {
+        let w = Waker::new().unwrap();
+        for fd in [w.read.as_raw_fd(), w.write.as_raw_fd()] {
+            let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            assert_ne!(flags & libc::FD_CLOEXEC, 0, "fd {fd} leaks into children");
+        }
+    }
+}
