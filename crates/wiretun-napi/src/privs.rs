@@ -10,8 +10,10 @@
 //! The bounding set and no_new_privs are per thread and inherited at thread creation, so they are set on
 //! the calling thread before the device starts its threads ([`restrict_new_threads`]): those threads then
 //! can never regain anything through execve either. Threads Node started before any of our code ran keep
-//! their bounding set but hold no capability and run as NAME. After the switch every thread is checked in
-//! /proc/self/task; anything unexpected fails the drop instead of running half-privileged.
+//! their bounding set but hold no capability and run as NAME. A thread the caller starts after the drop would
+//! inherit CAP_NET_ADMIN; the daemon drops only once libuv's pool exists, and starts no threads after that.
+//! After the switch every thread is checked in /proc/self/task; anything unexpected fails the drop instead of
+//! running half-privileged.
 //!
 //! Ports below 1024 need CAP_NET_BIND_SERVICE, which is not kept on purpose: after the drop a listen-port
 //! change to such a port fails with EACCES (unless net.ipv4.ip_unprivileged_port_start allows it).
