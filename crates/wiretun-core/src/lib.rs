@@ -11,6 +11,8 @@ pub mod constants;
 mod device;
 mod error;
 mod events;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod identity;
 pub mod keys;
 mod peer;

@@ -9,16 +9,18 @@
 //!   6. roaming: an authenticated datagram moves the peer's endpoint to where it came from.
 //!
 //! Unauthenticated datagrams get no reply at all.
+//!
+//! Steps 2-6 reach the device only through `Host`, so the fuzzer (fuzzing/) can drive them with fakes.
 
 use crate::constants::MAX_DATAGRAM;
 use crate::device::Shared;
 use crate::events::Event;
 use crate::identity::Identity;
-use crate::peer::{Endpoint, Peer};
+use crate::peer::{Endpoint, Peer, SharedTable};
 use crate::ratelimit::SourceLimiter;
-use crate::send::send_to_peer;
-use crate::tun_batch::TunBatch;
+use crate::tun_batch::{TunBatch, TunSink};
 use crate::udp::Udp;
+use arc_swap::ArcSwapOption;
 use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::{Packet, TunnResult};
 use quinn_udp::{RecvMeta, BATCH_SIZE};
@@ -29,6 +31,44 @@ use std::sync::Arc;
 
 const RECV_BUF: usize = 65536;
 
+/// What the per-datagram steps need from the device. `Shared` in the daemon; the fuzzer's fakes record
+/// instead of sending. Used as a generic bound, so the real path is monomorphised: no dynamic dispatch.
+pub(crate) trait Host: TunSink {
+    fn identity(&self) -> &ArcSwapOption<Identity>;
+    fn peers(&self) -> &SharedTable;
+    /// A datagram to a sender we have no session with (a cookie reply), from the address it reached.
+    fn reply(&self, to: SocketAddr, local: Option<IpAddr>, data: &[u8]);
+    fn send_to_peer(&self, peer: &Peer, data: &[u8]);
+    fn emit(&self, event: Event);
+}
+
+impl Host for Shared {
+    #[inline]
+    fn identity(&self) -> &ArcSwapOption<Identity> {
+        &self.identity
+    }
+
+    #[inline]
+    fn peers(&self) -> &SharedTable {
+        &self.peers
+    }
+
+    #[inline]
+    fn reply(&self, to: SocketAddr, local: Option<IpAddr>, data: &[u8]) {
+        let _ = self.udp.load().send(to, local, data);
+    }
+
+    #[inline]
+    fn send_to_peer(&self, peer: &Peer, data: &[u8]) {
+        crate::send::send_to_peer(self, peer, data);
+    }
+
+    #[inline]
+    fn emit(&self, event: Event) {
+        Shared::emit(self, event);
+    }
+}
+
 struct Buffers {
     recv: Vec<Vec<u8>>,
     meta: Vec<RecvMeta>,
@@ -36,21 +76,33 @@ struct Buffers {
 }
 
 /// Per-datagram working state, apart from the receive buffers so both can be borrowed at once.
-struct Scratch {
+pub(crate) struct Scratch {
     plain: Vec<u8>,
     limiter: SourceLimiter,
-    tun: TunBatch,
+    pub tun: TunBatch,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            plain: vec![0u8; MAX_DATAGRAM],
+            limiter: SourceLimiter::new(),
+            tun: TunBatch::new(),
+        }
+    }
+
+    /// Ready for the next fuzz input, keeping the (large) buffers.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn forget_sources(&mut self) {
+        self.limiter = SourceLimiter::new();
+    }
 }
 
 pub(crate) fn run(shared: Arc<Shared>) {
     let mut bufs = Buffers {
         recv: vec![vec![0u8; RECV_BUF]; BATCH_SIZE],
         meta: vec![RecvMeta::default(); BATCH_SIZE],
-        scratch: Scratch {
-            plain: vec![0u8; MAX_DATAGRAM],
-            limiter: SourceLimiter::new(),
-            tun: TunBatch::new(),
-        },
+        scratch: Scratch::new(),
     };
     while shared.is_running() {
         // Reloaded every round: a listen-port change swaps the sockets and wakes us.
@@ -109,15 +161,16 @@ fn drain_socket(shared: &Shared, sock: &Udp, bufs: &mut Buffers) {
     }
 }
 
-fn handle_datagram(
-    shared: &Shared,
+/// One datagram (one GRO segment) through steps 2-6. The caller flushes `scratch.tun` after each batch.
+pub(crate) fn handle_datagram<H: Host>(
+    host: &H,
     from: SocketAddr,
     local: Option<IpAddr>,
     data: &[u8],
     scratch: &mut Scratch,
 ) {
     let from = unmap(from);
-    let identity = shared.identity.load();
+    let identity = host.identity().load();
     let Some(identity) = identity.as_deref() else {
         return;
     };
@@ -127,7 +180,7 @@ fn handle_datagram(
     {
         Ok(p) => p,
         Err(TunnResult::WriteToNetwork(cookie)) => {
-            let _ = shared.udp.load().send(from, local, cookie);
+            host.reply(from, local, cookie);
             return;
         }
         Err(_) => return,
@@ -141,7 +194,7 @@ fn handle_datagram(
         return;
     }
     let peer = {
-        let table = shared.peers.read();
+        let table = host.peers().read();
         match &packet {
             Packet::HandshakeInit(p) => {
                 parse_handshake_anon(&identity.private, &identity.public, p)
@@ -154,12 +207,12 @@ fn handle_datagram(
         }
     };
     let Some(peer) = peer else { return };
-    decrypt(shared, identity, &peer, from, local, data, is_data, scratch);
+    decrypt(host, identity, &peer, from, local, data, is_data, scratch);
 }
 
 #[allow(clippy::too_many_arguments)]
-fn decrypt(
-    shared: &Shared,
+fn decrypt<H: Host>(
+    host: &H,
     identity: &Identity,
     peer: &Arc<Peer>,
     from: SocketAddr,
@@ -177,13 +230,13 @@ fn decrypt(
         TunnResult::Done if !is_data => return,
         TunnResult::Done => None,
         TunnResult::WriteToNetwork(reply) => {
-            roam(shared, peer, from, local);
-            send_to_peer(shared, peer, reply);
+            roam(host, peer, from, local);
+            host.send_to_peer(peer, reply);
             // Packets boringtun queued while the handshake was in flight.
             while let TunnResult::WriteToNetwork(queued) =
                 tunn.decapsulate(None, &[], &mut scratch.plain)
             {
-                send_to_peer(shared, peer, queued);
+                host.send_to_peer(peer, queued);
             }
             None
         }
@@ -193,17 +246,17 @@ fn decrypt(
     drop(guard);
     if let Some((src, len)) = delivered {
         // Cryptokey routing on the way in: only sources inside the peer's allowed IPs reach the TUN.
-        if !shared.peers.read().owns(peer, src) {
+        if !host.peers().read().owns(peer, src) {
             return;
         }
-        scratch.tun.commit(shared, len);
+        scratch.tun.commit(host, len);
     }
     peer.rx_bytes
         .fetch_add(data.len() as u64, Ordering::Relaxed);
-    roam(shared, peer, from, local);
+    roam(host, peer, from, local);
 }
 
-fn roam(shared: &Shared, peer: &Peer, from: SocketAddr, local: Option<IpAddr>) {
+fn roam<H: Host>(host: &H, peer: &Peer, from: SocketAddr, local: Option<IpAddr>) {
     let new = Endpoint {
         addr: Some(from),
         src: local,
@@ -216,7 +269,7 @@ fn roam(shared: &Shared, peer: &Peer, from: SocketAddr, local: Option<IpAddr>) {
     *ep = new;
     drop(ep);
     if moved {
-        shared.emit(Event::EndpointChanged {
+        host.emit(Event::EndpointChanged {
             public_key: peer.public_key,
             endpoint: from,
         });

@@ -4,7 +4,30 @@
 
 use crate::constants::MAX_PACKET;
 use crate::device::Shared;
+use std::io;
 use tun_rs::{GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+
+/// Where a batch goes: the device's TUN, or a fake under fuzzing that runs the same GRO step.
+pub(crate) trait TunSink {
+    fn send_multiple(
+        &self,
+        gro: &mut GROTable,
+        bufs: &mut [Vec<u8>],
+        offset: usize,
+    ) -> io::Result<usize>;
+}
+
+impl TunSink for Shared {
+    #[inline]
+    fn send_multiple(
+        &self,
+        gro: &mut GROTable,
+        bufs: &mut [Vec<u8>],
+        offset: usize,
+    ) -> io::Result<usize> {
+        self.tun.send_multiple(gro, bufs, offset)
+    }
+}
 
 /// Room in front of every packet for the virtio-net header tun-rs fills in.
 const OFFSET: usize = VIRTIO_NET_HDR_LEN;
@@ -36,23 +59,25 @@ impl TunBatch {
     }
 
     /// Keeps the first `len` bytes of the current slot as a packet; writes the batch out when full.
-    pub fn commit(&mut self, shared: &Shared, len: usize) {
+    pub fn commit<T: TunSink>(&mut self, tun: &T, len: usize) {
         self.bufs[self.pending].truncate(OFFSET + len);
         self.pending += 1;
         if self.pending == self.bufs.len() {
-            self.flush(shared);
+            self.flush(tun);
         }
     }
 
-    pub fn flush(&mut self, shared: &Shared) {
+    /// Packets committed and not yet written (the fuzzer ties each to the datagram it came from).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    pub fn flush<T: TunSink>(&mut self, tun: &T) {
         if self.pending == 0 {
             return;
         }
-        if let Err(e) =
-            shared
-                .tun
-                .send_multiple(&mut self.gro, &mut self.bufs[..self.pending], OFFSET)
-        {
+        if let Err(e) = tun.send_multiple(&mut self.gro, &mut self.bufs[..self.pending], OFFSET) {
             log::debug!("TUN write failed: {e}");
         }
         self.pending = 0;
