@@ -31,6 +31,12 @@ use std::sync::Arc;
 
 const RECV_BUF: usize = 65536;
 
+/// The smallest packet written to the TUN: an IPv4 header. boringtun trims a decrypted IPv4 packet to its
+/// length field without checking that the field covers the header, so a peer can send "packets" of 0-19
+/// bytes; an empty one made tun-rs's GRO refuse the whole batch, dropping every peer's packets in it
+/// (found by the `inbound` fuzzer). IPv6 packets are never shorter than their 40-byte header.
+pub(crate) const MIN_TUN_PACKET: usize = 20;
+
 /// What the per-datagram steps need from the device. `Shared` in the daemon; the fuzzer's fakes record
 /// instead of sending. Used as a generic bound, so the real path is monomorphised: no dynamic dispatch.
 pub(crate) trait Host: TunSink {
@@ -246,7 +252,7 @@ fn decrypt<H: Host>(
     drop(guard);
     if let Some((src, len)) = delivered {
         // Cryptokey routing on the way in: only sources inside the peer's allowed IPs reach the TUN.
-        if !host.peers().read().owns(peer, src) {
+        if len < MIN_TUN_PACKET || !host.peers().read().owns(peer, src) {
             return;
         }
         scratch.tun.commit(host, len);

@@ -200,6 +200,9 @@ pub fn run_gro(data: &[u8]) {
         let Some((inner, _)) = decrypted_form(&packet) else {
             continue;
         };
+        if inner.len() < crate::receive::MIN_TUN_PACKET {
+            continue;
+        }
         batch.slot(inner.len()).copy_from_slice(inner);
         batch.commit(&sink, inner.len());
     }
