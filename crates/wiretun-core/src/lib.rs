@@ -11,7 +11,7 @@ pub mod constants;
 mod device;
 mod error;
 mod events;
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(all(target_os = "linux", any(test, feature = "fuzzing")))]
 pub mod fuzzing;
 mod identity;
 pub mod keys;

@@ -98,7 +98,7 @@ impl Scratch {
     }
 
     /// Ready for the next fuzz input, keeping the (large) buffers.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(all(target_os = "linux", any(test, feature = "fuzzing")))]
     pub fn forget_sources(&mut self) {
         self.limiter = SourceLimiter::new();
     }
