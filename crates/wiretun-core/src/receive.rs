@@ -37,6 +37,9 @@ const RECV_BUF: usize = 65536;
 /// (found by the `inbound` fuzzer). IPv6 packets are never shorter than their 40-byte header.
 pub(crate) const MIN_TUN_PACKET: usize = 20;
 
+/// The first byte of a WireGuard cookie reply.
+const MESSAGE_COOKIE_REPLY: u8 = 3;
+
 /// What the per-datagram steps need from the device. `Shared` in the daemon; the fuzzer's fakes record
 /// instead of sending. Used as a generic bound, so the real path is monomorphised: no dynamic dispatch.
 pub(crate) trait Host: TunSink {
@@ -235,6 +238,14 @@ fn decrypt<H: Host>(
         TunnResult::Err(_) => return,
         TunnResult::Done if !is_data => return,
         TunnResult::Done => None,
+        // Under load boringtun counts the handshake a second time and may answer with a cookie before
+        // authenticating anything (the datagram could be anyone's, even one naming this peer's key): like
+        // the pre-check's cookie it goes back to the sender, and the peer's endpoint and counters stay.
+        // Roaming on it let a stranger move a peer's endpoint (found by the `inbound` fuzzer).
+        TunnResult::WriteToNetwork(reply) if reply.first() == Some(&MESSAGE_COOKIE_REPLY) => {
+            host.reply(from, local, reply);
+            return;
+        }
         TunnResult::WriteToNetwork(reply) => {
             roam(host, peer, from, local);
             host.send_to_peer(peer, reply);

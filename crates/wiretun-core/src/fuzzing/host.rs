@@ -136,6 +136,12 @@ impl Host for FakeHost {
     }
 
     fn send_to_peer(&self, peer: &Peer, data: &[u8]) {
+        // A cookie answers an unauthenticated handshake: it belongs to its sender, not the peer's endpoint.
+        assert_ne!(
+            data.first(),
+            Some(&3),
+            "a cookie reply went to a peer's endpoint"
+        );
         // As send.rs: nothing goes out to a peer without an endpoint.
         if peer.endpoint().addr.is_some() {
             self.sent

@@ -57,3 +57,18 @@ fn short_ipv4_packets_from_a_peer_never_reach_the_tun() {
         assert_eq!(inbound(&script), expected, "length field {claimed}");
     }
 }
+
+/// Found by `inbound` (crash-16ceda16...): under load (here a limit of 3 handshakes), boringtun's second
+/// count inside Tunn::decapsulate answered a replayed initiation with a cookie, and the receive path treated
+/// that like a handshake reply: it moved the peer's endpoint to the replayer and counted the bytes.
+#[test]
+fn a_cookie_for_a_replayed_initiation_does_not_move_the_peer() {
+    let found = [
+        0xf0, 0xe6, 0xe6, 0xe6, 0xe6, 0xe6, 0xe6, 0xe2, 0x19, 0x19, 0x19, 0x19, 0x09, 0x0f, 0xaa,
+        0x19, 0x19, 0xc8, 0x27, 0xc8, 0xc8, 0xc8, 0xc8, 0xc8, 0xc8, 0x68, 0x4e, 0xd2, 0x98,
+    ];
+    inbound(&found);
+    // Readable: limit 3 (0xc0); remote 1 initiates (counted twice: 2); the same initiation replayed from
+    // 203.0.113.5 (outer 7) passes the pre-check (3) and gets the cookie from boringtun's own check.
+    inbound(&[0xc0, 1, 1, 0, 6, 0, 0, 1 | (7 << 1), 0]);
+}
