@@ -31,11 +31,10 @@ describe('config parse ∘ format', () => {
   });
 });
 
-// Found by fuzz/run.sh config, reported and not yet fixed in ts/config: a hook with a carriage return inside
-// parses (only \n ends a line) but formatConfig refuses it, so SaveConfig of that file fails. `it.fails`
-// keeps the finding executable; once parser and formatter agree this test fails and should become a plain `it`.
+// Found by fuzz/run.sh config: a hook with a carriage return inside parsed (only \n ends a line) but
+// formatConfig refused it, so SaveConfig of that file failed.
 describe('found by the config fuzzer', () => {
-  it.fails('what parseConfig accepts, formatConfig writes', () => {
+  it('what parseConfig accepts, formatConfig writes', () => {
     const parsed = parseConfig('[Interface]\nPreUp = echo a\rb\n');
     expect(parseConfig(formatConfig(parsed.config)).config).toEqual(parsed.config);
   });

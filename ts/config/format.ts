@@ -9,7 +9,8 @@ function line(key: string, value: string | number): string {
 
 /** A value that the parser would read back differently cannot be written. */
 function checkWritable(key: string, value: string): string {
-  if (/[#\n\r]/.test(value)) throw new ConfigError(`${key} cannot contain "#" or a line break in a wg-quick file`, { key });
+  // Only \n ends a line for wg-quick (bash `read`) and for parseConfig, so a \r inside a value reads back as is.
+  if (/[#\n]/.test(value)) throw new ConfigError(`${key} cannot contain "#" or a line break in a wg-quick file`, { key });
   if (value !== value.trim()) throw new ConfigError(`${key} cannot start or end with whitespace in a wg-quick file`, { key });
   return value;
 }

@@ -218,7 +218,9 @@ export function parseGet(body: string): DeviceState {
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
     if (key === 'errno') {
-      if (value !== '0') throw new UapiError(Number(value) || ERRNO.EPROTO, `get failed with errno=${value}`);
+      // An errno is a decimal int32 (wireguard-go writes negative ones); anything else is a broken reply.
+      if (!/^-?[0-9]{1,10}$/.test(value) || Math.abs(Number(value)) > 0x7fffffff) throw protoError(`errno=${shown(value, 30)}`);
+      if (value !== '0' && value !== '-0') throw new UapiError(Number(value), `get failed with errno=${value}`);
     } else if (key === 'public_key') {
       p = newPeerState(replyKey(key, value));
       s.peers.push(p);
