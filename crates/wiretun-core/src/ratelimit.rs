@@ -9,7 +9,9 @@
 //! RateLimiter too (which counts more: cookie-answered messages, and handshakes twice), so once our count is
 //! past the device's limit, boringtun's is as well and it has been checking mac2. Our one-second window is
 //! not boringtun's (the timer thread resets that one), so right after its reset some unproven messages may
-//! still be charged; closing that needs the receive path to tell us whether mac2 was checked.
+//! still be charged. The fix: two boringtun limiters per identity (one that only checks mac1, given to every
+//! Tunn; one that always demands mac2), the receive path choosing by our own load count, and the bucket
+//! charged only after mac2 passed; then timers.rs would stop resetting boringtun's count.
 
 use crate::constants::HANDSHAKE_RATE_LIMIT;
 use std::collections::HashMap;
