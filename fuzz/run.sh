@@ -40,9 +40,10 @@ build_ts() {
   [[ -n $ts_bundle ]] && return 0
   # Type-check, then bundle the runner with the parsers it fuzzes (fast-check stays in node_modules).
   npx tsc -p ts/tsconfig.json || return 1
-  ts_bundle=target/ts/fuzz.js
+  # Written under a private name and renamed, so a run started alongside never loads half a bundle.
   npx esbuild ts/main.ts --bundle --platform=node --target=node20 --external:fast-check \
-    --outfile="$ts_bundle" --log-level=warning || return 1
+    --outfile="target/ts/fuzz.$$.js" --log-level=warning || return 1
+  mv -f "target/ts/fuzz.$$.js" target/ts/fuzz.js && ts_bundle=target/ts/fuzz.js
 }
 
 run_ts() {

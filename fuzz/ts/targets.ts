@@ -1,5 +1,6 @@
 // The TypeScript fuzz targets and what each must never do.
-// - uapi: parseSetRequest / parseGet on any text return a model or throw a UapiError with a negative errno,
+// - uapi: parseSetRequest / parseGet on any text return a model or throw a UapiError with a negative errno (for
+//   parseGet: the reply's own errno if it is a non-zero int32),
 //   never anything else, never a key value in the message; an accepted set request formats and re-parses to
 //   the same model.
 // - uapi-server: the real UAPI server on a socket in a temp dir (fake device) answers any byte stream with
@@ -53,29 +54,26 @@ function noSecrets(text: string, values: string[], where: string): void {
   for (const v of values) if (text.includes(v)) fail(`${where} contains a secret key value: ${text.slice(0, 200)}`);
 }
 
-/** Runs a parser that may only fail with a UapiError carrying a negative errno. */
-function cleanUapi<T>(parse: () => T, secretValues: string[]): T | undefined {
+/** Our own errnos are negative, as wireguard-go's; a get reply's errno is the other side's, passed on as
+ * any non-zero int32. */
+const ours = (errno: number) => Number.isInteger(errno) && errno < 0;
+const theirs = (errno: number) => Number.isInteger(errno) && errno !== 0 && Math.abs(errno) <= 0x7fffffff;
+
+// Reported, not fixed here (ts/uapi/codec.ts is not ours): parseGet throws a UapiError with errno 0 for
+// `errno=00` (or `-00`), a success as wg reads it (%d). Tolerated unless WIRETUN_FUZZ_STRICT is set, so a run
+// goes on to the rest; test/unit/props-uapi.test.ts keeps it as an it.fails test.
+const STRICT = process.env.WIRETUN_FUZZ_STRICT !== undefined;
+const theirsTolerated = (errno: number) => theirs(errno) || (!STRICT && errno === 0);
+
+/** Runs a parser that may only fail with a UapiError whose errno passes `valid`. */
+function cleanUapi<T>(parse: () => T, secretValues: string[], valid = ours): T | undefined {
   try {
     return parse();
   } catch (err) {
     if (!(err instanceof UapiError)) fail('not a UapiError', err);
-    if (!Number.isInteger(err.errno) || err.errno >= 0) fail(`a UapiError with errno ${err.errno}`, err);
+    if (!valid(err.errno)) fail(`a UapiError with errno ${err.errno}`, err);
     noSecrets(err.message, secretValues, 'a UapiError message');
     return undefined;
-  }
-}
-
-// Reported, not fixed here (ts/uapi/codec.ts is not ours): parseGet turns the errno value with Number(), so
-// `errno=5`, `errno=1.5`, `errno=1e3` or `errno=Infinity` throw a UapiError carrying that number instead of
-// an EPROTO for a malformed reply. Tolerated unless WIRETUN_FUZZ_STRICT is set, so a run goes on to the rest.
-const STRICT = process.env.WIRETUN_FUZZ_STRICT !== undefined;
-
-function parseGetTolerating(input: string): DeviceState | undefined {
-  try {
-    return parseGet(input);
-  } catch (err) {
-    if (!STRICT && err instanceof UapiError && err.message.startsWith('get failed with errno=')) return undefined;
-    throw err;
   }
 }
 
@@ -128,7 +126,7 @@ export const uapi: Target = {
         fail('an accepted set request does not read back the same after formatSet');
       }
     }
-    cleanUapi(() => parseGetTolerating(input), hidden);
+    cleanUapi(() => parseGet(input), hidden, theirsTolerated);
   },
 };
 
@@ -231,11 +229,7 @@ export const config: Target = {
       return;
     }
     for (const w of parsed.warnings) noSecrets(w, hidden, 'a warning');
-    const c = parsed.config;
-    // Reported, not fixed here (ts/config is not ours): a hook with a carriage return inside parses (only \n
-    // ends a line) but formatConfig refuses to write it, so SaveConfig of such a file fails.
-    if (!STRICT && [c.preUp, c.postUp, c.preDown, c.postDown].flat().some((h) => h.includes('\r'))) return;
-    const text = formatConfig(c);
+    const text = formatConfig(parsed.config);
     const again = parseConfig(text, { file: 'fz.conf' });
     if (!isDeepStrictEqual(again.config, parsed.config)) fail('an accepted config does not read back the same after formatConfig');
     if (formatConfig(again.config) !== text) fail('formatConfig is not stable');
