@@ -220,7 +220,7 @@ export function parseGet(body: string): DeviceState {
     if (key === 'errno') {
       // An errno is a decimal int32 (wireguard-go writes negative ones); anything else is a broken reply.
       if (!/^-?[0-9]{1,10}$/.test(value) || Math.abs(Number(value)) > 0x7fffffff) throw protoError(`errno=${shown(value, 30)}`);
-      if (value !== '0' && value !== '-0') throw new UapiError(Number(value), `get failed with errno=${value}`);
+      if (Number(value) !== 0) throw new UapiError(Number(value), `get failed with errno=${value}`);
     } else if (key === 'public_key') {
       p = newPeerState(replyKey(key, value));
       s.peers.push(p);
