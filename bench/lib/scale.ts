@@ -14,7 +14,7 @@ export interface ScaleResult {
 }
 
 /** A config fragment of `n` peers with random keys and 1-4 distinct /32s each, none overlapping ours. */
-function peersConf(n: number): string {
+export function peersConf(n: number): string {
   const lines: string[] = [];
   let host = 0;
   for (let i = 0; i < n; i++) {

@@ -2,10 +2,10 @@
 // benchmark) must cost less than 2 KiB of resident memory each beyond what the daemon had before, and all of
 // them must be there afterwards. A bound on memory, not a timing: the benchmark reports the actual figures.
 // Also: the TUN the daemon creates has a transmit queue of 1000 packets (up from the default 500).
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { peersConf } from '../../bench/lib/scale';
 import { startDaemon } from './lib/daemon';
 import { assertAvailable, skipReason, WIRETUND } from './lib/env';
 import { daemonPids, Lab } from './lib/lab';
@@ -14,19 +14,6 @@ import { dump, genKeyPair, wg } from './lib/wg';
 
 const PEERS = 10_000;
 const BYTES_PER_PEER_LIMIT = 2048;
-
-function peersConf(n: number): string {
-  const lines: string[] = [];
-  let host = 0;
-  for (let i = 0; i < n; i++) {
-    const ips = Array.from({ length: 1 + (i % 4) }, () => {
-      host++;
-      return `10.${100 + (host >> 16)}.${(host >> 8) & 255}.${host & 255}/32`;
-    });
-    lines.push('[Peer]', `PublicKey = ${randomBytes(32).toString('base64')}`, `AllowedIPs = ${ips.join(', ')}`, '');
-  }
-  return lines.join('\n');
-}
 
 /** Resident bytes: anonymous memory plus the file pages (code) the daemon touched doing the work. */
 function residentBytes(pid: number): number {
