@@ -2,10 +2,10 @@
 // benchmark) must cost less than 2 KiB of resident memory each beyond what the daemon had before, and all of
 // them must be there afterwards. A bound on memory, not a timing: the benchmark reports the actual figures.
 // Also: the TUN the daemon creates has a transmit queue of 1000 packets (up from the default 500).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peersConf } from '../../bench/lib/scale';
+import { peersConf, rssBytes } from '../../bench/lib/scale';
 import { startDaemon } from './lib/daemon';
 import { assertAvailable, skipReason, WIRETUND } from './lib/env';
 import { daemonPids, Lab } from './lib/lab';
@@ -14,13 +14,6 @@ import { dump, genKeyPair, wg } from './lib/wg';
 
 const PEERS = 10_000;
 const BYTES_PER_PEER_LIMIT = 2048;
-
-/** Resident bytes: anonymous memory plus the file pages (code) the daemon touched doing the work. */
-function residentBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
 
 describe.skipIf(skipReason !== undefined)('daemon resources: memory per idle peer, TUN queue (root)', () => {
   let lab: Lab;
@@ -42,9 +35,9 @@ describe.skipIf(skipReason !== undefined)('daemon resources: memory per idle pee
     const file = path.join(lab.tmp, 'peers.conf');
     writeFileSync(file, peersConf(PEERS), { mode: 0o600 });
     const [pid] = daemonPids([iface.name]);
-    const before = residentBytes(pid);
+    const before = rssBytes(pid);
     await wg(node.ns, ['addconf', iface.name, file]);
-    const perPeer = (residentBytes(pid) - before) / PEERS;
+    const perPeer = (rssBytes(pid) - before) / PEERS;
     const peers = (await dump(node.ns, iface.name)).peers;
     expect(peers).toHaveLength(PEERS);
     expect(peers.reduce((n, p) => n + p.allowedIps.split(',').length, 0)).toBe(25_000);
