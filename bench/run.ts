@@ -56,7 +56,8 @@ async function scaleRuns(o: Options): Promise<ScaleResult[]> {
   out[1] = { ...out[1], peers: 10000 };
   const loaded = await runSample(TUN.b, Math.min(o.seconds, 5), true);
   console.log(`    with 10,000 peers: ${loaded.tcpGbps.toFixed(2)} Gb/s`);
-  return out.map((s) => ({ ...s, gbpsWithPeers: loaded.tcpGbps }));
+  out[1].gbpsWithPeers = loaded.tcpGbps;
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -64,7 +65,9 @@ async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
   const impls = await implementations(o.only);
   const results: ImplResult[] = [];
-  process.on('SIGINT', () => void teardown().then(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => void teardown().then(() => process.exit(signal === 'SIGINT' ? 130 : 143)));
+  }
   if (!o.only) results.push(await measure('raw', o));
   for (const impl of impls) {
     if (impl.skipped) {

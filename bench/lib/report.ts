@@ -70,9 +70,14 @@ export function writeResults(file: string, results: ImplResult[], meta: { versio
     '',
     '## Scale (peers added with `wg addconf` to a running daemon)',
     '',
-    '| implementation | peers | configure time (ms) | memory per peer (bytes) |',
-    '|---|---|---|---|',
-    ...ran.flatMap((r) => r.scale.map((s) => `| ${r.name} | ${s.peers} | ${fmt(s.configureMs)} | ${fmt(s.bytesPerPeer)} |`)),
+    '| implementation | peers | configure time (ms) | memory per peer (bytes) | TCP 1 stream with these peers (Gb/s) |',
+    '|---|---|---|---|---|',
+    ...ran.flatMap((r) =>
+      r.scale.map(
+        (s) =>
+          `| ${r.name} | ${s.peers} | ${fmt(s.configureMs)} | ${fmt(s.bytesPerPeer)} | ${s.gbpsWithPeers === undefined ? '–' : fmt(s.gbpsWithPeers)} |`,
+      ),
+    ),
     '',
     ...results.filter((r) => r.skipped).map((r) => `Skipped: ${r.name} — ${r.skipped}.`),
     '',

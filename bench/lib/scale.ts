@@ -11,6 +11,8 @@ export interface ScaleResult {
   peers: number;
   configureMs: number;
   bytesPerPeer: number;
+  /** TCP single stream with this many peers configured (measured at the largest count only). */
+  gbpsWithPeers?: number;
 }
 
 /** A config fragment of `n` peers with random keys and 1-4 distinct /32s each, none overlapping ours. */

@@ -1,0 +1,60 @@
+// The benchmark's report: what RESULTS.md claims is what the samples say, and nothing measured is dropped.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ImplResult, writeResults } from '../../bench/lib/report';
+import { Sample } from '../../bench/lib/workloads';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'wiretun-report-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function sample(tcpGbps: number): Sample {
+  const rtt = { min: 0.1, avg: 0.2, p99: 0.4 };
+  return {
+    tcpGbps,
+    tcpReverseGbps: tcpGbps,
+    tcp4Gbps: tcpGbps,
+    udpGbps: 1,
+    udpLossPct: 0,
+    rttIdle: rtt,
+    rttLoaded: rtt,
+    cpuSecPerGB: 3,
+    peakRssMiB: 50,
+  };
+}
+
+function report(results: ImplResult[]): string {
+  const file = path.join(dir, 'RESULTS.md');
+  writeResults(file, results, { version: '0.0.0', reps: 3, seconds: 10 });
+  return readFileSync(file, 'utf8');
+}
+
+describe('bench report', () => {
+  const wiretun: ImplResult = {
+    name: 'wiretun',
+    handshakeMs: [5],
+    samples: [sample(3), sample(4), sample(5)],
+    scale: [
+      { peers: 1000, configureMs: 80, bytesPerPeer: 1500 },
+      { peers: 10000, configureMs: 400, bytesPerPeer: 1200, gbpsWithPeers: 3.5 },
+    ],
+  };
+  const peer: ImplResult = { name: 'wireguard-go (latest)', handshakeMs: [9], samples: [sample(2)], scale: [] };
+
+  it('reports medians with their spread and the ratio to each peer', () => {
+    const row = report([wiretun, peer]).split('\n').find((l) => l.startsWith('| TCP 1 stream A→B'));
+    expect(row).toBe('| TCP 1 stream A→B (Gb/s) | 4.00 (3.00–5.00) | 2.00 | 2.00× |');
+  });
+
+  it('reports throughput with 10,000 peers configured on that row only', () => {
+    const text = report([wiretun, peer]);
+    expect(text).toContain('| wiretun | 10000 | 400 | 1200 | 3.50 |');
+    expect(text).toContain('| wiretun | 1000 | 80.00 | 1500 | – |');
+  });
+
+  it('names a skipped implementation and why', () => {
+    const skipped: ImplResult = { name: 'boringtun-cli', skipped: 'cargo not found', handshakeMs: [], samples: [], scale: [] };
+    expect(report([wiretun, skipped])).toContain('Skipped: boringtun-cli — cargo not found.');
+  });
+});
