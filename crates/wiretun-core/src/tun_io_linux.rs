@@ -1,5 +1,14 @@
 //! The TUN device on Linux: offloads (virtio-net header, TSO/USO) when the kernel has them, so one read
 //! returns a TCP/UDP super-packet of up to 64 KiB that tun-rs splits into MTU-sized packets.
+//!
+//! One queue, not IFF_MULTI_QUEUE. Tried (2026-11-23: a second queue from `try_clone` and a second send
+//! thread reading it): the second thread read no packet at all, in single-stream, 4-stream and UDP runs.
+//! The kernel's automatic flow steering sends a flow out on the queue its reverse packets were last written
+//! to, and the receive thread writes every flow on the first queue. A second queue would pay only if writes
+//! were spread by flow as well, and then only across peers: encryption for one peer holds that peer's
+//! `Tunn` lock. On the 2-core bench machine both cores were already 90-100% busy during TCP runs (iperf3
+//! and the kernel's copies included), and `bench --quick` showed no gain (A→B 2.88/3.08 vs 3.20/3.29
+//! Gb/s, 4 streams 3.04/3.07 vs 3.04/2.83, two alternating rounds of 3×5 s each).
 
 use crate::constants::{DEFAULT_MTU, MAX_PACKET};
 use crate::device::{DeviceConfig, Shared};
