@@ -10,9 +10,10 @@ import { sockPath } from './lib/daemon';
 import { assertAvailable, skipReason as labSkipReason, WIRETUND } from './lib/env';
 import {
   DefaultRouteNet, defaultRouteNet, exitWithin, Foreground, hasStateFile, INTERNET4, INTERNET6, linkExists, pingOnce,
-  snapshot, startForeground, stateFile, stubResolvconf, waitPing, wiretun, writeClientConf,
+  startForeground, stateFile, stubResolvconf, waitPing, wiretun, writeClientConf,
 } from './lib/hardening';
 import { daemonPids, Lab } from './lib/lab';
+import { snapshot } from './lib/netstate';
 import { run, RunResult } from './lib/proc';
 import { involves, Packet, UnderlayCapture } from './lib/underlay-capture';
 import { waitFor } from './lib/wait';

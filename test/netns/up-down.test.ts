@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from './lib/env';
 import { daemonPids, killDaemons, removeSocket } from './lib/lab';
+import { snapshot } from './lib/netstate';
 import { must, run, runDetaching } from './lib/proc';
 import { waitFor } from './lib/wait';
 
@@ -67,35 +68,6 @@ function wgQuick(args: string[]) {
   const log = path.join(work, 'wg-quick.log');
   writeFileSync(log, '');
   return runDetaching('wg-quick', args, log, { ns: NS_C, env: { WG_QUICK_USERSPACE_IMPLEMENTATION: DAEMON }, timeoutMs: 60_000 });
-}
-
-const VOLATILE = new Set(['ifindex', 'link_index', 'valid_life_time', 'preferred_life_time', 'expires', 'handle', 'stats64', 'txqlen']);
-
-/** JSON without what differs between two identical set-ups: indexes, lifetimes, the random IPv6 link-local. */
-function normalise(json: string): unknown {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => !VOLATILE.has(k)).map(([k, x]) => [k, strip(x)]));
-    }
-    return v;
-  };
-  return strip(JSON.parse(json.replace(/fe80::[0-9a-f:]+/g, 'fe80::LL') || '[]'));
-}
-
-async function snapshot(): Promise<Record<string, unknown>> {
-  const sysctl = async (k: string) => (await inC('sysctl', ['-n', k])).trim();
-  return {
-    links: normalise(await inC('ip', ['-j', 'address', 'show'])),
-    routes4: normalise(await inC('ip', ['-j', '-4', 'route', 'show', 'table', 'all'])),
-    routes6: normalise(await inC('ip', ['-j', '-6', 'route', 'show', 'table', 'all'])),
-    rules4: await inC('ip', ['-4', 'rule', 'show']),
-    rules6: await inC('ip', ['-6', 'rule', 'show']),
-    srcValidMark: await sysctl('net.ipv4.conf.all.src_valid_mark'),
-    forward4: await sysctl('net.ipv4.ip_forward'),
-    forward6: await sysctl('net.ipv6.conf.all.forwarding'),
-    nft: (await inC('nft', ['list', 'ruleset'])).replace(/fe80::[0-9a-f:]+/g, 'fe80::LL'),
-  };
 }
 
 /** The snapshot less wiretun's one addition to wg-quick's state, which must be there: an unreachable default
@@ -185,10 +157,10 @@ describe.skipIf(!isRoot)('wiretun up/down against wg-quick', () => {
   afterAll(cleanup, 30_000);
 
   it('wg-quick up/down: the reference state (and the tunnel works under it)', async () => {
-    const initial = await snapshot();
+    const initial = await snapshot(NS_C);
     const up = await wgQuick(['up', conf]);
     expect(up.code, up.stdout).toBe(0);
-    wgQuickUp = await snapshot();
+    wgQuickUp = await snapshot(NS_C);
     // The comparison below is only worth something if this is the full default-route set-up.
     expect(wgQuickUp.rules4).toContain('not from all fwmark 0xca6c lookup 51820');
     expect(wgQuickUp.nft).toContain('table ip6 wg-quick-wtud0');
@@ -196,7 +168,7 @@ describe.skipIf(!isRoot)('wiretun up/down against wg-quick', () => {
     await waitPing('198.51.100.1');
     const down = await wgQuick(['down', conf]);
     expect(down.code, down.stdout).toBe(0);
-    before = await snapshot();
+    before = await snapshot(NS_C);
     // wg-quick leaves src_valid_mark on; everything else is as it was.
     expect({ ...before, srcValidMark: initial.srcValidMark }).toEqual(initial);
   }, 60_000);
@@ -204,7 +176,7 @@ describe.skipIf(!isRoot)('wiretun up/down against wg-quick', () => {
   it('wiretun up gives the same addresses, routes, rules, sysctls, nft ruleset and MTU; traffic flows', async () => {
     const up = await wiretun(['up', conf]);
     expect(up.code, up.stdout).toBe(0);
-    expect(withoutFailClosed(await snapshot())).toEqual(wgQuickUp);
+    expect(withoutFailClosed(await snapshot(NS_C))).toEqual(wgQuickUp);
     await waitPing('198.51.100.1');
     await waitPing('fd88::1');
   }, 60_000);
@@ -212,7 +184,7 @@ describe.skipIf(!isRoot)('wiretun up/down against wg-quick', () => {
   it('wiretun down restores the state from before exactly', async () => {
     const down = await wiretun(['down', conf]);
     expect(down.code, down.stdout).toBe(0);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(NS_C)).toEqual(before);
     expect(existsSync(path.join(STATE_DIR, `${IF_C}.json`))).toBe(false);
   }, 60_000);
 
@@ -227,7 +199,7 @@ describe.skipIf(!isRoot)('wiretun up/down against wg-quick', () => {
     const down = await wiretun(['down', conf]);
     expect(down.code, down.stdout).toBe(0);
     expect(down.stdout).toContain('daemon is gone');
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(NS_C)).toEqual(before);
   }, 60_000);
 
   it('a failing PostUp rolls everything back and exits 1', async () => {
@@ -236,20 +208,20 @@ describe.skipIf(!isRoot)('wiretun up/down against wg-quick', () => {
     expect(up.code, up.stdout).toBe(1);
     expect(up.stdout).toContain('post-up-ran');
     expect(up.stdout).toMatch(/up wtud0 failed; everything it changed was undone/);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(NS_C)).toEqual(before);
     expect(existsSync(path.join(STATE_DIR, `${IF_C}.json`))).toBe(false);
   }, 60_000);
 
   it('--masquerade adds forwarding and NAT for the tunnel subnets; down removes exactly that', async () => {
     const up = await wiretun(['up', conf, '--masquerade', 'up0']);
     expect(up.code, up.stdout).toBe(0);
-    const s = await snapshot();
+    const s = await snapshot(NS_C);
     expect([s.forward4, s.forward6]).toEqual(['1', '1']);
     expect(s.nft).toContain('ip saddr 10.88.0.0/24 oifname "up0" masquerade');
     expect(s.nft).toContain('ip6 saddr fd88::/64 oifname "up0" masquerade');
     const down = await wiretun(['down', conf]);
     expect(down.code, down.stdout).toBe(0);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(NS_C)).toEqual(before);
   }, 60_000);
 
   it('SaveConfig = true: down writes the running config back, keeping the wg-quick keys', async () => {
@@ -267,7 +239,7 @@ describe.skipIf(!isRoot)('wiretun up/down against wg-quick', () => {
     expect(text).toContain('PostDown = echo bye %i');
     expect(text).not.toContain('fe80');
     expect(statSync(saving).mode & 0o777).toBe(0o600);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(NS_C)).toEqual(before);
   }, 60_000);
 
   it('refuses unknown flags', async () => {
