@@ -44,7 +44,7 @@ impl Udp {
         socket.bind(&addr.into())?;
         let sock: UdpSocket = socket.into();
         let state = UdpSocketState::new(UdpSockRef::from(&sock))?;
-        udp_sys::allow_fragmentation(&sock, addr.is_ipv6())?;
+        allow_fragmentation(&sock, addr.is_ipv6())?;
         Ok(Udp { sock, state })
     }
 
@@ -82,6 +82,25 @@ impl Udp {
 
     fn set_fwmark(&self, mark: u32) -> io::Result<()> {
         udp_sys::set_mark(&socket2::SockRef::from(&self.sock), mark)
+    }
+}
+
+/// Lets the kernel fragment outer datagrams (the option differs per platform, see udp_sys).
+fn allow_fragmentation(sock: &UdpSocket, v6: bool) -> io::Result<()> {
+    let (level, name, value) = udp_sys::fragmentation_option(v6);
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            &value as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of_val(&value) as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
