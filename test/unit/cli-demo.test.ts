@@ -2,7 +2,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatRate, parsePing } from '../../ts/cli/demo-measure';
+import { formatRate, parsePing } from '../../ts/demo/measure';
 import { assertBuilt, BIN, have, wiretun } from './cli-helpers';
 
 describe('parsePing', () => {

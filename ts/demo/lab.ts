@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { must, pauseSync, runSync, show, waitFor } from './demo-proc';
+import { must, pauseSync, runSync, show, waitFor } from './proc';
 
 const SOCKET_DIR = '/var/run/wireguard';
 const STALE = /^wtdemo-[ab]-(\d+)$/;

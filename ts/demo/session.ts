@@ -3,10 +3,10 @@
 import * as path from 'node:path';
 import { native } from '../native';
 import { uapiGet, uapiSet } from '../uapi/client';
-import { addressTunnel, buildUnderlay, Lab, planLab, startDaemon, Side, sweepStale, teardown } from './demo-lab';
-import { firstPing, formatRate, iperf3, nodeTransfer, ping, PingResult, Throughput } from './demo-measure';
-import { have, setVerbose, show, waitFor } from './demo-proc';
-import { usageError } from './usage';
+import { addressTunnel, buildUnderlay, Lab, planLab, startDaemon, Side, sweepStale, teardown } from './lab';
+import { firstPing, formatRate, iperf3, nodeTransfer, ping, PingResult, Throughput } from './measure';
+import { have, setVerbose, show, waitFor } from './proc';
+import { usageError } from '../cli/usage';
 
 const USAGE = `Usage: wiretun demo [--verbose] [--no-iperf3]
 

@@ -1,6 +1,6 @@
 // What the demo measures across the tunnel: ping RTT and a short TCP transfer (iperf3, or node itself).
 import { ChildProcess, spawn } from 'node:child_process';
-import { describe, must, run, waitFor } from './demo-proc';
+import { describe, must, run, waitFor } from './proc';
 
 export interface PingResult {
   sent: number;
