@@ -1,8 +1,8 @@
 // The implementations compared. Each is a daemon with the wireguard-go contract (`PROG IFNAME` creates
 // the interface and its UAPI socket, then backgrounds), configured with the real `wg`.
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { sh, trySh } from './sh';
+import { sh } from './sh';
+import { BORINGTUN_CLI, INSTALLER, installed, installPeers, LATEST_WIREGUARD_GO } from './peers';
 
 export interface Impl {
   name: string;
@@ -15,10 +15,6 @@ export interface Impl {
 }
 
 const REPO = path.resolve(__dirname, '..', '..');
-/** Pinned peers, installed from their registries into a cache outside the repo. */
-export const WIREGUARD_GO_MODULE = 'golang.zx2c4.com/wireguard@v0.0.0-20260522210424-ecfc5a8d5446'; // tag 0.0.20250522
-export const BORINGTUN_CLI_VERSION = '0.7.1';
-const CACHE = process.env.WIRETUN_BENCH_CACHE ?? '/var/cache/wiretun-bench';
 
 async function which(cmd: string): Promise<string | undefined> {
   try {
@@ -28,25 +24,14 @@ async function which(cmd: string): Promise<string | undefined> {
   }
 }
 
-async function latestWireguardGo(): Promise<Impl> {
-  const bin = path.join(CACHE, 'bin', 'wireguard');
-  if (!existsSync(bin)) {
-    if (!(await which('go'))) return { name: 'wireguard-go (latest)', skipped: 'Go is not installed' };
-    const ok = await trySh('env', [`GOBIN=${path.join(CACHE, 'bin')}`, 'go', 'install', WIREGUARD_GO_MODULE]);
-    if (!ok) return { name: 'wireguard-go (latest)', skipped: `go install ${WIREGUARD_GO_MODULE} failed` };
-  }
-  return { name: 'wireguard-go (latest)', command: bin };
-}
-
-async function boringtun(): Promise<Impl> {
-  const bin = path.join(CACHE, 'bin', 'boringtun-cli');
-  if (!existsSync(bin)) {
-    if (!(await which('cargo'))) return { name: 'boringtun-cli', skipped: 'cargo is not installed' };
-    const args = ['install', 'boringtun-cli', '--locked', '--version', BORINGTUN_CLI_VERSION, '--root', CACHE];
-    if (!(await trySh('cargo', args))) return { name: 'boringtun-cli', skipped: 'cargo install boringtun-cli failed' };
-  }
-  // boringtun-cli refuses to run as root unless told to keep its privileges.
-  return { name: 'boringtun-cli', command: bin, args: ['--disable-drop-privileges'] };
+/** The pinned peers, installed (or brought up to their pins) by the same script .ci/setup runs. */
+async function pinnedPeers(): Promise<Impl[]> {
+  const { ok, output } = await installPeers();
+  if (!ok) console.log(output);
+  const why = `bash ${path.relative(REPO, INSTALLER)} could not install it (its output is above)`;
+  return [LATEST_WIREGUARD_GO, BORINGTUN_CLI].map((p) =>
+    installed(p) ? { name: p.name, command: p.command, args: p.args } : { name: p.name, skipped: why },
+  );
 }
 
 export async function implementations(only?: string[]): Promise<Impl[]> {
@@ -54,8 +39,7 @@ export async function implementations(only?: string[]): Promise<Impl[]> {
   const all: Impl[] = [
     { name: 'wiretun', command: path.join(REPO, 'bin', 'wiretund') },
     debian ? { name: 'wireguard-go (Debian)', command: debian } : { name: 'wireguard-go (Debian)', skipped: 'package wireguard-go is not installed' },
-    await latestWireguardGo(),
-    await boringtun(),
+    ...(await pinnedPeers()),
   ];
   return only ? all.filter((i) => only.some((o) => i.name.startsWith(o))) : all;
 }
