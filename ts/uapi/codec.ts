@@ -206,11 +206,26 @@ function setPeerState(p: PeerState, key: string, value: string): void {
   // Anything else (protocol_version, keys of newer or other implementations) is skipped, as wg skips it.
 }
 
+/**
+ * boringtun's own device reports the last handshake as the time elapsed since it (and only while a session
+ * exists), where the protocol has an absolute Unix time. Its get reply is recognisable: it names the device by
+ * `own_public_key` instead of `private_key`. Turns those ages into times as of `now`, so callers see one meaning.
+ */
+function handshakeAgesToTimes(peers: Iterable<PeerState>, now: number): void {
+  for (const p of peers) {
+    const at = Math.max(0, now - (p.lastHandshakeSec * 1000 + p.lastHandshakeNsec / 1e6));
+    p.lastHandshakeSec = Math.floor(at / 1000);
+    p.lastHandshakeNsec = Math.round((at - p.lastHandshakeSec * 1000) * 1e6);
+  }
+}
+
 /** The reverse of formatGet, for clients talking to any userspace WireGuard. The body may still end with its
- * `errno=N` line and blank line; a non-zero errno throws. */
-export function parseGet(body: string): DeviceState {
+ * `errno=N` line and blank line; a non-zero errno throws. `now` (ms) dates boringtun's handshake ages. */
+export function parseGet(body: string, now = Date.now()): DeviceState {
   const s: DeviceState = { privateKey: null, listenPort: 0, fwmark: 0, peers: [] };
   let p: PeerState | undefined;
+  let reportsAges = false;
+  const handshaken = new Set<PeerState>();
   for (const line of body.split('\n')) {
     if (line === '') continue;
     const eq = line.indexOf('=');
@@ -224,12 +239,16 @@ export function parseGet(body: string): DeviceState {
     } else if (key === 'public_key') {
       p = newPeerState(replyKey(key, value));
       s.peers.push(p);
-    } else if (p) setPeerState(p, key, value);
+    } else if (p) {
+      setPeerState(p, key, value);
+      if (key.startsWith('last_handshake_time_')) handshaken.add(p);
+    } else if (key === 'own_public_key') reportsAges = true;
     else if (key === 'private_key') {
       const k = replyKey(key, value);
       s.privateKey = isZeroKey(k) ? null : k;
     } else if (key === 'listen_port') s.listenPort = replyNum(key, value);
     else if (key === 'fwmark') s.fwmark = replyNum(key, value);
   }
+  if (reportsAges) handshakeAgesToTimes(handshaken, now);
   return s;
 }
