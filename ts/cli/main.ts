@@ -26,7 +26,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   pubkey: { summary: 'read a private key on stdin, print its public key', load: () => require('./pubkey') },
   genpsk: { summary: 'print a new preshared key (base64)', load: () => require('./genpsk') },
   tun: { summary: 'TUN/TAP devices for learning and debugging: add, del, list, watch packets, answer pings', load: () => require('./tun') },
-  demo: { summary: 'two namespaces, one tunnel: handshake, ping, throughput, then clean up (root)', load: () => require('../demo/session') },
+  demo: { summary: 'two namespaces, one tunnel: handshake, ping, throughput, then clean up (root)', load: () => require('./demo') },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

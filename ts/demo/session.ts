@@ -1,25 +1,11 @@
-// `wiretun demo`: a tunnel between two throw-away network namespaces, measured and removed again. It needs no
-// configuration and sends nothing outside the namespaces it creates.
+// The demo's run: two throw-away network namespaces, a daemon in each, a tunnel between them with fresh keys,
+// measured and removed again, also on failure and on a signal. Nothing is sent outside those namespaces.
 import * as path from 'node:path';
 import { native } from '../native';
 import { uapiGet, uapiSet } from '../uapi/client';
 import { addressTunnel, buildUnderlay, Lab, planLab, startDaemon, Side, sweepStale, teardown } from './lab';
 import { firstPing, formatRate, iperf3, nodeTransfer, ping, PingResult, Throughput } from './measure';
 import { have, setVerbose, show, waitFor } from './proc';
-import { usageError } from '../cli/usage';
-
-const USAGE = `Usage: wiretun demo [--verbose] [--no-iperf3]
-
-  Creates two network namespaces joined by a veth pair, starts a wiretund in each, connects them with
-  freshly generated keys, then reports handshake time, ping RTT over IPv4 and IPv6 and TCP throughput.
-  Everything it creates is removed afterwards, also on failure and on Ctrl-C. Needs root.
-
-  --verbose    show every command as it runs
-  --no-iperf3  measure throughput with node itself even when iperf3 is installed
-
-  Environment: WIRETUN_DEMO_DAEMON=PROGRAM uses another daemon with wireguard-go's command line
-  (e.g. wireguard-go) instead of wiretund.
-`;
 
 const PORT = 51820;
 
@@ -129,33 +115,15 @@ function printReport(lab: Lab, r: Report): void {
   );
 }
 
-function parseArgs(argv: string[]): { verbose: boolean; iperf: boolean; exit?: number } {
-  const opts = { verbose: false, iperf: true };
-  for (const a of argv) {
-    if (a === '-h' || a === '--help') return process.stdout.write(USAGE), { ...opts, exit: 0 };
-    if (a === '-v' || a === '--verbose') opts.verbose = true;
-    else if (a === '--no-iperf3') opts.iperf = false;
-    else return { ...opts, exit: usageError('demo', a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`, USAGE) };
-  }
-  return opts;
+export interface DemoOptions {
+  /** Show every command that changes the system, as `[#] cmd`. */
+  verbose: boolean;
+  /** Measure with iperf3 when it is installed; false: node's own transfer. */
+  iperf: boolean;
 }
 
-function missingTools(): string[] {
-  return ['ip', 'ping', 'ss'].filter((t) => !have(t));
-}
-
-export async function run(argv: string[]): Promise<number> {
-  const opts = parseArgs(argv);
-  if (opts.exit !== undefined) return opts.exit;
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('wiretun demo: needs root (it creates network namespaces and interfaces); try `sudo wiretun demo`\n');
-    return 1;
-  }
-  const missing = missingTools();
-  if (missing.length) {
-    process.stderr.write(`wiretun demo: missing ${missing.join(', ')} (Debian: apt-get install iproute2 iputils-ping)\n`);
-    return 1;
-  }
+/** The demo once the CLI checked its arguments, root and tools: a fresh lab, connected, measured, removed. */
+export async function runDemo(opts: DemoOptions): Promise<number> {
   setVerbose(opts.verbose);
   for (const ns of sweepStale()) step(`removed ${ns}, left behind by an earlier demo that was killed`);
   const iperf: IperfChoice = !opts.iperf ? 'declined' : have('iperf3') ? 'use' : 'missing';
