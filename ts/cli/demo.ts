@@ -3,7 +3,7 @@
 // precondition handling; the demo itself is in ../demo/.
 import { runDemo } from '../demo/session';
 import { have } from '../demo/proc';
-import { usageError } from './usage';
+import { usageError } from './common';
 
 const USAGE = `Usage: wiretun demo [--verbose] [--no-iperf3]
 

@@ -8,7 +8,8 @@ import { ConfigError, emptyConfig, WgQuickConfig } from '../config/wgquick';
 import { applyDown } from '../routing/apply';
 import { readState } from '../routing/state';
 import { saver } from './save';
-import { needsRoot, realEnv, reportFailure, usageError } from './up';
+import { needsRoot, quickUsageError } from './common';
+import { realEnv, reportFailure } from './wg-quick';
 
 const USAGE = `Usage: wiretun down [ CONFIG_FILE | INTERFACE ]
 
@@ -55,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   requireLinux('wiretun down');
   if (argv.length !== 1 || argv[0].startsWith('-')) {
-    return usageError(argv.length ? `unexpected ${argv.join(' ')}` : 'missing CONFIG_FILE or INTERFACE', USAGE);
+    return quickUsageError(argv.length ? `unexpected ${argv.join(' ')}` : 'missing CONFIG_FILE or INTERFACE', USAGE);
   }
   if (needsRoot('down')) return 1;
   try {

@@ -1,7 +1,7 @@
 // `wiretun genkey`: a new private key, base64, as `wg genkey` prints it.
 import { fstatSync } from 'node:fs';
 import { native } from '../native';
-import { noArguments } from './usage';
+import { noArguments } from './common';
 
 const USAGE = `Usage: wiretun genkey
 

@@ -1,6 +1,6 @@
 // `wiretun genpsk`: a new preshared key, base64, as `wg genpsk` prints it.
 import { native } from '../native';
-import { noArguments } from './usage';
+import { noArguments } from './common';
 
 const USAGE = `Usage: wiretun genpsk
 

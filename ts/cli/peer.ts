@@ -5,7 +5,7 @@ import { addLivePeer, liveDevice, removeLivePeer } from '../peers/live';
 import { listPeers, planAdd, planRemove } from '../peers/manage';
 import { commitEdit, loadConfig, LoadedConfig } from '../peers/store';
 import { peerTable } from '../peers/table';
-import { runAction, usageError } from './usage';
+import { runAction, usageError } from './common';
 
 const USAGE = `Usage: wiretun peer add IF_OR_CONF [--name NAME] [--endpoint HOST[:PORT]] [--allowed-ips CIDR[,CIDR...]] [--qr]
        wiretun peer list IF_OR_CONF

@@ -1,6 +1,6 @@
 // `wiretun pubkey`: private key (base64) on stdin, public key (base64) on stdout, as `wg pubkey` does.
 import { native } from '../native';
-import { noArguments } from './usage';
+import { noArguments } from './common';
 
 const USAGE = `Usage: wiretun pubkey < private.key
 

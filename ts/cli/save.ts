@@ -12,7 +12,8 @@ import { parseGet } from '../uapi/codec';
 import { ApplyEnv, ApplyError } from '../routing/apply';
 import { linkMtu } from '../routing/gather';
 import { printed } from '../routing/ops';
-import { needsRoot, realEnv, reportFailure, usageError } from './up';
+import { needsRoot, quickUsageError } from './common';
+import { realEnv, reportFailure } from './wg-quick';
 
 const USAGE = 'Usage: wiretun save [ CONFIG_FILE | INTERFACE ]\n';
 
@@ -54,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   requireLinux('wiretun save');
-  if (argv.length !== 1 || argv[0].startsWith('-')) return usageError(argv.length ? `unexpected ${argv.join(' ')}` : 'missing CONFIG_FILE or INTERFACE', USAGE);
+  if (argv.length !== 1 || argv[0].startsWith('-')) return quickUsageError(argv.length ? `unexpected ${argv.join(' ')}` : 'missing CONFIG_FILE or INTERFACE', USAGE);
   if (needsRoot('save')) return 1;
   try {
     const located = await readConfigFile(argv[0]);

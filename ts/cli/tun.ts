@@ -8,7 +8,7 @@ import { UnsupportedPlatformError } from '../platform';
 import { deletePersistentTun, listTuns, openTun, TunDevice, TunMode } from '../tun/device';
 import { buildEchoReply } from '../tun/echo';
 import { describePacket } from '../tun/format';
-import { runAction, usageError } from './usage';
+import { runAction, usageError } from './common';
 
 const USAGE = `Usage: wiretun tun add NAME [--tap] [--user USER] [--group GROUP] [--mtu N]
        wiretun tun del NAME

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { socketPath } from '../uapi/server';
+import { run as runDown } from './down';
 
 /** How often the daemon's socket is probed; a crash is noticed within about this long. */
 const PROBE_MS = 1_000;
@@ -63,10 +64,9 @@ async function socketRemoved(iface: string): Promise<boolean> {
   return true;
 }
 
-/** `wiretun down CONFIG` as its own command would run it, loaded only now (down.ts builds on up.ts). */
-async function takeDown(configArg: string): Promise<number> {
-  const down = await import('./down');
-  return down.run([configArg]);
+/** `wiretun down CONFIG` as its own command would run it. */
+function takeDown(configArg: string): Promise<number> {
+  return runDown([configArg]);
 }
 
 /** Waits for a signal or the daemon's end, runs `down`, and returns the exit status for the process. */

@@ -1,15 +1,12 @@
 // `wiretun up CONFIG_FILE | INTERFACE [--masquerade [OUT_IFACE]] [-f]`: wg-quick up on top of the userspace
 // daemon. Everything or nothing: a failure at any step undoes what was done and exits 1 with the reason.
-import { spawn } from 'node:child_process';
 import { requireLinux } from '../platform';
-import { uapiGet, uapiSet } from '../uapi/client';
-import * as path from 'node:path';
 import { readConfigFile } from '../config/locate';
 import { parseConfig } from '../config/parse';
-import { ConfigError } from '../config/wgquick';
-import { ApplyEnv, ApplyError, applyUp, Control } from '../routing/apply';
-import { realSystem } from '../routing/gather';
+import { applyUp } from '../routing/apply';
+import { needsRoot, quickUsageError } from './common';
 import { Signals, stayUp } from './up-foreground';
+import { realEnv, reportFailure } from './wg-quick';
 
 const USAGE = `Usage: wiretun up [ CONFIG_FILE | INTERFACE ] [--masquerade [OUT_IFACE]] [-f | --foreground]
 
@@ -19,45 +16,6 @@ const USAGE = `Usage: wiretun up [ CONFIG_FILE | INTERFACE ] [--masquerade [OUT_
   -f, --foreground          stay running once up: SIGTERM or SIGINT runs \`wiretun down\` and exits 0; if the
                             daemon dies, \`down\` runs too and the exit status is 1 (for systemd units).
 `;
-
-const DAEMON_TIMEOUT_MS = 30_000;
-
-/** The daemon of this package (bin/wiretund), or WIRETUN_DAEMON (e.g. wireguard-go) when set. */
-export function daemonCommand(): string {
-  return process.env.WIRETUN_DAEMON || path.resolve(__dirname, '..', '..', 'bin', 'wiretund');
-}
-
-/** Runs the daemon launcher; like wireguard-go it backgrounds itself and exits 0 once the interface is ready. */
-function startDaemon(command: string, iface: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [iface], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), DAEMON_TIMEOUT_MS);
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const hint = e.code === 'ENOENT' ? ' (not found; build the package or set WIRETUN_DAEMON)' : '';
-      reject(new Error(`cannot start ${command}${hint}: ${e.message}`));
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) return resolve();
-      reject(new Error(`${command} did not create ${iface}: ${signal ? `killed by ${signal}` : `exit status ${code}`}`));
-    });
-  });
-}
-
-export function realControl(): Control {
-  const command = daemonCommand();
-  return {
-    daemonName: command,
-    startDaemon: (iface) => startDaemon(command, iface),
-    set: (iface, body) => uapiSet(iface, body),
-    get: (iface) => uapiGet(iface),
-  };
-}
-
-export function realEnv(): ApplyEnv {
-  return { sys: realSystem(), control: realControl(), log: (line) => process.stderr.write(`${line}\n`) };
-}
 
 interface UpArgs {
   config?: string;
@@ -109,29 +67,9 @@ function trapSignals(): Signals {
   };
 }
 
-export function usageError(message: string, usage: string): number {
-  process.stderr.write(`wiretun: ${message}\n${usage}`);
-  return 1;
-}
-
-export function needsRoot(command: string): boolean {
-  if (process.getuid?.() === 0) return false;
-  process.stderr.write(`wiretun: ${command} needs root (it creates interfaces, routes and firewall rules)\n`);
-  return true;
-}
-
-/** One line for the user; WIRETUN_DEBUG=1 adds the stack of failures that are not ours to explain. */
-export function reportFailure(err: unknown): number {
-  const known = err instanceof ApplyError || err instanceof ConfigError;
-  const text = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`wiretun: ${text}\n`);
-  if (!known && process.env.WIRETUN_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  return 1;
-}
-
 export async function run(argv: string[]): Promise<number> {
   const args = parseUpArgs(argv);
-  if (args.error) return usageError(args.error, USAGE);
+  if (args.error) return quickUsageError(args.error, USAGE);
   if (args.help || args.config === undefined) {
     process.stderr.write(USAGE);
     return 0;

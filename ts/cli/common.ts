@@ -1,9 +1,24 @@
-// Shared argument handling for the small subcommands, so every one treats --help and stray arguments alike.
+// What the subcommands share: argument handling, so every one treats --help and stray arguments alike, and the
+// root check. Light on purpose (no routing, no addon): every subcommand loads it. The wg-quick commands' real
+// environment is in ./wg-quick.
 
 /** Writes `wiretun CMD: message` and the usage to stderr; returns exit status 1. */
 export function usageError(command: string, message: string, usage: string): number {
   process.stderr.write(`wiretun ${command}: ${message}\n\n${usage}`);
   return 1;
+}
+
+/** The wg-quick commands' form (up, down, save): `wiretun: message`, then the usage. */
+export function quickUsageError(message: string, usage: string): number {
+  process.stderr.write(`wiretun: ${message}\n${usage}`);
+  return 1;
+}
+
+/** For commands that change the network: says so and returns true when not root. */
+export function needsRoot(command: string): boolean {
+  if (process.getuid?.() === 0) return false;
+  process.stderr.write(`wiretun: ${command} needs root (it creates interfaces, routes and firewall rules)\n`);
+  return true;
 }
 
 /**
