@@ -12,6 +12,7 @@ import { PeerUpdate } from './config/model';
 import { WgQuickConfig } from './config/wgquick';
 import { serveUapi, UapiServer } from './uapi/server';
 import { nativeUapiDevice } from './uapi/device';
+import { checkOptions, FROM_CONFIG_OPTIONS, PEER_CHANGES, PEER_OPTIONS, TUNNEL_OPTIONS } from './options';
 
 /** A peer as you add it. Keys are base64. */
 export interface PeerOptions {
@@ -118,6 +119,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
 
   /** Creates the interface in this process and applies the options. On any failure nothing is left behind. */
   static async create(options: TunnelOptions): Promise<Tunnel> {
+    checkOptions('Tunnel.create', options, TUNNEL_OPTIONS);
     const key = decodeKey(options.privateKey, 'private key');
     const peers = await Promise.all((options.peers ?? []).map(toNativePeer));
     const device = callNative(() => native().BindingDevice.create(options.name, options.mtu ?? null));
@@ -149,6 +151,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     source: string | WgQuickConfig,
     options: { name?: string; routing?: boolean; uapi?: boolean } = {},
   ): Promise<Tunnel> {
+    checkOptions('Tunnel.fromConfig', options, FROM_CONFIG_OPTIONS);
     let config: WgQuickConfig;
     let name = options.name;
     if (typeof source === 'string') {
@@ -201,12 +204,14 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
 
   /** Adds a peer; when one with that key exists, updates it with the fields given. */
   async addPeer(peer: PeerOptions): Promise<void> {
+    checkOptions('Tunnel.addPeer', peer, PEER_OPTIONS, 'peer');
     const [pub, update] = await toNativePeer(peer);
     this.#call((d) => d.setPeer(pub, update));
   }
 
   /** Changes an existing peer; throws ENOENT when there is no such peer. */
   async updatePeer(publicKey: string, changes: PeerChanges): Promise<void> {
+    checkOptions('Tunnel.updatePeer', changes, PEER_CHANGES, 'changes');
     const [pub, update] = await toNativePeer({ publicKey, ...changes });
     update.updateOnly = true;
     update.replaceAllowedIps = changes.allowedIps !== undefined;

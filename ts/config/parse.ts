@@ -18,6 +18,7 @@ import {
 } from './wgquick';
 import { PeerUpdate } from './model';
 import * as v from './values';
+import { checkOptions, PARSE_OPTIONS } from '../options';
 
 type Section = 'none' | 'interface' | 'peer';
 
@@ -49,6 +50,7 @@ export interface ParseOptions {
 
 /** Parses the text of a wg-quick file. Throws ConfigError at the first problem; returns warnings otherwise. */
 export function parseConfig(text: string, options: ParseOptions = {}): ParseResult {
+  checkOptions('parseConfig', options, PARSE_OPTIONS);
   const st: State = { file: options.file ?? options.filename, config: emptyConfig(), warnings: [], section: 'none', seen: new Map() };
   // bash `read` drops NUL bytes; so do we, so that line numbers and values agree with wg-quick.
   const lines = text.replace(/\0/g, '').split('\n');

@@ -3,10 +3,12 @@
 // keys only wg-quick handles. The parser, the formatter, the UAPI client and the CLI all speak this model;
 // base64 (files, `wg`) and hex (UAPI) exist only at those edges.
 import { DeviceState, DeviceUpdate, emptyDeviceUpdate, emptyPeerUpdate, PeerUpdate } from './model';
+import { checkOptions, PEER_UPDATE_FIELDS } from '../options';
 
 /** A [Peer] section as `wg setconf` applies it: created if missing, its allowed IPs replaced. Its endpoint may
  * still name a host (`host:port`, `[v6]:port`); names are resolved when the config is applied. */
 export function configPeer(publicKey: Buffer, fields: Partial<PeerUpdate> = {}): PeerUpdate {
+  checkOptions('configPeer', fields, PEER_UPDATE_FIELDS, 'fields');
   return { ...emptyPeerUpdate(publicKey), replaceAllowedIps: true, ...fields };
 }
 

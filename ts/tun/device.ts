@@ -3,6 +3,7 @@
 import { callNative, fromNative } from '../errors';
 import { native } from '../native';
 import { requireLinux } from '../platform';
+import { checkOptions, OPEN_TUN_OPTIONS } from '../options';
 
 export type TunMode = 'tun' | 'tap';
 
@@ -132,9 +133,7 @@ export class TunDevice implements AsyncIterable<Buffer> {
 
 /** Creates a TUN/TAP interface, or attaches to an existing persistent one. Linux only. */
 export function openTun(options: OpenTunOptions): TunDevice {
-  if (options.mode !== 'tun' && options.mode !== 'tap') {
-    throw new TypeError(`openTun: mode must be 'tun' or 'tap', got ${String(options.mode)}`);
-  }
+  checkOptions('openTun', options, OPEN_TUN_OPTIONS);
   const b = binding('TUN/TAP devices');
   const { mode, ...rest } = options;
   const handle = callNative(() => b.BindingTun.open({ ...rest, tap: mode === 'tap' }));
