@@ -3,12 +3,17 @@
 //!   2. check mac1 and, under load, answer with a cookie instead of doing any DH (shared RateLimiter);
 //!      then a per-source token bucket for handshake messages (ratelimit.rs);
 //!   3. find the peer: by the static key inside a handshake initiation, else by receiver index;
-//!   4. decrypt / run the handshake in the peer's Tunn; send what it answers, flush queued packets;
-//!   5. drop decrypted packets whose source is not in that peer's allowed IPs; batch the rest for the
-//!      TUN (tun_batch.rs: GRO-merged writes at the end of every receive batch);
-//!   6. roaming: an authenticated datagram moves the peer's endpoint to where it came from.
+//!   4. decrypt / run the handshake in the peer's Tunn: a quick replay check of the counter, then
+//!      authentication (AEAD tag, or the handshake's own), marking the counter, boringtun's timers;
+//!   5. once authenticated, in the kernel's order (receive.c): roaming (the endpoint moves to where the
+//!      datagram came from), the receive counter, then what waits to be sent: a handshake's answer and
+//!      packets boringtun queued for want of a session;
+//!   6. only then the checks on what a data packet carries: too short to be IP, or a source outside the
+//!      peer's allowed IPs, and it is dropped; the rest is batched for the TUN (tun_batch.rs: GRO-merged
+//!      writes at the end of every receive batch).
 //!
-//! Unauthenticated datagrams get no reply at all.
+//! Unauthenticated datagrams get no reply and change nothing. SECURITY.md ("Receive order") lists where
+//! this differs from the kernel and wireguard-go.
 //!
 //! Steps 2-6 reach the device only through `Host`, so the fuzzer (fuzzing/) can drive them with fakes.
 
@@ -21,8 +26,9 @@ use crate::ratelimit::SourceLimiter;
 use crate::tun_batch::{TunBatch, TunSink};
 use crate::udp::Udp;
 use arc_swap::ArcSwapOption;
+use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::handshake::parse_handshake_anon;
-use boringtun::noise::{Packet, TunnResult};
+use boringtun::noise::{Packet, Tunn, TunnResult};
 use quinn_udp::{RecvMeta, BATCH_SIZE};
 use std::io::{ErrorKind, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
@@ -234,10 +240,7 @@ fn decrypt<H: Host>(
     let Some(tunn) = guard.as_mut() else { return };
     // Decrypt straight into the TUN batch; handshake replies need 148 bytes at most.
     let slot = scratch.tun.slot(data.len().max(148));
-    let delivered = match tunn.decapsulate(Some(from.ip()), data, slot) {
-        TunnResult::Err(_) => return,
-        TunnResult::Done if !is_data => return,
-        TunnResult::Done => None,
+    let inner = match tunn.decapsulate(Some(from.ip()), data, slot) {
         // Under load boringtun counts the handshake a second time and may answer with a cookie before
         // authenticating anything (the datagram could be anyone's, even one naming this peer's key): like
         // the pre-check's cookie it goes back to the sender, and the peer's endpoint and counters stay.
@@ -246,31 +249,56 @@ fn decrypt<H: Host>(
             host.reply(from, local, reply);
             return;
         }
+        // An authenticated initiation (answered with a response) or response (with a keepalive).
         TunnResult::WriteToNetwork(reply) => {
-            roam(host, peer, from, local);
+            authenticated(host, peer, from, local, data.len());
             host.send_to_peer(peer, reply);
-            // Packets boringtun queued while the handshake was in flight.
-            while let TunnResult::WriteToNetwork(queued) =
-                tunn.decapsulate(None, &[], &mut scratch.plain)
-            {
-                host.send_to_peer(peer, queued);
-            }
-            None
+            send_queued(host, peer, tunn, &mut scratch.plain);
+            return;
         }
+        // A keepalive.
+        TunnResult::Done if is_data => None,
+        // A cookie reply from the peer, which the kernel does not count either; or nothing to do.
+        TunnResult::Done => return,
+        // boringtun checks the IP header only after decrypting and marking the counter, so for a data
+        // packet this error means authenticated but not an IP packet: still the peer's, like the rest.
+        TunnResult::Err(WireGuardError::InvalidPacket) if is_data => None,
+        TunnResult::Err(_) => return,
         TunnResult::WriteToTunnelV4(packet, src) => Some((IpAddr::V4(src), packet.len())),
         TunnResult::WriteToTunnelV6(packet, src) => Some((IpAddr::V6(src), packet.len())),
     };
+    // The peer proved itself and the counter was fresh: what the packet carries no longer matters to
+    // roaming, counting or the session (as in the kernel and wireguard-go).
+    authenticated(host, peer, from, local, data.len());
+    send_queued(host, peer, tunn, &mut scratch.plain);
     drop(guard);
-    if let Some((src, len)) = delivered {
-        // Cryptokey routing on the way in: only sources inside the peer's allowed IPs reach the TUN.
-        if len < MIN_TUN_PACKET || !host.peers().read().owns(peer, src) {
-            return;
-        }
+    let Some((src, len)) = inner else { return };
+    // Cryptokey routing on the way in: only sources inside the peer's allowed IPs reach the TUN.
+    if len >= MIN_TUN_PACKET && host.peers().read().owns(peer, src) {
         scratch.tun.commit(host, len);
     }
-    peer.rx_bytes
-        .fetch_add(data.len() as u64, Ordering::Relaxed);
+}
+
+/// What every authenticated datagram does, whatever it carries: moves the endpoint and counts the whole
+/// datagram, as wireguard-go counts (the kernel leaves out data packets it then drops).
+fn authenticated<H: Host>(
+    host: &H,
+    peer: &Peer,
+    from: SocketAddr,
+    local: Option<IpAddr>,
+    len: usize,
+) {
     roam(host, peer, from, local);
+    peer.rx_bytes.fetch_add(len as u64, Ordering::Relaxed);
+}
+
+/// Sends what boringtun queued while it had no session. boringtun hands its queue out only on calls with
+/// an empty datagram; the kernel sends its staged packets as soon as data arrives on a new session, so we
+/// ask after every authenticated datagram (an empty queue costs one check).
+fn send_queued<H: Host>(host: &H, peer: &Peer, tunn: &mut Tunn, buf: &mut [u8]) {
+    while let TunnResult::WriteToNetwork(queued) = tunn.decapsulate(None, &[], buf) {
+        host.send_to_peer(peer, queued);
+    }
 }
 
 fn roam<H: Host>(host: &H, peer: &Peer, from: SocketAddr, local: Option<IpAddr>) {

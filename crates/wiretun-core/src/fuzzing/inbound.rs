@@ -7,6 +7,8 @@
 //! in host.rs.
 
 mod config;
+#[cfg(test)]
+mod order;
 mod setup;
 
 use super::host::{Dest, FakeHost, GroSink};
