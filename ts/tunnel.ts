@@ -156,7 +156,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     let name = options.name;
     if (typeof source === 'string') {
       const located = await readConfigFile(source);
-      config = parseConfig(located.data.toString('utf8'), { file: located.path }).config;
+      config = parseConfig(located.data.toString('utf8'), { file: located.path });
       name ??= located.interfaceName;
     } else {
       config = source;

@@ -223,10 +223,10 @@ export const config: Target = {
       return;
     }
     for (const w of parsed.warnings) noSecrets(w, hidden, 'a warning');
-    const text = formatConfig(parsed.config);
+    const text = formatConfig(parsed);
     const again = parseConfig(text, { file: 'fz.conf' });
-    if (!isDeepStrictEqual(again.config, parsed.config)) fail('an accepted config does not read back the same after formatConfig');
-    if (formatConfig(again.config) !== text) fail('formatConfig is not stable');
+    if (!isDeepStrictEqual(again, parsed)) fail('an accepted config does not read back the same after formatConfig');
+    if (formatConfig(again) !== text) fail('formatConfig is not stable');
   },
 };
 

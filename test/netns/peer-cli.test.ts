@@ -68,7 +68,7 @@ describe.skipIf(!isRoot)('wiretun peer (root)', () => {
     // The config, then a blank line and the QR code.
     const clientText = add.stdout.slice(0, add.stdout.indexOf('\n\n', add.stdout.indexOf('[Peer]')) + 1);
     expect(add.stdout.slice(clientText.length)).toMatch(/▄|█/); // the QR code follows the config
-    const config = parseConfig(clientText).config;
+    const config = parseConfig(clientText);
     expect(config.addresses).toEqual(['10.71.0.2/32']);
     expect(config.device.peers[0]).toMatchObject({ publicKey: Buffer.from(server.publicKey, 'base64'), allowedIps: ['10.71.0.0/24'] });
 

@@ -48,6 +48,6 @@ describe('configDevice', () => {
         `[Peer]\nPublicKey = ${b64(3)}\nPresharedKey = ${b64(4)}\n`,
     );
     // Read back, it is the same update: what setconf of the saved file would apply.
-    expect(parseConfig(formatConfig({ ...emptyConfig(), device })).config.device).toEqual(device);
+    expect(parseConfig(formatConfig({ ...emptyConfig(), device })).device).toEqual(device);
   });
 });

@@ -44,7 +44,7 @@ describe('helpers', () => {
   });
 
   it('masks the tunnel addresses to their subnets, once each', () => {
-    const { config } = parseConfig('[Interface]\nAddress = 10.9.0.1/24, 10.9.0.7/24, fd00::1/64, 10.1.2.3\n');
+    const config = parseConfig('[Interface]\nAddress = 10.9.0.1/24, 10.9.0.7/24, fd00::1/64, 10.1.2.3\n');
     expect(tunnelSubnets(config)).toEqual(
       new Map([
         [4, ['10.9.0.0/24', '10.1.2.3/32']],

@@ -10,7 +10,7 @@ import { System } from '../../ts/routing/gather';
 import { readState, statePath } from '../../ts/routing/state';
 
 const FIXTURES = path.join(__dirname, '../fixtures/configs/valid');
-const fixture = (name: string) => parseConfig(readFileSync(path.join(FIXTURES, `${name}.conf`), 'utf8')).config;
+const fixture = (name: string) => parseConfig(readFileSync(path.join(FIXTURES, `${name}.conf`), 'utf8'));
 
 /** A machine as data: links, rules, nft tables, sysctls. Commands mutate it the way the real tools would. */
 class FakeMachine {
@@ -166,7 +166,7 @@ describe('applyUp', () => {
   });
 
   it('resolves endpoint host names to numeric endpoints', () => {
-    const { config } = parseConfig(
+    const config = parseConfig(
       '[Interface]\nPrivateKey = CI3MlxQI17uEaUJi7ooqiLcu6fTfs3SQ8+2KzajoXWs=\n[Peer]\nPublicKey = ZYW3Of/T2IHGIUv9yRRhn6gv8WSbM7Vs1KObFOkGaWY=\nEndpoint = vpn.example:4500\nAllowedIPs = 10.0.0.0/8\n',
     );
     expect(uapiConfigBody(config, { 'vpn.example': '198.51.100.7' })).toContain('endpoint=198.51.100.7:4500\n');
@@ -190,7 +190,7 @@ describe('applyUp', () => {
   });
 
   it('stops before any change when an endpoint name does not resolve', async () => {
-    const { config } = parseConfig(
+    const config = parseConfig(
       '[Interface]\n[Peer]\nPublicKey = ZYW3Of/T2IHGIUv9yRRhn6gv8WSbM7Vs1KObFOkGaWY=\nEndpoint = nowhere.invalid:1\nAllowedIPs = 10.0.0.0/8\n',
     );
     await expect(applyUp(env(), config, 'wt0', { configPath: '/x' })).rejects.toThrow('cannot resolve endpoint host "nowhere.invalid"');

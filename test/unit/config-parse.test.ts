@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../ts/config/parse';
 import { formatConfig } from '../../ts/config/format';
-import { ConfigError, configPeer } from '../../ts/config/wgquick';
+import { ConfigError, configPeer, emptyConfig } from '../../ts/config/wgquick';
 
 const DIR = path.join(__dirname, '../fixtures/configs');
 const valid = readdirSync(path.join(DIR, 'valid')).filter((f) => f.endsWith('.conf'));
@@ -14,16 +14,16 @@ const PRIV = 'OBUcSva5gSGXTpiAVlpjCsjla4jnm1EnpyLZUfpwZlA=';
 
 describe('parseConfig: valid fixtures', () => {
   it.each(valid)('%s parses and round-trips through formatConfig', (f) => {
-    const { config } = parseConfig(read('valid', f), { file: f });
+    const config = parseConfig(read('valid', f), { file: f });
     const text = formatConfig(config);
     const again = parseConfig(text);
-    expect(again.config).toEqual(config);
+    expect(again).toEqual(config);
     expect(again.warnings).toEqual([]);
-    expect(formatConfig(again.config)).toBe(text);
+    expect(formatConfig(again)).toBe(text);
   });
 
   it('reads the messy file as wg-quick and wg would', () => {
-    const { config, warnings } = parseConfig(read('valid', 'wtp-messy.conf'), { file: 'wtp-messy.conf' });
+    const config = parseConfig(read('valid', 'wtp-messy.conf'), { file: 'wtp-messy.conf' });
     expect(config.device.privateKey?.toString('base64')).toBe(PRIV);
     expect(config.device.listenPort).toBe(51000);
     expect(config.device.fwmark).toBe(0x1f);
@@ -51,12 +51,12 @@ describe('parseConfig: valid fixtures', () => {
     expect(first.replaceAllowedIps && config.device.replacePeers).toBe(true);
     expect(second.allowedIps).toEqual(['fd50::/64', '10.52.0.0/16']);
     expect(second.persistentKeepalive).toBe(0);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^wtp-messy\.conf:22: peer ZYW3.* already defined on line 1/);
+    expect(config.warnings).toHaveLength(1);
+    expect(config.warnings[0]).toMatch(/^wtp-messy\.conf:22: peer ZYW3.* already defined on line 1/);
   });
 
   it('keeps hooks in order per phase and host names in endpoints', () => {
-    const { config } = parseConfig(
+    const config = parseConfig(
       ['[Interface]', 'PostDown = b', 'PreUp = 1', 'PostDown = c # gone', 'PreUp = 2',
         '[Peer]', 'PublicKey = ' + PRIV, 'Endpoint = vpn.example.com:51820',
         '[Peer]', 'PublicKey = HkFGUoDEryCODy487jiElNGFt76ROFEZXoCdh2FBXVE=', 'Endpoint = fe80::1:51820'].join('\n'),
@@ -69,7 +69,7 @@ describe('parseConfig: valid fixtures', () => {
   });
 
   it('accepts FwMark off/decimal/hex, Table keywords in any case, keepalive off', () => {
-    const cfg = (lines: string[]) => parseConfig(['[Interface]', ...lines].join('\n')).config;
+    const cfg = (lines: string[]) => parseConfig(['[Interface]', ...lines].join('\n'));
     expect(cfg(['FwMark = off']).device.fwmark).toBe(0);
     expect(cfg(['FwMark = 0xffffffff']).device.fwmark).toBe(0xffffffff);
     expect(cfg(['FwMark = 51820']).device.fwmark).toBe(51820);
@@ -116,5 +116,51 @@ describe('parseConfig: invalid fixtures', () => {
 describe('parseConfig options', () => {
   it('accepts filename as well as file, and names it in errors', () => {
     expect(() => parseConfig('[Interface]\nListenPort = 70000\n', { filename: 'wg9.conf' })).toThrow(/^wg9\.conf:2:/);
+  });
+});
+
+describe('parseConfig returns the config itself', () => {
+  const PUB = 'HkFGUoDEryCODy487jiElNGFt76ROFEZXoCdh2FBXVE=';
+  const messy = [
+    '[interface]',
+    ` privatekey=${PRIV} # ours`,
+    'Address = 10.0.0.1/24,fd00::1/64',
+    '[peer]',
+    `PublicKey = ${PUB}`,
+    'AllowedIPs = 10.0.0.2/32',
+    '[Peer]',
+    `PublicKey = ${PUB}`,
+    'AllowedIPs = 10.0.0.3/32',
+  ].join('\n');
+  const normalized =
+    `[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.0.0.1/24\nAddress = fd00::1/64\n\n` +
+    `[Peer]\nPublicKey = ${PUB}\nAllowedIPs = 10.0.0.3/32\n`;
+
+  it('so formatConfig(parseConfig(text)) writes the normalized text', () => {
+    expect(formatConfig(parseConfig(messy))).toBe(normalized);
+    expect(formatConfig(parseConfig(normalized))).toBe(normalized);
+  });
+
+  it('with its warnings on it', () => {
+    const parsed = parseConfig(messy, { file: 'wg7.conf' });
+    expect(parsed.warnings).toEqual([expect.stringMatching(/^wg7\.conf:7: peer HkFG\S+ was already defined on line 4/)]);
+    expect(parseConfig(normalized).warnings).toEqual([]);
+  });
+
+  it('and .config, deprecated, still the same object, so destructuring callers keep working', () => {
+    const parsed = parseConfig(messy);
+    expect(parsed.config).toBe(parsed);
+    const { config, warnings } = parsed;
+    expect(formatConfig(config)).toBe(normalized);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('which serializes and compares as a plain WgQuickConfig: no cycle, no extra keys', () => {
+    const parsed = parseConfig(messy);
+    const json = JSON.parse(JSON.stringify(parsed));
+    expect(Object.keys(json).sort()).toEqual(Object.keys(emptyConfig()).sort());
+    expect(Object.keys(parsed).sort()).toEqual(Object.keys(emptyConfig()).sort());
+    expect(json.device.peers[0].allowedIps).toEqual(['10.0.0.3/32']);
+    expect(parseConfig(formatConfig(parsed))).toEqual(parsed);
   });
 });

@@ -54,12 +54,12 @@ describe('peer add', () => {
     );
     expect(statSync(file).mode & 0o777).toBe(0o600);
     // Still a valid config, with both peers.
-    expect(parseConfig(after).config.device.peers.map((p) => p.publicKey.toString('base64'))).toEqual([oldPeer, plan.peer.publicKey]);
+    expect(parseConfig(after).device.peers.map((p) => p.publicKey.toString('base64'))).toEqual([oldPeer, plan.peer.publicKey]);
   });
 
   it('prints a complete client config', async () => {
     const plan = planAdd(await loadConfig(file), undefined, { name: 'phone' });
-    const client = parseConfig(plan.client).config;
+    const client = parseConfig(plan.client);
     expect(publicKeyFromPrivate(client.device.privateKey!.toString('base64'))).toBe(plan.peer.publicKey);
     expect(client.addresses).toEqual(['10.44.0.3/32', 'fd44::3/128']);
     expect(client.dns).toEqual(['10.44.0.1']);
@@ -75,7 +75,7 @@ describe('peer add', () => {
 
   it('takes --endpoint and --allowed-ips over the defaults', async () => {
     const plan = planAdd(await loadConfig(file), undefined, { endpoint: '[2001:db8::1]:443', allowedIps: ['0.0.0.0/0', '::/0'] });
-    const [server] = parseConfig(plan.client).config.device.peers;
+    const [server] = parseConfig(plan.client).device.peers;
     expect(server.endpoint).toBe('[2001:db8::1]:443');
     expect(server.allowedIps).toEqual(['0.0.0.0/0', '::/0']);
     // No name: no comment line.

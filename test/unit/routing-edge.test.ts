@@ -10,7 +10,7 @@ import { canonicalCidr } from '../../ts/config/ip';
 const PRIV = 'iExm3nPZmnOAjofLO8n36MPzt1Z4prqaM5Z6K1f+k3c=';
 const PUB = 'HkFGUoDEryCODy487jiElNGFt76ROFEZXoCdh2FBXVE=';
 const conf = (iface: string[], peer: string[]) =>
-  parseConfig(['[Interface]', `PrivateKey = ${PRIV}`, ...iface, '[Peer]', `PublicKey = ${PUB}`, ...peer].join('\n')).config;
+  parseConfig(['[Interface]', `PrivateKey = ${PRIV}`, ...iface, '[Peer]', `PublicKey = ${PUB}`, ...peer].join('\n'));
 
 const up: UpFacts = {
   tablesInUse: [],
@@ -102,7 +102,7 @@ describe('allowed IPs as wg show prints them, in sort -nr -k2 -t/ order', () => 
     const c = parseConfig(
       ['[Peer]', `PublicKey = ${PUB}`, 'AllowedIPs = 10.1.2.3/8, ::/0, 0.0.0.0/0, 2001:DB8:0:0:1::5/64, 10.0.0.1',
         '[Peer]', `PublicKey = ${PRIV.replace('i', 'j')}`, 'AllowedIPs = 10.0.0.0/8, ::ffff:1.2.3.4/128'].join('\n'),
-    ).config;
+    );
     expect(sortedAllowedIps(c).map(canonicalCidr)).toEqual(['::ffff:1.2.3.4/128', '2001:db8::/64', '10.0.0.1/32', '10.0.0.0/8', '::/0', '0.0.0.0/0']);
   });
 

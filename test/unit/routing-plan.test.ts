@@ -89,7 +89,7 @@ function planStdin(ops: PlanOp[]): string[] {
 
 describe('planUp matches wg-quick up', () => {
   it.each(names)('%s', (name) => {
-    const { config } = parseConfig(read(`${name}.conf`));
+    const config = parseConfig(read(`${name}.conf`));
     const plan = planUp(config, name, upFacts(name), { userspace: 'wireguard-go' });
     expect(plan.ops.map((o) => o.line)).toEqual(expectedLines(`${name}.up`));
     expect(planStdin(plan.ops)).toEqual(expectedStdin(`${name}.up.stdin`));
@@ -99,7 +99,7 @@ describe('planUp matches wg-quick up', () => {
 
 describe('planDown matches wg-quick down', () => {
   it.each(names)('%s', (name) => {
-    const { config } = parseConfig(read(`${name}.conf`));
+    const config = parseConfig(read(`${name}.conf`));
     const plan = planDown(config, name, downFacts(name));
     expect(plan.ops.map((o) => o.line)).toEqual(expectedLines(`${name}.down`));
     expect(planStdin(plan.ops)).toEqual(expectedStdin(`${name}.down.stdin`));

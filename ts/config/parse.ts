@@ -48,7 +48,10 @@ export interface ParseOptions {
   filename?: string;
 }
 
-/** Parses the text of a wg-quick file. Throws ConfigError at the first problem; returns warnings otherwise. */
+/**
+ * Parses the text of a wg-quick file. Throws ConfigError at the first problem; otherwise returns the config,
+ * carrying the non-fatal findings as its (non-enumerable) `warnings`.
+ */
 export function parseConfig(text: string, options: ParseOptions = {}): ParseResult {
   checkOptions('parseConfig', options, PARSE_OPTIONS);
   const st: State = { file: options.file ?? options.filename, config: emptyConfig(), warnings: [], section: 'none', seen: new Map() };
@@ -56,7 +59,13 @@ export function parseConfig(text: string, options: ParseOptions = {}): ParseResu
   const lines = text.replace(/\0/g, '').split('\n');
   lines.forEach((raw, i) => parseLine(st, raw, i + 1));
   finishPeer(st);
-  return { config: st.config, warnings: st.warnings };
+  return withWarnings(st.config, st.warnings);
+}
+
+/** Attached out of sight of comparisons, spreads and JSON (see ParseResult); `config` is a self-alias, kept
+ * for callers of the old `{ config, warnings }` shape. */
+function withWarnings(config: WgQuickConfig, warnings: string[]): ParseResult {
+  return Object.defineProperties(config, { warnings: { value: warnings }, config: { value: config } }) as ParseResult;
 }
 
 const SPACE = /^[\s]+|[\s]+$/g;

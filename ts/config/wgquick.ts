@@ -91,11 +91,18 @@ export class ConfigError extends Error {
   }
 }
 
-export interface ParseResult {
-  config: WgQuickConfig;
+/**
+ * What parseConfig returns: the config itself, so `formatConfig(parseConfig(text))` works as written, with the
+ * parser's warnings on it. `warnings` and `config` are not enumerable: the result compares (toEqual,
+ * isDeepStrictEqual), spreads and serialises (JSON) as exactly the WgQuickConfig it is.
+ */
+export type ParseResult = WgQuickConfig & {
   /** Non-fatal findings (a peer repeated later in the file, ...), each prefixed with file:line. */
-  warnings: string[];
-}
+  readonly warnings: string[];
+  /** The same object (parseConfig used to return `{ config, warnings }`).
+   * @deprecated Use the result itself. */
+  readonly config: WgQuickConfig;
+};
 
 /** wg-quick's own [Interface] keys (matched case-insensitively on the trimmed key). */
 export const WG_QUICK_KEYS = ['Address', 'MTU', 'DNS', 'Table', 'PreUp', 'PreDown', 'PostUp', 'PostDown', 'SaveConfig'];

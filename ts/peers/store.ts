@@ -25,13 +25,13 @@ export class StoreError extends Error {
 /** `wg0` (→ /etc/wireguard/wg0.conf) or a path; parsed fully, so a broken file is refused before any edit. */
 export async function loadConfig(arg: string, dir = CONFIG_DIR): Promise<LoadedConfig> {
   const located = await readConfigFile(arg, dir);
-  const { config, warnings } = parseConfig(located.data.toString('utf8'), { file: located.path });
+  const config = parseConfig(located.data.toString('utf8'), { file: located.path });
   return {
     path: located.path,
     interfaceName: located.interfaceName,
     text: located.data.toString('latin1'),
     config,
-    warnings: [...located.warnings, ...warnings],
+    warnings: [...located.warnings, ...config.warnings],
   };
 }
 
