@@ -1,6 +1,7 @@
 // Everything is configured and observed through the real `wg` tool, exactly as a user would.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { getDevice } from '../../../ts/uapi/client';
 import { must, run } from './proc';
 
 export interface KeyPair {
@@ -34,6 +35,7 @@ export interface PeerDump {
   presharedKey: string;
   endpoint: string;
   allowedIps: string;
+  /** As `wg` printed it: whole seconds, and for boringtun an age, not a time. handshakeTime() reads it right. */
   latestHandshake: number;
   rx: number;
   tx: number;
@@ -75,8 +77,21 @@ export async function peerOf(ns: string, ifname: string, pub: string): Promise<P
   return parseDump(r.stdout).peers.find((p) => p.publicKey === pub);
 }
 
-export async function handshakeDone(ns: string, ifname: string, pub: string): Promise<boolean> {
-  return ((await peerOf(ns, ifname, pub))?.latestHandshake ?? 0) > 0;
+/**
+ * When `ifname` last completed a handshake with `pub`, in ms since the epoch; undefined for never, or when there
+ * is no such peer or interface. Read over UAPI, not from `wg show dump`: the dump keeps whole seconds only, and
+ * shows whatever the daemon reported, which for boringtun is the age of the handshake (so a fresh one reads 0,
+ * "never"). parseGet turns boringtun's ages into times. The socket is reachable from any namespace.
+ */
+export async function handshakeTime(ifname: string, pub: string): Promise<number | undefined> {
+  const state = await getDevice(ifname, { timeoutMs: 5_000 }).catch(() => undefined);
+  const p = state?.peers.find((peer) => peer.publicKey.toString('base64') === pub);
+  if (!p || (p.lastHandshakeSec === 0 && p.lastHandshakeNsec === 0)) return undefined;
+  return p.lastHandshakeSec * 1000 + p.lastHandshakeNsec / 1e6;
+}
+
+export async function handshakeDone(_ns: string, ifname: string, pub: string): Promise<boolean> {
+  return (await handshakeTime(ifname, pub)) !== undefined;
 }
 
 export async function ping(ns: string, addr: string, opts: { size?: number; dontFragment?: boolean } = {}): Promise<boolean> {
