@@ -33,7 +33,8 @@ if (skipReason) {
 }
 
 export interface Impl {
-  name: 'wiretund' | 'wireguard-go';
+  /** `wireguard-go` is Debian's; the other two are the pinned peers of the interop matrix (lib/matrix.ts). */
+  name: 'wiretund' | 'wireguard-go' | 'wireguard-go (latest)' | 'boringtun-cli';
   command: string;
   /** Options placed before the interface name (which stays last: daemonPids() finds daemons by it). */
   args?: string[];
