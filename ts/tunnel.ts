@@ -117,7 +117,11 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     device.onEvent((e) => this.#onNative(e));
   }
 
-  /** Creates the interface in this process and applies the options. On any failure nothing is left behind. */
+  /**
+   * Creates the interface in this process and applies the options. On any failure nothing is left behind.
+   * @throws TypeError for an option it does not know (naming the likely spelling) or of the wrong type, before
+   * anything is created.
+   */
   static async create(options: TunnelOptions): Promise<Tunnel> {
     checkOptions('Tunnel.create', options, TUNNEL_OPTIONS);
     const key = decodeKey(options.privateKey, 'private key');
@@ -146,6 +150,8 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
    * Creates a tunnel from a wg-quick config: a path, a bare name (`wg0` → /etc/wireguard/wg0.conf) or an
    * already parsed config. `options.name` overrides the interface name (required for a parsed config).
    * Addresses and routes are applied only with `routing: true`; default routes need `wiretun up`.
+   * @throws TypeError for an option it does not know (naming the likely spelling) or of the wrong type, before
+   * anything is created.
    */
   static async fromConfig(
     source: string | WgQuickConfig,
@@ -202,14 +208,21 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     this.#call((d) => d.setPrivateKey(key));
   }
 
-  /** Adds a peer; when one with that key exists, updates it with the fields given. */
+  /**
+   * Adds a peer; when one with that key exists, updates it with the fields given.
+   * @throws TypeError for a field it does not know or of the wrong type, before anything is applied.
+   */
   async addPeer(peer: PeerOptions): Promise<void> {
     checkOptions('Tunnel.addPeer', peer, PEER_OPTIONS, 'peer');
     const [pub, update] = await toNativePeer(peer);
     this.#call((d) => d.setPeer(pub, update));
   }
 
-  /** Changes an existing peer; throws ENOENT when there is no such peer. */
+  /**
+   * Changes an existing peer; throws ENOENT when there is no such peer.
+   * @throws TypeError for a field it does not know (`publicKey` among them) or of the wrong type, before anything
+   * is applied.
+   */
   async updatePeer(publicKey: string, changes: PeerChanges): Promise<void> {
     checkOptions('Tunnel.updatePeer', changes, PEER_CHANGES, 'changes');
     const [pub, update] = await toNativePeer({ publicKey, ...changes });

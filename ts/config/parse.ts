@@ -51,6 +51,7 @@ export interface ParseOptions {
 /**
  * Parses the text of a wg-quick file. Throws ConfigError at the first problem; otherwise returns the config,
  * carrying the non-fatal findings as its (non-enumerable) `warnings`.
+ * @throws TypeError for an option it does not know or of the wrong type.
  */
 export function parseConfig(text: string, options: ParseOptions = {}): ParseResult {
   checkOptions('parseConfig', options, PARSE_OPTIONS);

@@ -6,7 +6,8 @@ import { DeviceState, DeviceUpdate, emptyDeviceUpdate, emptyPeerUpdate, PeerUpda
 import { checkOptions, PEER_UPDATE_FIELDS } from '../options';
 
 /** A [Peer] section as `wg setconf` applies it: created if missing, its allowed IPs replaced. Its endpoint may
- * still name a host (`host:port`, `[v6]:port`); names are resolved when the config is applied. */
+ * still name a host (`host:port`, `[v6]:port`); names are resolved when the config is applied.
+ * @throws TypeError for a field a PeerUpdate does not have or of the wrong type. */
 export function configPeer(publicKey: Buffer, fields: Partial<PeerUpdate> = {}): PeerUpdate {
   checkOptions('configPeer', fields, PEER_UPDATE_FIELDS, 'fields');
   return { ...emptyPeerUpdate(publicKey), replaceAllowedIps: true, ...fields };

@@ -131,7 +131,10 @@ export class TunDevice implements AsyncIterable<Buffer> {
   }
 }
 
-/** Creates a TUN/TAP interface, or attaches to an existing persistent one. Linux only. */
+/**
+ * Creates a TUN/TAP interface, or attaches to an existing persistent one. Linux only.
+ * @throws TypeError for an option it does not know or of the wrong type, before anything is opened.
+ */
 export function openTun(options: OpenTunOptions): TunDevice {
   checkOptions('openTun', options, OPEN_TUN_OPTIONS);
   const b = binding('TUN/TAP devices');
