@@ -17,6 +17,10 @@ pub enum Event {
     },
     /// The device stopped: `close()` was called, its interface was deleted, or the TUN failed.
     Closed { reason: String },
+    /// A UAPI request was refused (its client got the errno): one line saying why, never key material.
+    UapiError { message: String },
+    /// A UAPI set request was applied: which fields and how many peers, never values.
+    UapiSet { summary: String },
 }
 
 pub type EventHandler = Arc<dyn Fn(Event) + Send + Sync>;

@@ -19,6 +19,7 @@ mod peer;
 mod ratelimit;
 mod send;
 mod timers;
+pub mod uapi;
 
 // Platform variants, each behind one small interface. Linux: TUN offloads and batched reads, GRO-merged
 // TUN writes, eventfd, SO_MARK. Other unix (macOS utun): one packet per TUN read and write, a pipe, no
