@@ -1,19 +1,22 @@
-// Small process helpers for the benchmark: run a command, run it inside a namespace, poll for a condition.
-import { execFile, spawn, ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
+// The benchmark's process helpers: the package's runner (ts/proc.ts) under the names the benchmark uses, with its
+// longer default time limit (installs, long transfers); polling for a condition; and the statistics it reports.
+import { ChildProcess } from 'node:child_process';
+import { must, start } from '../../ts/proc';
 
-const execFileP = promisify(execFile);
+const TIMEOUT_MS = 120_000;
 
-export async function sh(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const child = execFileP(cmd, args, { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 });
-  if (opts.input !== undefined) {
-    child.child.stdin?.end(opts.input);
-  }
-  return (await child).stdout;
+export interface ShOptions {
+  input?: string;
+  timeoutMs?: number;
 }
 
-export function inNs(ns: string, cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+/** Runs a command; resolves to its stdout, throws naming it and its stderr unless it exits 0. */
+export function sh(cmd: string, args: string[], opts: ShOptions = {}): Promise<string> {
+  return must(cmd, args, { input: opts.input, timeoutMs: opts.timeoutMs ?? TIMEOUT_MS });
+}
+
+export function inNs(ns: string, cmd: string, args: string[], opts: ShOptions = {}): Promise<string> {
+  return must(cmd, args, { ns, input: opts.input, timeoutMs: opts.timeoutMs ?? TIMEOUT_MS });
 }
 
 export async function trySh(cmd: string, args: string[]): Promise<boolean> {
@@ -25,8 +28,9 @@ export async function trySh(cmd: string, args: string[]): Promise<boolean> {
   }
 }
 
+/** A server for the length of a measurement: no time limit, the caller kills it. */
 export function spawnInNs(ns: string, cmd: string, args: string[]): ChildProcess {
-  return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'ignore' });
+  return start(cmd, args, { ns, timeoutMs: 0 }).child;
 }
 
 /** Polls `cond` every 50 ms until it holds or `ms` pass. */

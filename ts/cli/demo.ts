@@ -2,7 +2,7 @@
 // configuration and sends nothing outside the namespaces it creates. This is the subcommand's argument and
 // precondition handling; the demo itself is in ../demo/.
 import { runDemo } from '../demo/session';
-import { have } from '../demo/proc';
+import { have } from '../proc';
 import { usageError } from './common';
 
 const USAGE = `Usage: wiretun demo [--verbose] [--no-iperf3]

@@ -1,9 +1,9 @@
 // `wiretun tun add|del|list|watch`: persistent TUN/TAP devices like `ip tuntap`, and a packet watcher that prints
 // one decoded line per packet and can answer pings. A learning and debugging tool; WireGuard does not use it.
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { WiretunError } from '../errors';
+import { CommandError, must } from '../proc';
 import { UnsupportedPlatformError } from '../platform';
 import { deletePersistentTun, listTuns, openTun, TunDevice, TunMode } from '../tun/device';
 import { buildEchoReply } from '../tun/echo';
@@ -25,8 +25,6 @@ const USAGE = `Usage: wiretun tun add NAME [--tap] [--user USER] [--group GROUP]
          --echo     answer ICMP and ICMPv6 echo requests, so \`ping\` to another address of the subnet replies
          --count    stop after N packets
 `;
-
-const run$ = promisify(execFile);
 
 function fail(message: string): number {
   process.stderr.write(`wiretun tun: ${message}\n`);
@@ -97,9 +95,9 @@ async function list(argv: string[]): Promise<number> {
 
 async function ip(args: string[]): Promise<void> {
   try {
-    await run$('ip', args);
+    await must('ip', args);
   } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+    const stderr = err instanceof CommandError ? err.result.stderr.trim() : '';
     throw new WiretunError('EIO', `ip ${args.join(' ')}: ${stderr || (err as Error).message}`);
   }
 }

@@ -1,11 +1,11 @@
 // What the wg-quick commands (up, down, save) share: the real machine and daemon behind the routing engine's
 // ApplyEnv, and how they report a failure. Apart from ./common so that the small subcommands, which import
 // that, do not load the routing code.
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { ConfigError } from '../config/wgquick';
 import { ApplyEnv, ApplyError, Control } from '../routing/apply';
 import { realSystem } from '../routing/gather';
+import { run } from '../proc';
 import { uapiGet, uapiSet } from '../uapi/client';
 
 const DAEMON_TIMEOUT_MS = 30_000;
@@ -16,21 +16,13 @@ export function daemonCommand(): string {
 }
 
 /** Runs the daemon launcher; like wireguard-go it backgrounds itself and exits 0 once the interface is ready. */
-function startDaemon(command: string, iface: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [iface], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), DAEMON_TIMEOUT_MS);
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const hint = e.code === 'ENOENT' ? ' (not found; build the package or set WIRETUN_DAEMON)' : '';
-      reject(new Error(`cannot start ${command}${hint}: ${e.message}`));
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) return resolve();
-      reject(new Error(`${command} did not create ${iface}: ${signal ? `killed by ${signal}` : `exit status ${code}`}`));
-    });
-  });
+async function startDaemon(command: string, iface: string): Promise<void> {
+  const r = await run(command, [iface], { stdout: 'inherit', stderr: 'inherit', timeoutMs: DAEMON_TIMEOUT_MS });
+  if (r.error) {
+    const hint = r.error.code === 'ENOENT' ? ' (not found; build the package or set WIRETUN_DAEMON)' : '';
+    throw new Error(`cannot start ${command}${hint}: ${r.error.message}`);
+  }
+  if (r.code !== 0) throw new Error(`${command} did not create ${iface}: ${r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`}`);
 }
 
 export function realControl(): Control {

@@ -1,10 +1,10 @@
 // The demo's lab: two network namespaces joined by a veth pair, one daemon in each. Everything is named after
 // the demo's pid, so two demos can run at once and a later demo can recognise what a killed one left behind.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { must, pauseSync, runSync, show, waitFor } from './proc';
+import { must, mustDetaching, pauseSync, runSync } from '../proc';
+import { show, waitFor } from './util';
 
 const SOCKET_DIR = '/var/run/wireguard';
 const STALE = /^wtdemo-[ab]-(\d+)$/;
@@ -46,12 +46,12 @@ export function planLab(pid = process.pid): Lab {
 }
 
 function namespaces(): string[] {
-  const r = runSync('ip', ['netns', 'list'], true);
+  const r = runSync('ip', ['netns', 'list']);
   return r.stdout.split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
 }
 
 function pidsIn(ns: string): number[] {
-  return runSync('ip', ['netns', 'pids', ns], true).stdout.split('\n').map(Number).filter((p) => p > 0);
+  return runSync('ip', ['netns', 'pids', ns]).stdout.split('\n').map(Number).filter((p) => p > 0);
 }
 
 /** Signals every process left in the namespace, polling until none is left (zombies are not listed). */
@@ -76,7 +76,7 @@ function removeSide(s: Pick<Side, 'ns' | 'iface'>): void {
   if (namespaces().includes(s.ns)) {
     // The daemons hold their TUN and sockets, which would keep the namespace alive past `ip netns del`.
     stopProcessesIn(s.ns);
-    runSync('ip', ['netns', 'del', s.ns]);
+    runSync('ip', ['netns', 'del', s.ns], { trace: show });
   }
   rmSync(path.join(SOCKET_DIR, `${s.iface}.sock`), { force: true });
 }
@@ -112,15 +112,15 @@ export function sweepStale(): string[] {
 /** Both namespaces, the veth pair between them, underlay addresses. Nothing is created outside the two. */
 export async function buildUnderlay(lab: Lab): Promise<void> {
   const { a, b } = lab;
-  for (const s of [a, b]) await must('ip', ['netns', 'add', s.ns]);
+  for (const s of [a, b]) await must('ip', ['netns', 'add', s.ns], { trace: show });
   // Created inside A with its peer placed straight into B: the pair never appears in the caller's namespace.
-  await must('ip', ['-n', a.ns, 'link', 'add', a.veth, 'type', 'veth', 'peer', 'name', b.veth, 'netns', b.ns]);
+  await must('ip', ['-n', a.ns, 'link', 'add', a.veth, 'type', 'veth', 'peer', 'name', b.veth, 'netns', b.ns], { trace: show });
   for (const s of [a, b]) {
-    await must('ip', ['-n', s.ns, 'link', 'set', 'lo', 'up']);
-    await must('ip', ['-n', s.ns, 'addr', 'add', `${s.underlay4}/24`, 'dev', s.veth]);
+    await must('ip', ['-n', s.ns, 'link', 'set', 'lo', 'up'], { trace: show });
+    await must('ip', ['-n', s.ns, 'addr', 'add', `${s.underlay4}/24`, 'dev', s.veth], { trace: show });
     // nodad: the address is usable at once instead of after duplicate address detection (~2 s).
-    await must('ip', ['-n', s.ns, 'addr', 'add', `${s.underlay6}/64`, 'dev', s.veth, 'nodad']);
-    await must('ip', ['-n', s.ns, 'link', 'set', s.veth, 'up']);
+    await must('ip', ['-n', s.ns, 'addr', 'add', `${s.underlay6}/64`, 'dev', s.veth, 'nodad'], { trace: show });
+    await must('ip', ['-n', s.ns, 'link', 'set', s.veth, 'up'], { trace: show });
   }
 }
 
@@ -130,30 +130,16 @@ export async function buildUnderlay(lab: Lab): Promise<void> {
  */
 export async function startDaemon(daemon: string, lab: Lab, s: Side): Promise<void> {
   const log = path.join(lab.dir, `${s.label}.log`);
-  const fd = openSync(log, 'a');
-  const args = ['netns', 'exec', s.ns, daemon, s.iface];
-  show('ip', args);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    // The backgrounded daemon keeps the log open, so completion is the exit of the foreground process.
-    const child = spawn('ip', args, { stdio: ['ignore', fd, fd], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' } });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('exit', (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  }).finally(() => closeSync(fd));
-  if (code !== 0) {
-    const out = readFileSync(log, 'utf8').trim();
-    throw new Error(`\`ip ${args.join(' ')}\` exited with ${code}${out ? `:\n${out}` : ''}`);
-  }
+  // The backgrounded daemon keeps the log open, so completion is the exit of the foreground process.
+  const env = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' };
+  await mustDetaching(daemon, [s.iface], log, { ns: s.ns, env, timeoutMs: 30_000, trace: show });
   const sock = path.join(SOCKET_DIR, `${s.iface}.sock`);
   await waitFor(`${sock} to appear`, 5000, async () => (existsSync(sock) ? true : undefined));
 }
 
 /** Tunnel addresses (IPv4 and IPv6) on the WireGuard interface, and the link up. */
 export async function addressTunnel(s: Side): Promise<void> {
-  await must('ip', ['-n', s.ns, 'addr', 'add', `${s.tunnel4}/24`, 'dev', s.iface]);
-  await must('ip', ['-n', s.ns, 'addr', 'add', `${s.tunnel6}/64`, 'dev', s.iface, 'nodad']);
-  await must('ip', ['-n', s.ns, 'link', 'set', s.iface, 'up']);
+  await must('ip', ['-n', s.ns, 'addr', 'add', `${s.tunnel4}/24`, 'dev', s.iface], { trace: show });
+  await must('ip', ['-n', s.ns, 'addr', 'add', `${s.tunnel6}/64`, 'dev', s.iface, 'nodad'], { trace: show });
+  await must('ip', ['-n', s.ns, 'link', 'set', s.iface, 'up'], { trace: show });
 }

@@ -1,6 +1,6 @@
 // What the demo measures across the tunnel: ping RTT and a short TCP transfer (iperf3, or node itself).
-import { ChildProcess, spawn } from 'node:child_process';
-import { describe, must, run, waitFor } from './proc';
+import { describe, must, run, start } from '../proc';
+import { show, waitFor } from './util';
 
 export interface PingResult {
   sent: number;
@@ -20,7 +20,7 @@ export function parsePing(out: string): PingResult | undefined {
 
 export async function ping(ns: string, target: string, count: number): Promise<PingResult> {
   const args = ['-n', '-q', '-c', String(count), '-i', '0.1', '-W', '2', target];
-  const r = await run('ping', args, { ns, timeoutMs: 5000 + count * 2000 });
+  const r = await run('ping', args, { ns, timeoutMs: 5000 + count * 2000, trace: show });
   const parsed = parsePing(r.stdout);
   if (!parsed || parsed.received === 0) throw new Error(`no reply across the tunnel: ${describe('ping', args, r)}`);
   return parsed;
@@ -29,7 +29,7 @@ export async function ping(ns: string, target: string, count: number): Promise<P
 /** The RTT of one ping, in ms: sent first, it also carries the handshake. */
 export async function firstPing(ns: string, target: string): Promise<number> {
   const args = ['-n', '-c', '1', '-W', '5', target];
-  const out = await must('ping', args, { ns, timeoutMs: 10_000 });
+  const out = await must('ping', args, { ns, timeoutMs: 10_000, trace: show });
   const m = /time=([\d.]+) ms/.exec(out);
   if (!m) throw new Error(`cannot read the RTT from ping's output:\n${out}`);
   return Number(m[1]);
@@ -41,35 +41,18 @@ export interface Throughput {
   tool: string;
 }
 
-/** A long-running child in a namespace, killed by the caller's timeout; output collected for errors. */
-function background(ns: string, cmd: string, args: string[]): { child: ChildProcess; output: () => string; done: Promise<number | null> } {
-  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const done = new Promise<number | null>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    }),
-  );
-  child.on('error', (e) => (output += e.message));
-  return { child, output: () => output, done };
-}
-
 async function listening(ns: string, port: number): Promise<true | undefined> {
-  const r = await run('ss', ['-Hltn', `sport = :${port}`], { ns, quiet: true });
+  const r = await run('ss', ['-Hltn', `sport = :${port}`], { ns });
   return r.stdout.trim() ? true : undefined;
 }
 
 export async function iperf3(client: string, server: string, target: string, seconds: number): Promise<Throughput> {
   const port = 5201;
-  const srv = background(server, 'iperf3', ['-s', '-1', '-B', target, '-p', String(port)]);
+  const srv = start('iperf3', ['-s', '-1', '-B', target, '-p', String(port)], { ns: server, timeoutMs: 30_000 });
   try {
     await waitFor('iperf3 to listen', 5000, () => listening(server, port));
     const args = ['-c', target, '-p', String(port), '-t', String(seconds), '-J'];
-    const out = await must('iperf3', args, { ns: client, timeoutMs: (seconds + 15) * 1000 });
+    const out = await must('iperf3', args, { ns: client, timeoutMs: (seconds + 15) * 1000, trace: show });
     const report = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number; seconds?: number } } };
     const sum = report.end?.sum_received;
     if (!sum?.bits_per_second) throw new Error(`iperf3 reported no throughput:\n${out.slice(0, 2000)}`);
@@ -112,11 +95,11 @@ c.on('close', () => process.stdout.write('seconds ' + Number(process.hrtime.bigi
 export async function nodeTransfer(client: string, server: string, target: string, seconds: number, why: string): Promise<Throughput> {
   const port = 5202;
   const maxBytes = 4 * 1024 ** 3;
-  const srv = background(server, process.execPath, ['-e', SINK, target, String(port)]);
+  const srv = start(process.execPath, ['-e', SINK, target, String(port)], { ns: server, timeoutMs: 30_000 });
   try {
     await waitFor('the node TCP sink to listen', 5000, async () => (srv.output().includes('listening') ? true : undefined));
     const args = ['-e', SOURCE, target, String(port), String(seconds * 1000), String(maxBytes)];
-    const out = await must(process.execPath, args, { ns: client, timeoutMs: (seconds + 15) * 1000 });
+    const out = await must(process.execPath, args, { ns: client, timeoutMs: (seconds + 15) * 1000, trace: show });
     await srv.done;
     const secs = Number(/seconds ([\d.]+)/.exec(out)?.[1]);
     const bytes = Number(/received (\d+)/.exec(srv.output())?.[1]);

@@ -5,7 +5,8 @@ import { native } from '../native';
 import { uapiGet, uapiSet } from '../uapi/client';
 import { addressTunnel, buildUnderlay, Lab, planLab, startDaemon, Side, sweepStale, teardown } from './lab';
 import { firstPing, formatRate, iperf3, nodeTransfer, ping, PingResult, Throughput } from './measure';
-import { have, setVerbose, show, waitFor } from './proc';
+import { have } from '../proc';
+import { setVerbose, show, waitFor } from './util';
 
 const PORT = 51820;
 

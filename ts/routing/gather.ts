@@ -1,12 +1,12 @@
 // The system facts the pure plans need, read from the live system just before planning. Every probe goes
 // through `System` so unit tests can describe a machine as data. JSON output (`ip -j`) is parsed instead of
 // wg-quick's regexes over text, except where the plan wants `ip rule show` lines as wg-quick matches them.
-import { spawn } from 'node:child_process';
 import { constants, promises as fs } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { WgQuickConfig } from '../config/wgquick';
+import { run, RunResult } from '../proc';
 import { DownFacts, UpFacts } from './facts';
 
 /** How apply/gather reach the machine. The real one runs processes; tests pass a fake. */
@@ -220,31 +220,27 @@ function searchPath(): string {
   return dirs.join(':');
 }
 
-const TAIL = 2000;
+/** The error for a command that failed, as wg-quick's `set -e` leaves it: the `[#]` line printed before names
+ * the command, so this gives the status and the last line of its stderr. */
+function failure(file: string, r: RunResult): Error {
+  if (r.error) return new Error(r.error.code === 'ENOENT' ? `${file}: command not found` : r.error.message);
+  const last = r.stderr.trim().split('\n').pop() ?? '';
+  const status = r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
+  return new Error(last ? `${status}: ${last}` : status);
+}
 
-/** Spawns argv; stdout captured or passed through, stderr passed through AND kept for the error message. */
-function spawnRun(argv: string[], opts: { stdin?: string; capture: boolean; quiet: boolean }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, PATH: searchPath() };
-    const stdio: ('pipe' | 'ignore' | 'inherit')[] = [opts.stdin === undefined ? 'ignore' : 'pipe', opts.capture ? 'pipe' : 'inherit', 'pipe'];
-    const child = spawn(argv[0], argv.slice(1), { env, stdio });
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => {
-      if (!opts.quiet) process.stderr.write(d);
-      err = (err + d.toString()).slice(-TAIL);
-    });
-    child.on('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code === 'ENOENT' ? `${argv[0]}: command not found` : e.message)));
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolve(out);
-      const last = err.trim().split('\n').pop() ?? '';
-      const status = signal ? `killed by ${signal}` : `exit status ${code}`;
-      reject(new Error(last ? `${status}: ${last}` : status));
-    });
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(opts.stdin);
+/** Runs argv with no time limit (hooks and resolvconf may take long); stdout captured or passed through, stderr
+ * passed through unless quiet, and kept for the error message either way. */
+async function spawnRun(argv: string[], opts: { stdin?: string; capture: boolean; quiet: boolean }): Promise<string> {
+  const r = await run(argv[0], argv.slice(1), {
+    input: opts.stdin,
+    timeoutMs: 0,
+    env: { PATH: searchPath() },
+    stdout: opts.capture ? 'capture' : 'inherit',
+    stderr: opts.quiet ? 'capture' : 'tee',
   });
+  if (r.code !== 0 || r.error) throw failure(argv[0], r);
+  return r.stdout;
 }
 
 export function realSystem(): System {

@@ -1,11 +1,8 @@
 // The small routing set-up an embedded Tunnel needs: addresses, link up, a route per allowed IP.
 // Default routes need policy routing (fwmark, rules, nftables); that is `wiretun up`'s job.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { isIPv6 } from 'node:net';
 import { WiretunError } from '../errors';
-
-const run = promisify(execFile);
+import { CommandError, must } from '../proc';
 
 export interface LinkSetup {
   addresses: string[];
@@ -33,9 +30,9 @@ export function linkCommands(name: string, setup: LinkSetup): string[][] {
 export async function configureLink(name: string, setup: LinkSetup): Promise<void> {
   for (const args of linkCommands(name, setup)) {
     try {
-      await run('ip', args);
+      await must('ip', args);
     } catch (err) {
-      const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+      const stderr = err instanceof CommandError ? err.result.stderr.trim() : '';
       throw new WiretunError('EIO', `ip ${args.join(' ')} failed: ${stderr || String(err)}`, { cause: err });
     }
   }
