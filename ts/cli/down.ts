@@ -26,8 +26,8 @@ interface Located {
 async function parseFile(arg: string): Promise<Located> {
   const located = await readConfigFile(arg);
   for (const w of located.warnings) process.stderr.write(`${w}\n`);
-  const { config, warnings } = parseConfig(located.data.toString('utf8'), { file: located.path });
-  for (const w of warnings) process.stderr.write(`wiretun: warning: ${w}\n`);
+  const config = parseConfig(located.data.toString('utf8'), { file: located.path });
+  for (const w of config.warnings) process.stderr.write(`wiretun: warning: ${w}\n`);
   return { iface: located.interfaceName, path: located.path, config };
 }
 

@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const located = await readConfigFile(argv[0]);
     for (const w of located.warnings) process.stderr.write(`${w}\n`);
-    const { config } = parseConfig(located.data.toString('utf8'), { file: located.path });
+    const config = parseConfig(located.data.toString('utf8'), { file: located.path });
     const env = realEnv();
     const iface = located.interfaceName;
     await env.control.get(iface).catch(() => {

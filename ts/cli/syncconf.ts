@@ -93,8 +93,8 @@ export async function run(argv: string[]): Promise<number> {
   const [iface, file] = argv;
   let want: DeviceUpdate;
   try {
-    const { config, warnings } = parseConfig(await fs.readFile(file, 'utf8'), { file });
-    for (const w of warnings) process.stderr.write(`wiretun: warning: ${w}\n`);
+    const config = parseConfig(await fs.readFile(file, 'utf8'), { file });
+    for (const w of config.warnings) process.stderr.write(`wiretun: warning: ${w}\n`);
     want = wgOnly(config, file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -80,8 +80,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const located = await readConfigFile(args.config);
     for (const w of located.warnings) process.stderr.write(`${w}\n`);
-    const { config, warnings } = parseConfig(located.data.toString('utf8'), { file: located.path });
-    for (const w of warnings) process.stderr.write(`wiretun: warning: ${w}\n`);
+    const config = parseConfig(located.data.toString('utf8'), { file: located.path });
+    for (const w of config.warnings) process.stderr.write(`wiretun: warning: ${w}\n`);
     const env = { ...realEnv(), interrupted: signals.interrupted };
     await applyUp(env, config, located.interfaceName, { configPath: located.path, masquerade: args.masquerade });
     return args.foreground ? await stayUp(located.interfaceName, args.config, signals) : 0;
