@@ -2,7 +2,7 @@
 // and the interop matrix alike. The pins themselves live in that script: it is the one installer.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { execFile } from 'node:child_process';
+import { run } from '../../ts/proc';
 
 export const INSTALLER = path.resolve(__dirname, '..', '..', '.ci', 'install-peers');
 const BIN = path.join(process.env.WIRETUN_BENCH_CACHE ?? '/var/cache/wiretun-bench', 'bin');
@@ -21,10 +21,8 @@ export const BORINGTUN_CLI: PeerBinary = { name: 'boringtun-cli', command: path.
 export const installed = (p: PeerBinary) => existsSync(p.command);
 
 /** Runs the installer (a no-op when both pins are current); resolves to its output, exit status aside. */
-export function installPeers(): Promise<{ ok: boolean; output: string }> {
-  return new Promise((resolve) => {
-    execFile('bash', [INSTALLER], { timeout: 30 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ ok: !err, output: `${stdout}${stderr}`.trim() }),
-    );
-  });
+export async function installPeers(): Promise<{ ok: boolean; output: string }> {
+  // A cold cargo build of boringtun-cli takes minutes on 2 cores.
+  const r = await run('bash', [INSTALLER], { timeoutMs: 30 * 60_000 });
+  return { ok: r.code === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
