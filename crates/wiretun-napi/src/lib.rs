@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 use wiretun_core::{keys, Device, DeviceConfig, Event, IpNet, PeerUpdate};
 mod privs;
+mod sqlite;
 mod tun;
 
 fn to_napi(e: wiretun_core::Error) -> napi::Error {
