@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import { native } from '../native';
 import { uapiGet, uapiSet } from '../uapi/client';
+import { parseGet } from '../uapi/codec';
 import { addressTunnel, buildUnderlay, Lab, planLab, startDaemon, Side, sweepStale, teardown } from './lab';
 import { firstPing, formatRate, iperf3, nodeTransfer, ping, PingResult, Throughput } from './measure';
 import { have } from '../proc';
@@ -54,11 +55,11 @@ function uapiBody(self: Keys, peer: Keys, peerSide: Side): string {
   ].join('\n');
 }
 
-/** Absolute time of the last handshake from a UAPI get, in ms since the epoch; undefined while there is none. */
+/** Time of the last handshake in ms since the epoch; undefined while there is none. parseGet also dates the
+ * handshake ages boringtun's device reports, so WIRETUN_DEMO_DAEMON=boringtun-cli is read right too. */
 function lastHandshakeMs(get: string): number | undefined {
-  const sec = Number(/^last_handshake_time_sec=(\d+)$/m.exec(get)?.[1] ?? 0);
-  const nsec = Number(/^last_handshake_time_nsec=(\d+)$/m.exec(get)?.[1] ?? 0);
-  return sec > 0 ? sec * 1000 + nsec / 1e6 : undefined;
+  const peer = parseGet(get).peers[0];
+  return peer?.lastHandshakeSec ? peer.lastHandshakeSec * 1000 + peer.lastHandshakeNsec / 1e6 : undefined;
 }
 
 async function connect(lab: Lab, daemon: string): Promise<void> {
