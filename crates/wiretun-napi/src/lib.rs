@@ -11,6 +11,7 @@ use wiretun_core::{keys, Device, DeviceConfig, Event, IpNet, PeerUpdate};
 mod privs;
 mod sqlite;
 mod tun;
+mod uapi;
 
 fn to_napi(e: wiretun_core::Error) -> napi::Error {
     napi::Error::from_reason(e.to_string())
@@ -65,30 +66,51 @@ pub struct JsEvent {
     pub public_key: Option<Buffer>,
     pub endpoint: Option<String>,
     pub reason: Option<String>,
+    /// For `uapiError` (why a request was refused) and `uapiSet` (what it changed): never key material.
+    pub message: Option<String>,
 }
 
 impl From<Event> for JsEvent {
     fn from(e: Event) -> Self {
-        let (kind, pk, endpoint, reason) = match e {
-            Event::Handshake { public_key } => ("handshake", Some(public_key), None, None),
-            Event::Stale { public_key } => ("stale", Some(public_key), None, None),
+        let mut out = JsEvent {
+            kind: String::new(),
+            public_key: None,
+            endpoint: None,
+            reason: None,
+            message: None,
+        };
+        out.kind = match e {
+            Event::Handshake { public_key } => {
+                out.public_key = Some(public_key.to_vec().into());
+                "handshake"
+            }
+            Event::Stale { public_key } => {
+                out.public_key = Some(public_key.to_vec().into());
+                "stale"
+            }
             Event::EndpointChanged {
                 public_key,
                 endpoint,
-            } => (
-                "endpoint",
-                Some(public_key),
-                Some(endpoint.to_string()),
-                None,
-            ),
-            Event::Closed { reason } => ("closed", None, None, Some(reason)),
-        };
-        JsEvent {
-            kind: kind.into(),
-            public_key: pk.map(|k| k.to_vec().into()),
-            endpoint,
-            reason,
+            } => {
+                out.public_key = Some(public_key.to_vec().into());
+                out.endpoint = Some(endpoint.to_string());
+                "endpoint"
+            }
+            Event::Closed { reason } => {
+                out.reason = Some(reason);
+                "closed"
+            }
+            Event::UapiError { message } => {
+                out.message = Some(message);
+                "uapiError"
+            }
+            Event::UapiSet { summary } => {
+                out.message = Some(summary);
+                "uapiSet"
+            }
         }
+        .into();
+        out
     }
 }
 
@@ -98,6 +120,7 @@ type EventFn = ThreadsafeFunction<JsEvent, (), JsEvent, Status, false, true>;
 pub struct BindingDevice {
     name: String,
     device: Mutex<Option<Arc<Device>>>,
+    uapi: Mutex<Option<wiretun_core::uapi::Server>>,
 }
 
 #[napi]
@@ -112,6 +135,7 @@ impl BindingDevice {
         Ok(BindingDevice {
             name: device.name().to_string(),
             device: Mutex::new(Some(Arc::new(device))),
+            uapi: Mutex::new(None),
         })
     }
 
@@ -225,9 +249,47 @@ impl BindingDevice {
         Ok(())
     }
 
-    /// Stops the data plane and removes the TUN interface. Idempotent.
+    /// Serves the UAPI socket at `path` from a native thread, so `wg` gets answers even while this
+    /// thread is blocked. Returns the path served. EADDRINUSE when another process serves it.
+    #[napi]
+    pub fn serve_uapi(&self, path: String) -> Result<String> {
+        let mut slot = self.uapi.lock();
+        if slot.is_some() {
+            return Err(napi::Error::from_reason("EEXIST: UAPI is already served"));
+        }
+        let server = wiretun_core::uapi::Server::start(&path, self.dev()?).map_err(to_napi)?;
+        *slot = Some(server);
+        Ok(path)
+    }
+
+    /// Stops serving UAPI and removes the socket. Throws (EACCES, say) only when the socket could not be
+    /// removed; serving has stopped regardless. Idempotent.
+    #[napi]
+    pub fn close_uapi(&self) -> Result<()> {
+        match self.uapi.lock().take() {
+            Some(mut server) => server.close().map_err(to_napi),
+            None => Ok(()),
+        }
+    }
+
+    /// `wiretund --user`: switches every thread to uid/gid, run on the UAPI thread, which then is the one
+    /// keeping CAP_NET_ADMIN (it is what sets SO_MARK from now on). See privs.rs.
+    #[napi]
+    pub fn drop_privileges(&self, uid: u32, gid: u32) -> Result<privs::DropReport> {
+        let slot = self.uapi.lock();
+        let server = slot
+            .as_ref()
+            .ok_or_else(|| napi::Error::from_reason("EBADF: UAPI is not served"))?;
+        server
+            .run_on_thread(move || privs::drop_privileges(uid, gid).map_err(|e| e.reason.clone()))
+            .ok_or_else(|| napi::Error::from_reason("EBADF: the UAPI thread is gone"))?
+            .map_err(napi::Error::from_reason)
+    }
+
+    /// Stops the data plane and removes the TUN interface, and the UAPI socket first. Idempotent.
     #[napi]
     pub fn close(&self) {
+        let _ = self.close_uapi();
         if let Some(device) = self.device.lock().take() {
             device.close();
         }

@@ -2,16 +2,17 @@
 //!
 //! Linux keeps credentials per thread. set*id() through libc is the exception: glibc and musl replay it on
 //! every thread, so all of them become NAME. A thread that changes its uid from 0 loses every capability
-//! unless it set "keep caps" first, which is itself a per-thread flag. So only the calling thread (the JS
-//! thread: after set-up the only privileged call left is SO_MARK, also when a listen-port change binds
-//! marked sockets) sets it and keeps CAP_NET_ADMIN; the data-plane threads (send, receive, timers) only
-//! read and write descriptors they already hold and end up with nothing.
+//! unless it set "keep caps" first, which is itself a per-thread flag. So only the calling thread sets it and
+//! keeps CAP_NET_ADMIN: the UAPI thread (wt-uapi, see BindingDevice::drop_privileges), since after set-up the
+//! only privileged call left is SO_MARK (also when a listen-port change binds marked sockets) and every
+//! configuration change arrives through UAPI. The JS thread and the data-plane threads (send, receive,
+//! timers) only read and write descriptors they already hold and end up with nothing.
 //!
 //! The bounding set and no_new_privs are per thread and inherited at thread creation, so they are set on
 //! the calling thread before the device starts its threads ([`restrict_new_threads`]): those threads then
 //! can never regain anything through execve either. Threads Node started before any of our code ran keep
-//! their bounding set but hold no capability and run as NAME. A thread the caller starts after the drop would
-//! inherit CAP_NET_ADMIN; the daemon drops only once libuv's pool exists, and starts no threads after that.
+//! their bounding set but hold no capability and run as NAME. A thread the UAPI thread started would inherit
+//! CAP_NET_ADMIN; it starts none (one thread polls every connection).
 //! After the switch every thread is checked in /proc/self/task; anything unexpected fails the drop instead of
 //! running half-privileged.
 //!
@@ -36,7 +37,7 @@ pub struct UserIds {
 pub struct DropReport {
     /// Threads checked (every thread of the process).
     pub threads: u32,
-    /// The thread that kept CAP_NET_ADMIN (the caller).
+    /// The thread that kept CAP_NET_ADMIN (the UAPI thread).
     pub kept_by: u32,
 }
 
@@ -60,8 +61,7 @@ pub fn restrict_new_threads() -> Result<()> {
 /// Switches every thread to `uid`/`gid` with no supplementary groups; the calling thread keeps only
 /// CAP_NET_ADMIN (permitted and effective). Irreversible. Fails with EPERM when not root, and when the check
 /// afterwards finds a thread with more than that.
-#[napi]
-pub fn drop_privileges(uid: u32, gid: u32) -> Result<DropReport> {
+pub(crate) fn drop_privileges(uid: u32, gid: u32) -> Result<DropReport> {
     if uid == 0 {
         return Err(coded("EINVAL", "refusing to drop privileges to uid 0"));
     }
