@@ -36,12 +36,25 @@ export interface NativePeerInfo {
 }
 
 export interface NativeEvent {
-  /** handshake | stale | endpoint | closed */
+  /** handshake | stale | endpoint | closed | uapiError | uapiSet */
   kind: string;
   publicKey?: Buffer;
   endpoint?: string;
   /** For `closed`: why the device stopped (interface deleted, close() called, I/O error). */
   reason?: string;
+  /** For `uapiError`: why a UAPI request was refused; for `uapiSet`: what one changed. Never key material. */
+  message?: string;
+}
+
+/** What the native UAPI parser makes of a whole `set=1` request (for tests and the fuzzer). */
+export interface NativeUapiCheck {
+  /** 0 when accepted, else the errno the server answers. */
+  errno: number;
+  message?: string | null;
+  /** Accepted: the change written back as set lines in wireguard-tools' order. */
+  canonical?: string | null;
+  /** Accepted: the line wiretund logs when it applies it. */
+  summary?: string | null;
 }
 
 export interface NativeDevice {
@@ -62,6 +75,13 @@ export interface NativeDevice {
   peers(): NativePeerInfo[];
   /** Events from the data-plane threads; the callback does not keep the event loop alive. */
   onEvent(callback: (event: NativeEvent) => void): void;
+  /** Serves UAPI on this Unix socket path from a native thread; returns the path. */
+  serveUapi(path: string): string;
+  /** Stops serving UAPI and removes the socket (throws only when it could not be removed). Idempotent. */
+  closeUapi(): void;
+  /** Runs as uid/gid from now on; the UAPI thread alone keeps CAP_NET_ADMIN (see ts/daemon/privs.ts). */
+  dropPrivileges(uid: number, gid: number): { threads: number; keptBy: number };
+  /** Closes the UAPI socket, stops the data plane and removes the TUN interface. */
   close(): void;
 }
 
@@ -72,6 +92,10 @@ export interface NativeBinding {
   publicKeyFromPrivate(privateKey: Buffer): Buffer;
   isLowOrderPublicKey(publicKey: Buffer): boolean;
   coreVersion(): string;
+  /** The native UAPI parser on a whole set request, applying nothing. */
+  uapiCheckSet(text: string): NativeUapiCheck;
+  /** The get reply body (without the errno line) the native server writes for this state. */
+  uapiFormatGet(privateKey: Buffer | undefined, listenPort: number, fwmark: number, peers: NativePeerInfo[]): string;
 }
 
 let cached: NativeBinding | undefined;

@@ -11,7 +11,6 @@ import { parseConfig } from './config/parse';
 import { PeerUpdate } from './config/model';
 import { WgQuickConfig } from './config/wgquick';
 import { serveUapi, UapiServer } from './uapi/server';
-import { nativeUapiDevice } from './uapi/device';
 import { checkOptions, FROM_CONFIG_OPTIONS, PEER_CHANGES, PEER_OPTIONS, TUNNEL_OPTIONS } from './options';
 
 /** A peer as you add it. Keys are base64. */
@@ -71,7 +70,9 @@ export interface TunnelOptions {
   routing?: boolean;
   /**
    * Serve the UAPI socket (/var/run/wireguard/NAME.sock) so `wg show`, `wg set` and `wiretun` see and
-   * configure this tunnel. Default true. Like any listening socket it keeps the process alive until close().
+   * configure this tunnel. Default true. Requests are answered on a native thread, so `wg` works even when
+   * this process waits for it synchronously (`execFileSync('wg', ...)`). Like any listening socket it keeps
+   * the process alive until close().
    */
   uapi?: boolean;
 }
@@ -134,7 +135,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       if (options.fwmark) callNative(() => device.setFwmark(options.fwmark!));
       for (const [pub, update] of peers) callNative(() => device.setPeer(pub, update));
       // Served last-but-routing so `wg` never sees a half-configured device.
-      if (options.uapi !== false) tunnel.#uapi = await tunnel.#serveUapi();
+      if (options.uapi !== false) tunnel.#uapi = serveUapi(device);
       if (options.routing) {
         const routes = (options.peers ?? []).flatMap((p) => p.allowedIps ?? []);
         await configureLink(device.name, { addresses: options.addresses ?? [], routes });
@@ -266,19 +267,10 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     await this.close();
   }
 
-  async #serveUapi(): Promise<UapiServer> {
-    // A refused UAPI request is the client's problem (it gets the errno); report it only to those listening,
-    // since an 'error' event without a listener would throw.
-    const onError = (message: string) => {
-      if (this.listenerCount('error') > 0) this.emit('error', new WiretunError('EIO', message));
-    };
-    return serveUapi(this.#device.name, nativeUapiDevice(this.#device), { onError });
-  }
-
   async #closeUapi(): Promise<void> {
     const server = this.#uapi;
     this.#uapi = undefined;
-    await server?.close();
+    server?.close();
   }
 
   #call<T>(fn: (d: NativeDevice) => T): T {
@@ -301,8 +293,13 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       case 'closed':
         this.#closed = true;
         // The interface is gone (deleted from outside): its socket must not outlive it.
-        void this.#closeUapi();
+        this.#closeUapi().catch(() => undefined);
         this.emit('close', { reason: e.reason ?? 'closed' });
+        break;
+      case 'uapiError':
+        // A refused UAPI request is the client's problem (it got the errno); report it only to those
+        // listening, since an 'error' event without a listener would throw.
+        if (this.listenerCount('error') > 0) this.emit('error', new WiretunError('EIO', e.message ?? 'UAPI request refused'));
         break;
     }
   }

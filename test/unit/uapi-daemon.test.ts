@@ -6,8 +6,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WiretunError } from '../../ts/errors';
 import { childKeepsOutput, detach } from '../../ts/daemon/background';
-import { describeUpdate, logger, logLevel } from '../../ts/daemon/log';
-import { parseSet } from '../../ts/uapi/codec';
+import { logger, logLevel } from '../../ts/daemon/log';
 import { checkName, describe as describeError, parseArgs } from '../../ts/daemon/main';
 
 describe('wiretund arguments', () => {
@@ -51,16 +50,6 @@ describe('wiretund messages and logging', () => {
       'wiretund: interface wg0 is in use: Device or resource busy',
     );
     expect(describeError(new Error('anything else'), 'wg0')).toBe('wiretund: anything else');
-  });
-
-  it('summarises a set without any key or other value', () => {
-    const psk = 'c'.repeat(64);
-    const line = describeUpdate(
-      parseSet([`private_key=${'d'.repeat(64)}`, 'listen_port=51820', `public_key=${'e'.repeat(64)}`, `preshared_key=${psk}`,
-        'endpoint=1.2.3.4:5', `public_key=${'f'.repeat(64)}`, 'remove=true']),
-    );
-    expect(line).toBe('UAPI set: private key, listen port 51820, 1 peer(s) set, 1 peer(s) removed');
-    expect(describeUpdate(parseSet([]))).toBe('UAPI set: nothing');
   });
 
   it('reads LOG_LEVEL like wireguard-go (unknown → error)', () => {

@@ -16,12 +16,10 @@ export function childKeepsOutput(env: NodeJS.ProcessEnv = process.env): boolean 
 }
 
 /**
- * V8 flags for the long-running daemon. --expose-gc lets the server hand a large request's garbage back right
- * away (see server.ts). A 1 MiB semi-space: parsing a set of 10,000 peers otherwise grows the young generation to
- * its 16 MiB default maximum and V8 keeps it committed, which was most of the daemon's memory per idle peer
- * (RssAnon 2.9 KB → 1.6 KB per peer measured); the daemon's JS never needs a large nursery, and configuring was not slower.
+ * V8 flags for the long-running daemon. A 1 MiB semi-space: V8 keeps a young generation it grew committed, and
+ * the daemon's JS (events and log lines; UAPI requests are parsed natively) never needs a large nursery.
  */
-export const DAEMON_V8_FLAGS = ['--expose-gc', '--max-semi-space-size=1'];
+export const DAEMON_V8_FLAGS = ['--max-semi-space-size=1'];
 
 /** Starts `script -f ...options iface` detached and resolves to the exit code the parent should use. */
 export function detach(script: string, iface: string, options: string[] = []): Promise<number> {

@@ -1,17 +1,17 @@
 // wiretund: the wireguard-go command-line contract. `wiretund [-f|--foreground] [--user NAME] IFNAME` creates
 // the TUN and /var/run/wireguard/IFNAME.sock (then, with --user, runs as NAME: see ./privs.ts), then serves
 // UAPI until SIGINT/SIGTERM, until its interface is deleted, or until its socket file is deleted. Exit 0 means
-// ready (background) or a clean stop (foreground); 1 failure.
+// ready (background) or a clean stop (foreground); 1 failure. UAPI is answered on a native thread
+// (../uapi/server.ts); this process only logs what it reports and watches for the reasons to stop.
 // After creation nothing here refers to the interface by name, so it keeps working when the interface is moved
 // into another network namespace.
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import { callNative, WiretunError } from '../errors';
 import { native, NativeDevice, NativeEvent, packageVersion } from '../native';
 import { requireLinux } from '../platform';
-import { nativeUapiDevice } from '../uapi/device';
-import { serveUapi, UapiDevice, UapiServer } from '../uapi/server';
+import { serveUapi, UapiServer } from '../uapi/server';
 import { detach, reportReady } from './background';
-import { describeUpdate, logger, Logger } from './log';
+import { logger, Logger } from './log';
 import { planDrop, PlannedDrop, resolveUser } from './privs';
 
 const USAGE = `Usage: wiretund [-f/--foreground] [--user NAME] INTERFACE-NAME
@@ -99,20 +99,34 @@ async function runForeground(iface: string, user?: string): Promise<number> {
   // Before the device exists: a bad user leaves nothing behind, and the device's threads inherit the limits.
   const drop = user === undefined ? undefined : planDrop(user);
   const device = callNative(() => native().BindingDevice.create(iface));
+  // Before the socket exists, so the log sees the very first request; `stop` is set once serving.
+  let stop: ((why: string) => void) | undefined;
+  device.onEvent((e) => onEvent(e, log, (why) => stop?.(why)));
   let server: UapiServer | undefined;
   try {
-    server = await serveUapi(iface, logged(nativeUapiDevice(device), log), { onError: (m) => log.error(m) });
-    if (drop) log.verbose(drop.apply());
+    server = serveUapi(device);
+    if (drop) log.verbose(drop.apply(device));
   } catch (err) {
+    try {
+      server?.close();
+    } catch {
+      // Left behind after a failed drop: wg or the next wiretund removes it.
+    }
     device.close();
-    await server?.close().catch(() => undefined);
     throw err;
   }
   log.verbose(`interface ${iface} is up, UAPI on ${server.path}`);
-  return serve(iface, device, server, log, drop);
+  return serve(iface, device, server, log, (s) => (stop = s), drop);
 }
 
-function serve(iface: string, device: NativeDevice, server: UapiServer, log: Logger, drop?: PlannedDrop): Promise<number> {
+function serve(
+  iface: string,
+  device: NativeDevice,
+  server: UapiServer,
+  log: Logger,
+  onStop: (stop: (why: string) => void) => void,
+  drop?: PlannedDrop,
+): Promise<number> {
   return new Promise<number>((resolve) => {
     let watch: NodeJS.Timeout | undefined;
     let stopping = false;
@@ -122,21 +136,17 @@ function serve(iface: string, device: NativeDevice, server: UapiServer, log: Log
       log.verbose(`shutting down: ${why}`);
       clearInterval(watch);
       try {
-        device.close();
-      } catch {
-        // Already closed (its interface was deleted): nothing left to release.
+        server.close();
+      } catch (err) {
+        // Expected after --user: the socket's directory belongs to root (see ./privs.ts).
+        const code = (err as NodeJS.ErrnoException).code;
+        if (drop) log.verbose(`left ${server.path} behind (${code}): wg or the next wiretund ${iface} removes it`);
       }
-      log.debug("device closed");
-      void server.close().then(
-        () => resolve(0),
-        (err: NodeJS.ErrnoException) => {
-          // Expected after --user: the socket's directory belongs to root (see ./privs.ts).
-          if (drop) log.verbose(`left ${server.path} behind (${err.code}): wg or the next wiretund ${iface} removes it`);
-          resolve(0);
-        },
-      );
+      device.close();
+      log.debug('device closed');
+      resolve(0);
     };
-    device.onEvent((e) => onEvent(e, log, stop));
+    onStop(stop);
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     watch = watchSocket(server.path, () => stop('UAPI socket removed'));
@@ -144,26 +154,15 @@ function serve(iface: string, device: NativeDevice, server: UapiServer, log: Log
   });
 }
 
-/** Successful set requests at verbose level, gets at debug (wg show polls them). */
-function logged(dev: UapiDevice, log: Logger): UapiDevice {
-  return {
-    state: () => {
-      log.debug('UAPI get');
-      return dev.state();
-    },
-    apply: (u) => {
-      dev.apply(u);
-      log.verbose(describeUpdate(u));
-    },
-  };
-}
-
-/** Peer events at verbose level. Public keys only: nothing here ever has a private or preshared key. */
+/** Peer events and applied UAPI changes at verbose level, refused requests as errors. Public keys only:
+ * nothing here ever has a private or preshared key (the native side withholds them from its messages). */
 function onEvent(e: NativeEvent, log: Logger, stop: (why: string) => void): void {
   const peer = e.publicKey ? `peer ${e.publicKey.toString('base64')}` : 'peer';
   if (e.kind === 'handshake') log.verbose(`${peer}: handshake completed`);
   else if (e.kind === 'stale') log.verbose(`${peer}: no handshake for a while, session is stale`);
   else if (e.kind === 'endpoint') log.verbose(`${peer}: endpoint is now ${e.endpoint}`);
+  else if (e.kind === 'uapiSet') log.verbose(e.message ?? 'UAPI set');
+  else if (e.kind === 'uapiError') log.error(e.message ?? 'UAPI request refused');
   else if (e.kind === 'closed') stop(`device closed (${e.reason ?? 'interface deleted'})`);
   else log.debug(`event ${e.kind}`);
 }

@@ -1,6 +1,7 @@
 // `wiretund --user NAME`: start as root, create the TUN and the UAPI socket, then run as NAME with only
-// CAP_NET_ADMIN left, on the JS thread alone (SO_MARK for fwmark changes is the one privileged call left; see
-// crates/wiretun-napi/src/privs.rs for why the other threads need nothing).
+// CAP_NET_ADMIN left, on the native UAPI thread alone: every configuration change arrives there, and SO_MARK
+// for fwmark changes is the one privileged call left (see crates/wiretun-napi/src/privs.rs for why the other
+// threads, the JS one included, need nothing).
 //
 // The UAPI socket stays owned by root with mode 0600. Root connects whatever the owner, so `wg` as root keeps
 // working; giving the socket to NAME would instead let every other process running as NAME (nobody is shared
@@ -8,14 +9,13 @@
 // from the root-owned /var/run/wireguard at exit, so a stopped daemon leaves a stale socket behind. Nothing
 // answers on it, so it is harmless, and it goes away on its own: `wg` (as root) deletes a socket that refuses
 // connections, and the next wiretund for the same name removes it before binding (see claim() in
-// ../uapi/server.ts). Making the directory writable for NAME would let NAME delete other interfaces' sockets.
+// crates/wiretun-core/src/uapi/server.rs). Making the directory writable for NAME would let NAME delete other interfaces' sockets.
 import { callNative } from '../errors';
-import { native } from '../native';
+import { native, NativeDevice } from '../native';
 
 interface PrivsBinding {
   lookupUser(name: string): { uid: number; gid: number };
   restrictNewThreads(): void;
-  dropPrivileges(uid: number, gid: number): { threads: number; keptBy: number };
 }
 
 const binding = (): PrivsBinding => native() as unknown as PrivsBinding;
@@ -25,8 +25,9 @@ export interface PlannedDrop {
   user: string;
   uid: number;
   gid: number;
-  /** Switches every thread to the user; returns a line for the verbose log. */
-  apply(): string;
+  /** Switches every thread to the user, from the UAPI thread of `device` (which must be serving); returns a
+   * line for the verbose log. */
+  apply(device: NativeDevice): string;
 }
 
 /** Everything about --user that can be checked without changing anything: root, and a user other than root. */
@@ -49,11 +50,11 @@ export function planDrop(user: string): PlannedDrop {
   return {
     user,
     ...ids,
-    apply: () => {
-      const r = callNative(() => binding().dropPrivileges(ids.uid, ids.gid));
+    apply: (device) => {
+      const r = callNative(() => device.dropPrivileges(ids.uid, ids.gid));
       return (
         `running as ${user} (uid ${ids.uid}, gid ${ids.gid}, no supplementary groups); ` +
-        `${r.threads} threads checked, only thread ${r.keptBy} keeps CAP_NET_ADMIN`
+        `${r.threads} threads checked, only thread ${r.keptBy} (wt-uapi) keeps CAP_NET_ADMIN`
       );
     },
   };

@@ -1,30 +1,11 @@
-// The cross-platform userspace configuration protocol (what `wg` speaks over /var/run/wireguard/IF.sock), in
-// both directions: `set=1` requests ⇄ DeviceUpdate and `get=1` replies ⇄ DeviceState (see ../config/model.ts).
-// Parsing a set validates every line before returning, so the server applies all of a request or none of it.
-import {
-  DeviceState,
-  DeviceUpdate,
-  emptyDeviceUpdate,
-  emptyPeerUpdate,
-  isZeroKey,
-  PeerState,
-  PeerUpdate,
-} from '../config/model';
-import {
-  checkUint,
-  ERRNO,
-  formatHexKey,
-  invalid,
-  parseAllowedIp,
-  parseEndpoint,
-  parseHexKey,
-  parseTrue,
-  parseUint,
-  shown,
-  UapiError,
-} from './values';
+// The client half of the cross-platform userspace configuration protocol (what `wg` speaks over
+// /var/run/wireguard/IF.sock): DeviceUpdate → `set=1` request lines, and `get=1` replies → DeviceState (see
+// ../config/model.ts). The server half (parsing sets, writing gets) is native: crates/wiretun-core/src/uapi,
+// answered on a Rust thread (./server.ts). Round trips between the two are checked in test/unit/props-uapi.
+import { DeviceState, DeviceUpdate, isZeroKey, PeerState, PeerUpdate } from '../config/model';
+import { checkUint, ERRNO, formatHexKey, parseAllowedIp, parseEndpoint, shown, UapiError } from './values';
 
-export { ERRNO, UapiError, errnoForCode } from './values';
+export { ERRNO, UapiError } from './values';
 export type { DeviceState, PeerState } from '../config/model';
 /** Older names of the update types, kept for existing importers. */
 export type DeviceChange = DeviceUpdate;
@@ -32,94 +13,6 @@ export type PeerChange = PeerUpdate;
 
 const U16 = 0xffff;
 const U32 = 0xffffffff;
-
-function setPeerKey(p: PeerUpdate, key: string, value: string): void {
-  switch (key) {
-    case 'remove':
-      p.remove = parseTrue(key, value);
-      return;
-    case 'update_only':
-      p.updateOnly = parseTrue(key, value);
-      return;
-    case 'preshared_key': {
-      const k = parseHexKey(key, value);
-      p.presharedKey = isZeroKey(k) ? null : k;
-      return;
-    }
-    case 'endpoint':
-      p.endpoint = parseEndpoint(value);
-      return;
-    case 'persistent_keepalive_interval':
-      p.persistentKeepalive = parseUint(key, value, U16);
-      return;
-    case 'replace_allowed_ips':
-      p.replaceAllowedIps = parseTrue(key, value);
-      return;
-    case 'allowed_ip':
-      if (value.startsWith('-')) p.removeAllowedIps.push(parseAllowedIp(value.slice(1)));
-      else p.allowedIps.push(parseAllowedIp(value));
-      return;
-    case 'protocol_version':
-      if (value !== '1') throw invalid('protocol_version: only 1 is supported');
-      return;
-    default:
-      throw invalid(`unknown peer key ${shown(key, 40)}`);
-  }
-}
-
-function setDeviceKey(d: DeviceUpdate, key: string, value: string): void {
-  switch (key) {
-    case 'private_key': {
-      const k = parseHexKey(key, value);
-      d.privateKey = isZeroKey(k) ? null : k;
-      return;
-    }
-    case 'listen_port':
-      d.listenPort = parseUint(key, value, U16);
-      return;
-    case 'fwmark':
-      d.fwmark = parseUint(key, value, U32);
-      return;
-    case 'replace_peers':
-      d.replacePeers = parseTrue(key, value);
-      return;
-    default:
-      throw invalid(`unknown device key ${shown(key, 40)}`);
-  }
-}
-
-/** Parses the `key=value` lines of a set request (without `set=1` and the closing blank line). Device keys come
- * first; each `public_key` starts a peer block, after which only peer keys are valid (as in wireguard-go). */
-export function parseSet(lines: string[]): DeviceUpdate {
-  const d = emptyDeviceUpdate();
-  let peer: PeerUpdate | undefined;
-  for (const line of lines) {
-    const eq = line.indexOf('=');
-    // No `=` is a framing error (EPROTO); `=value` is an empty, hence unknown, key (EINVAL), as in wireguard-go.
-    if (eq < 0) throw new UapiError(ERRNO.EPROTO, `malformed line ${shown(line, 80)}`);
-    const key = line.slice(0, eq);
-    const value = line.slice(eq + 1);
-    if (key === 'public_key') {
-      peer = emptyPeerUpdate(parseHexKey(key, value));
-      d.peers.push(peer);
-    } else if (peer) {
-      setPeerKey(peer, key, value);
-    } else {
-      setDeviceKey(d, key, value);
-    }
-  }
-  return d;
-}
-
-/** Parses a whole set request, `set=1\n` + lines + `\n`, refusing anything not framed exactly so. */
-export function parseSetRequest(text: string): DeviceUpdate {
-  if (!text.startsWith('set=1\n')) throw new UapiError(ERRNO.EPROTO, 'a set request starts with set=1');
-  if (!text.endsWith('\n\n')) throw new UapiError(ERRNO.EPROTO, 'a request ends with a blank line');
-  const lines = text.slice('set=1\n'.length, -1).split('\n');
-  lines.pop(); // the empty string after the last line's newline
-  if (lines.includes('')) throw new UapiError(ERRNO.EPROTO, 'a blank line inside a set request');
-  return parseSet(lines);
-}
 
 function peerLines(p: PeerUpdate): string[] {
   const out = [`public_key=${formatHexKey('public_key', p.publicKey)}`];
@@ -139,7 +32,8 @@ function peerLines(p: PeerUpdate): string[] {
 }
 
 /** Formats an update as the body of a set request: `key=value\n` lines in wireguard-tools' order, without the
- * `set=1` line and the closing blank line (what uapiSet takes). Every value is validated on the way out. */
+ * `set=1` line and the closing blank line (what uapiSet takes). Every value is validated on the way out, in
+ * the one canonical spelling the native parser writes back (so a formatted request reads back as itself). */
 export function formatSet(u: DeviceUpdate): string {
   const out: string[] = [];
   if (u.privateKey !== undefined) {
@@ -149,26 +43,6 @@ export function formatSet(u: DeviceUpdate): string {
   if (u.fwmark !== undefined) out.push(`fwmark=${checkUint('fwmark', u.fwmark, U32)}`);
   if (u.replacePeers) out.push('replace_peers=true');
   for (const p of u.peers) out.push(...peerLines(p));
-  return out.map((l) => `${l}\n`).join('');
-}
-
-/** Formats a get reply body (without the errno line), in the order wireguard-go writes it: private_key only
- * when set, listen_port only when bound, fwmark only when non-zero; per peer a zero preshared key when none. */
-export function formatGet(s: DeviceState): string {
-  const out: string[] = [];
-  if (s.privateKey && !isZeroKey(s.privateKey)) out.push(`private_key=${s.privateKey.toString('hex')}`);
-  if (s.listenPort) out.push(`listen_port=${s.listenPort}`);
-  if (s.fwmark) out.push(`fwmark=${s.fwmark}`);
-  for (const p of s.peers) {
-    out.push(`public_key=${p.publicKey.toString('hex')}`);
-    out.push(`preshared_key=${(p.presharedKey ?? Buffer.alloc(32)).toString('hex')}`);
-    out.push('protocol_version=1');
-    if (p.endpoint) out.push(`endpoint=${p.endpoint}`);
-    out.push(`last_handshake_time_sec=${p.lastHandshakeSec}`, `last_handshake_time_nsec=${p.lastHandshakeNsec}`);
-    out.push(`tx_bytes=${p.txBytes}`, `rx_bytes=${p.rxBytes}`);
-    out.push(`persistent_keepalive_interval=${p.persistentKeepalive}`);
-    for (const ip of p.allowedIps) out.push(`allowed_ip=${ip}`);
-  }
   return out.map((l) => `${l}\n`).join('');
 }
 

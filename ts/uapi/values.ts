@@ -1,9 +1,8 @@
-// Value syntax of the UAPI, shared by both directions (parsing what `wg` sends, and formatting what we send, so
-// a bad value can never smuggle a newline into a request). Errors carry the errno wireguard-go answers with.
-import { constants } from 'node:os';
+// Value syntax of the UAPI for what we send (validated and canonical, so a bad value can never smuggle a
+// newline into a request; the native server parses with the same rules, crates/wiretun-core/src/uapi/values.rs).
+// Errors carry the errno wireguard-go answers with.
 import { canonicalCidr, formatIp, parseCidr, parseIp } from '../config/ip';
 import { KEY_LEN } from '../config/model';
-import { WiretunError } from '../errors';
 
 /**
  * Request text fit for an error message (which wiretund logs): quoted, cut to `max` characters, and with any
@@ -36,49 +35,16 @@ export class UapiError extends Error {
   }
 }
 
-/** The reply errno for an errno name such as EADDRINUSE (as the native layer reports them). */
-export function errnoForCode(code: string | undefined): number {
-  const n = code ? (constants.errno as Record<string, number | undefined>)[code] : undefined;
-  return typeof n === 'number' && n > 0 ? -n : ERRNO.UNKNOWN;
-}
-
-/** A native failure as the errno it maps to (EADDRINUSE from a busy port → -98, and so on). The native
- * message names what failed and never carries key material. */
-export function uapiErrorFrom(err: unknown): UapiError {
-  if (err instanceof UapiError) return err;
-  if (err instanceof WiretunError) return new UapiError(errnoForCode(err.code), err.message, { cause: err });
-  return new UapiError(ERRNO.UNKNOWN, err instanceof Error ? err.message : String(err), { cause: err });
-}
-
 export const invalid = (msg: string): UapiError => new UapiError(ERRNO.EINVAL, msg);
-
-/** 64 lowercase hex characters → 32 bytes. The value itself never goes into the message: it may be secret. */
-export function parseHexKey(key: string, value: string): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(value)) throw invalid(`${key}: expected 64 lowercase hex characters`);
-  return Buffer.from(value, 'hex');
-}
 
 export function formatHexKey(key: string, value: Buffer): string {
   if (!Buffer.isBuffer(value) || value.length !== KEY_LEN) throw invalid(`${key}: expected a ${KEY_LEN}-byte key`);
   return value.toString('hex');
 }
 
-/** An unsigned decimal (leading zeros allowed, as Go's ParseUint allows them) no larger than max. */
-export function parseUint(key: string, value: string, max: number): number {
-  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
-  if (!(n <= max)) throw invalid(`${key}: expected an integer from 0 to ${max}`);
-  return n;
-}
-
 export function checkUint(key: string, value: number, max: number): number {
   if (!Number.isInteger(value) || value < 0 || value > max) throw invalid(`${key}: expected an integer from 0 to ${max}`);
   return value;
-}
-
-/** The only value a flag accepts. */
-export function parseTrue(key: string, value: string): true {
-  if (value !== 'true') throw invalid(`${key}: the only accepted value is true`);
-  return true;
 }
 
 /** `a.b.c.d:port` or `[v6]:port`, numeric only (wg resolves names first), returned in canonical form
@@ -91,7 +57,8 @@ export function parseEndpoint(value: string): string {
   if (!m || !ip || (ip.family === 6) !== v6InBrackets) {
     throw invalid(`endpoint: ${shown(value, 80)} is not a.b.c.d:port or [v6]:port`);
   }
-  const port = parseUint('endpoint port', m[2], 65535);
+  const port = Number(m[2]);
+  if (!(port <= 65535)) throw invalid('endpoint port: expected an integer from 0 to 65535');
   return ip.family === 6 ? `[${formatIp(ip)}]:${port}` : `${formatIp(ip)}:${port}`;
 }
 
