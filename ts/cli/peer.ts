@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { addLivePeer, liveDevice, removeLivePeer } from '../peers/live';
 import { listPeers, planAdd, planRemove } from '../peers/manage';
-import { commitEdit, loadConfig, LoadedConfig } from '../peers/store';
+import { configPath } from '../config/locate';
+import { commitEdit, loadConfig, LoadedConfig, withConfigLock } from '../peers/store';
 import { peerTable } from '../peers/table';
 import { runAction, usageError } from './common';
 
@@ -56,18 +57,22 @@ async function add(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) return usageError('peer', 'add takes exactly one IF_OR_CONF', USAGE);
   const allowedIps = values['allowed-ips']?.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  const loaded = await load(positionals[0]);
-  const iface = loaded.interfaceName;
-  const live = await liveDevice(iface);
-  const plan = planAdd(loaded, live, { name: values.name, endpoint: values.endpoint, allowedIps });
-  // Made before anything is written, so a QR failure cannot leave a peer the user never saw.
-  const qr = values.qr ? await qrCode(plan.client) : undefined;
-  await commitEdit(loaded, plan.text, live ? () => addLivePeer(iface, plan.peer) : undefined);
-  const where = live ? `${loaded.path} and the running ${iface}` : `${loaded.path} (${iface} is not up)`;
-  process.stderr.write(`Added peer ${plan.peer.publicKey} (${plan.peer.allowedIps.join(', ')}) to ${where}\n`);
-  process.stdout.write(plan.client);
-  if (qr) process.stdout.write(`\n${qr}`);
-  return 0;
+  // Locked from read to write, so a concurrent writer (`wiretun serve`, another `peer add`) waits its turn
+  // instead of making this one fail with "changed while we were editing it".
+  return withConfigLock(configPath(positionals[0]).file, async () => {
+    const loaded = await load(positionals[0]);
+    const iface = loaded.interfaceName;
+    const live = await liveDevice(iface);
+    const plan = planAdd(loaded, live, { name: values.name, endpoint: values.endpoint, allowedIps });
+    // Made before anything is written, so a QR failure cannot leave a peer the user never saw.
+    const qr = values.qr ? await qrCode(plan.client) : undefined;
+    await commitEdit(loaded, plan.text, live ? () => addLivePeer(iface, plan.peer) : undefined, { locked: true });
+    const where = live ? `${loaded.path} and the running ${iface}` : `${loaded.path} (${iface} is not up)`;
+    process.stderr.write(`Added peer ${plan.peer.publicKey} (${plan.peer.allowedIps.join(', ')}) to ${where}\n`);
+    process.stdout.write(plan.client);
+    if (qr) process.stdout.write(`\n${qr}`);
+    return 0;
+  });
 }
 
 async function list(argv: string[]): Promise<number> {
@@ -82,19 +87,21 @@ async function list(argv: string[]): Promise<number> {
 async function remove(argv: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length !== 2) return usageError('peer', 'remove takes IF_OR_CONF and a NAME or PUBLIC_KEY', USAGE);
-  const loaded = await load(positionals[0]);
-  const iface = loaded.interfaceName;
-  const live = await liveDevice(iface);
-  const plan = planRemove(loaded, live, positionals[1]);
-  const running = plan.publicKeys.filter((k) => live?.peers.some((p) => p.publicKey.toString('base64') === k));
-  const apply = running.length
-    ? async () => {
-        for (const k of running) await removeLivePeer(iface, k);
-      }
-    : undefined;
-  if (plan.text !== loaded.text || apply) await commitEdit(loaded, plan.text, apply);
-  process.stderr.write(`Removed peer ${plan.publicKeys.join(', ')}${running.length ? ` (also from the running ${iface})` : ''}\n`);
-  return 0;
+  return withConfigLock(configPath(positionals[0]).file, async () => {
+    const loaded = await load(positionals[0]);
+    const iface = loaded.interfaceName;
+    const live = await liveDevice(iface);
+    const plan = planRemove(loaded, live, positionals[1]);
+    const running = plan.publicKeys.filter((k) => live?.peers.some((p) => p.publicKey.toString('base64') === k));
+    const apply = running.length
+      ? async () => {
+          for (const k of running) await removeLivePeer(iface, k);
+        }
+      : undefined;
+    if (plan.text !== loaded.text || apply) await commitEdit(loaded, plan.text, apply, { locked: true });
+    process.stderr.write(`Removed peer ${plan.publicKeys.join(', ')}${running.length ? ` (also from the running ${iface})` : ''}\n`);
+    return 0;
+  });
 }
 
 const ACTIONS: Record<string, (argv: string[]) => Promise<number>> = { add, list, remove, rm: remove, ls: list };

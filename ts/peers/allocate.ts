@@ -88,3 +88,28 @@ export function allocateAddresses(serverAddresses: string[], taken: string[]): s
   }
   return picked;
 }
+
+/**
+ * Checks addresses chosen by hand for a peer: each a host address (/32, /128) or a CIDR inside one of the
+ * interface's subnets, and none overlapping `taken` (the server's own addresses and the other peers'
+ * AllowedIPs). Returns them in canonical form; throws naming the first one at fault (by index).
+ */
+export function checkAddresses(serverAddresses: string[], taken: string[], addresses: string[]): string[] {
+  const subnets = serverSubnets(serverAddresses);
+  const own = parseAll(serverAddresses, 'Address').map((c) => ({ ...c, prefix: width(c.family) }));
+  const used = [...own, ...parseAll(taken, 'AllowedIPs')];
+  const overlaps = (a: Cidr, b: Cidr) => a.family === b.family && (cidrContains(a, b) || cidrContains(b, a));
+  const out: Cidr[] = [];
+  addresses.forEach((text, i) => {
+    const c = parseCidr(text.includes('/') ? text : `${text}/${text.includes(':') ? 128 : 32}`);
+    if (!c) throw new AllocationError(`addresses[${i}]: ${JSON.stringify(text)} is not an address or CIDR`);
+    if (!subnets.some((s) => cidrContains(s, c))) {
+      throw new AllocationError(`addresses[${i}]: ${canonicalCidr(c)} is outside the interface's subnets (${subnets.map(canonicalCidr).join(', ')})`);
+    }
+    if (used.some((u) => overlaps(u, c)) || out.some((o) => overlaps(o, c))) {
+      throw new AllocationError(`addresses[${i}]: ${canonicalCidr(c)} is already in use`);
+    }
+    out.push(c);
+  });
+  return out.map(canonicalCidr);
+}

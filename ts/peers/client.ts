@@ -24,6 +24,10 @@ export interface ClientParams {
   listenPort?: number;
   /** What the client sends through the tunnel; default: the server's subnets. */
   allowedIps?: string[];
+  /** The client's DNS; default: the server's own. */
+  dns?: { servers: string[]; search: string[] };
+  /** Seconds between keepalives the client sends (behind NAT); default: none. */
+  persistentKeepalive?: number;
 }
 
 /** Whether `endpoint` already names a port: `host:port` or `[v6]:port` (a bare IPv6 address has no port). */
@@ -55,14 +59,15 @@ export function clientConfig(p: ClientParams): string {
   config.device.privateKey = Buffer.from(p.privateKey, 'base64');
   config.addresses = p.addresses;
   // The server's DNS (what its own clients should resolve with), if it names any.
-  config.dns = [...p.server.dns];
-  config.dnsSearch = [...p.server.dnsSearch];
+  config.dns = [...(p.dns?.servers ?? p.server.dns)];
+  config.dnsSearch = [...(p.dns?.search ?? p.server.dnsSearch)];
   const allowedIps = p.allowedIps ?? serverSubnets(p.server.addresses).map(canonicalCidr);
   config.device.peers.push(
     configPeer(Buffer.from(p.serverPublicKey, 'base64'), {
       presharedKey: Buffer.from(p.presharedKey, 'base64'),
       endpoint: completeEndpoint(p.endpoint, p.listenPort),
       allowedIps,
+      ...(p.persistentKeepalive ? { persistentKeepalive: p.persistentKeepalive } : {}),
     }),
   );
   return formatConfig(config);

@@ -4,6 +4,8 @@ import * as keys from '../keys';
 import { DeviceState } from '../uapi/codec';
 import { allocateAddresses } from './allocate';
 import { clientConfig } from './client';
+import { clientDefaults } from './defaults';
+import { scanDisabled } from './disabled';
 import { LivePeer } from './live';
 import { appendSection, checkName, lineEnding, peerSectionText, publicEndpoint, removeSections, scanPeers, toFileText } from './sections';
 import { LoadedConfig } from './store';
@@ -21,6 +23,8 @@ export interface AddOptions {
   endpoint?: string;
   /** What the client routes through the tunnel; default: the server's subnets. */
   allowedIps?: string[];
+  /** The client's own addresses, already checked with checkAddresses; default: the next free ones. */
+  addresses?: string[];
 }
 
 export interface AddPlan {
@@ -30,6 +34,8 @@ export interface AddPlan {
   peer: LivePeer;
   /** The client's wg-quick config (contains its private key: print it, never log it). */
   client: string;
+  /** The client's private key, for a caller that keeps it (wiretun serve); never log it. */
+  privateKey: string;
 }
 
 type KeySource = Pick<typeof keys, 'generatePrivateKey' | 'generatePresharedKey' | 'publicKeyFromPrivate'>;
@@ -41,7 +47,8 @@ function checkNewName(loaded: LoadedConfig, name: string | undefined): void {
   if (name === undefined) return;
   const problem = checkName(name);
   if (problem) throw new PeerError(problem);
-  if (scanPeers(loaded.text).some((b) => b.name === name)) {
+  // A disabled peer (commented out by `wiretun serve`) keeps its name, so enabling it cannot make a duplicate.
+  if ([...scanPeers(loaded.text), ...scanDisabled(loaded.text)].some((b) => b.name === name)) {
     throw new PeerError(`a peer named ${JSON.stringify(name)} already exists in ${loaded.path}`);
   }
 }
@@ -55,12 +62,15 @@ export function planAdd(loaded: LoadedConfig, live: DeviceState | undefined, opt
   if (!endpoint) {
     throw new PeerError(`the server's public address is not known: give --endpoint HOST:PORT (or add "# PublicEndpoint = HOST:PORT" to [Interface])`);
   }
-  // Addresses in use: every peer in the file and, when up, every peer of the running interface.
+  // Addresses in use: every peer in the file (disabled ones too) and, when up, every peer of the running interface.
   const taken = [
     ...loaded.config.device.peers.flatMap((p) => p.allowedIps),
+    ...scanDisabled(loaded.text).flatMap((p) => p.allowedIps),
     ...(live?.peers ?? []).flatMap((p) => p.allowedIps),
   ];
-  const addresses = allocateAddresses(loaded.config.addresses, taken);
+  const addresses = opts.addresses ?? allocateAddresses(loaded.config.addresses, taken);
+  // What the file's `# Client...` comments say new clients get (the console edits them; see ./defaults.ts).
+  const defaults = clientDefaults(loaded.text);
   const privateKey = k.generatePrivateKey();
   const peer: LivePeer = { publicKey: k.publicKeyFromPrivate(privateKey), presharedKey: k.generatePresharedKey(), allowedIps: addresses };
   const client = clientConfig({
@@ -71,10 +81,12 @@ export function planAdd(loaded: LoadedConfig, live: DeviceState | undefined, opt
     serverPublicKey: k.publicKeyFromPrivate(serverKey.toString('base64')),
     endpoint,
     listenPort: loaded.config.device.listenPort || live?.listenPort,
-    allowedIps: opts.allowedIps,
+    allowedIps: opts.allowedIps ?? defaults.allowedIps,
+    dns: defaults.dns,
+    persistentKeepalive: defaults.persistentKeepalive,
   });
   const section = toFileText(peerSectionText({ name: opts.name, ...peer }, lineEnding(loaded.text)));
-  return { text: appendSection(loaded.text, section), peer, client };
+  return { text: appendSection(loaded.text, section), peer, client, privateKey };
 }
 
 export interface RemovePlan {
