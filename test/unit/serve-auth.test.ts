@@ -1,0 +1,190 @@
+// wiretun serve: who may call what. Every route of the OpenAPI document is tried without credentials, with a
+// read-only and a read-write token and with a session without its CSRF token; plus set-up, login rate limit,
+// sessions across a restart and TOTP.
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { hotp, totpStep } from '../../ts/serve/totp';
+import { LOGIN_FAILURES, LOGIN_WINDOW_MS, SESSION_TTL_MS } from '../../ts/serve/auth';
+import { Client, Harness, IFACE, PASSWORD, start, startLoggedIn } from './serve-helpers';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.cleanup();
+  h = undefined;
+});
+
+interface Op {
+  method: string;
+  path: string;
+  security: Record<string, string[]>[];
+  description: string;
+}
+
+function operations(doc: { paths: Record<string, Record<string, Op>> }): Op[] {
+  return Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ ...op, method: m.toUpperCase(), path: p })));
+}
+
+/** A concrete URL for a route: real ids where the route needs them, so an allowed call can succeed. */
+function concrete(p: string, ids: { client: string; token: number }): string {
+  return p
+    .replace('{iface}', IFACE)
+    .replace('{id}', ids.client)
+    .replace('{tokenId}', String(ids.token))
+    .replace('{token}', 'AAAAAAAAAAAAAAAAAAAAAA');
+}
+
+describe('wiretun serve: set-up and login', () => {
+  it('needs the set-up code once, then refuses set-up; state dir 0700, database 0600', async () => {
+    h = await start();
+    const c = new Client(h.url);
+    const before = await c.get('/api/interfaces');
+    expect(before.status).toBe(401);
+    expect(before.json.error.code).toBe('setup_required');
+    const wrong = await c.post('/api/setup', { password: PASSWORD, setupCode: 'nope' });
+    expect(wrong.status).toBe(403);
+    expect(wrong.json.error.field).toBe('setupCode');
+    const short = await c.post('/api/setup', { password: 'short', setupCode: h.app.setupCode });
+    expect(short.status).toBe(400);
+    expect(short.json.error.field).toBe('password');
+    const ok = await c.post('/api/setup', { password: PASSWORD, setupCode: h.app.setupCode });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+    expect(ok.headers.get('set-cookie')).not.toMatch(/Secure/);
+    const again = await new Client(h.url).post('/api/setup', { password: 'another password', setupCode: 'x' });
+    expect(again.status).toBe(409);
+    expect(statSync(h.stateDir).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(h.stateDir, 'serve.db')).mode & 0o777).toBe(0o600);
+  });
+
+  it('rate-limits failed logins with 429 and Retry-After, and lets the address in again after the window', async () => {
+    ({ h } = await startLoggedIn());
+    const c = new Client(h.url);
+    for (let i = 0; i < LOGIN_FAILURES; i++) {
+      const r = await c.login('wrong password!');
+      expect(r.status).toBe(401);
+      expect(r.json.error.field).toBe('password');
+    }
+    const limited = await c.login();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(LOGIN_WINDOW_MS / 1000);
+    h.clock.advance(LOGIN_WINDOW_MS + 1000);
+    expect((await c.login()).status).toBe(200);
+  });
+
+  it('keeps sessions and their expiry across a restart, and ends them when they expire', async () => {
+    let admin: Client;
+    ({ h, admin } = await startLoggedIn());
+    const first = await admin.get('/api/session');
+    expect(first.status).toBe(200);
+    h = await h.restart();
+    const again = new Client(h.url);
+    again.cookie = admin.cookie;
+    const after = await again.get('/api/session');
+    expect(after.status).toBe(200);
+    expect(after.json.expiresAt).toBe(first.json.expiresAt);
+    h.clock.advance(SESSION_TTL_MS);
+    expect((await again.get('/api/session')).status).toBe(401);
+  });
+
+  it('logout ends the session; a password change ends the others', async () => {
+    let admin: Client;
+    ({ h, admin } = await startLoggedIn());
+    const other = new Client(h.url);
+    await other.login();
+    const changed = await admin.put('/api/password', { current: PASSWORD, password: 'a new long password' });
+    expect(changed.status).toBe(204);
+    expect((await other.get('/api/session')).status).toBe(401);
+    expect((await admin.get('/api/session')).status).toBe(200);
+    expect((await admin.post('/api/logout')).status).toBe(204);
+    expect((await admin.get('/api/session')).status).toBe(401);
+  });
+
+  it('TOTP: enabled with a code, then required at login; a code is not accepted twice', async () => {
+    let admin: Client;
+    ({ h, admin } = await startLoggedIn());
+    const setup = await admin.post('/api/totp/setup');
+    expect(setup.json.uri).toMatch(/^otpauth:\/\/totp\//);
+    const code = () => hotp(setup.json.secret, totpStep(h!.clock.ms));
+    expect((await admin.post('/api/totp/enable', { code: '000000' === code() ? '111111' : '000000' })).status).toBe(400);
+    expect((await admin.post('/api/totp/enable', { code: code() })).status).toBe(204);
+    h.clock.advance(30_000);
+    const c = new Client(h.url);
+    const missing = await c.login();
+    expect(missing.status).toBe(401);
+    expect(missing.json.error.code).toBe('totp_required');
+    const fresh = code();
+    expect((await c.post('/api/login', { password: PASSWORD, totp: fresh })).status).toBe(200);
+    const replay = await new Client(h.url).post('/api/login', { password: PASSWORD, totp: fresh });
+    expect(replay.status).toBe(401);
+    expect(replay.json.error.field).toBe('totp');
+  });
+});
+
+describe('wiretun serve: access to every route', () => {
+  it('follows the OpenAPI document: no credentials, read-only and read-write tokens, CSRF', async () => {
+    let admin: Client;
+    ({ h, admin } = await startLoggedIn());
+    await h.live.up(await h.app.interfaces.load(IFACE));
+    const created = await admin.post(`/api/interfaces/${IFACE}/clients`, { name: 'laptop' });
+    expect(created.status).toBe(201);
+    const ro = await admin.post('/api/tokens', { name: 'grafana', scope: 'read' });
+    const rw = await admin.post('/api/tokens', { name: 'ansible', scope: 'write' });
+    expect(ro.status).toBe(201);
+    const ids = { client: created.json.id as string, token: ro.json.id as number };
+    const doc = (await admin.get('/api/openapi.json')).json;
+    const ops = operations(doc);
+    expect(ops.length).toBeGreaterThan(20);
+    const open = ops.filter((o) => o.security.length === 0).map((o) => `${o.method} ${o.path}`);
+    expect(open.sort()).toEqual(['GET /api/links/{token}', 'POST /api/login', 'POST /api/setup']);
+
+    const anonymous = new Client(h.url);
+    const readOnly = Object.assign(new Client(h.url), { bearer: ro.json.token });
+    const readWrite = Object.assign(new Client(h.url), { bearer: rw.json.token });
+    const noCsrf = Object.assign(new Client(h.url), { cookie: admin.cookie });
+    for (const op of ops) {
+      const url = concrete(op.path, ids);
+      const what = `${op.method} ${op.path}`;
+      const anon = await anonymous.request(op.method, url);
+      const needsNothing = op.security.length === 0 || op.security.some((s) => Object.keys(s).length === 0);
+      if (needsNothing) expect(anon.status, what).not.toBe(401);
+      else expect(anon.status, what).toBe(401);
+      const adminOnly = !op.security.some((s) => 'token' in s) && !needsNothing;
+      const writes = op.method !== 'GET';
+      const ro = await readOnly.request(op.method, url);
+      if (adminOnly || (writes && !needsNothing)) expect(ro.status, `read-only token: ${what}`).toBe(403);
+      else expect([401, 403], `read-only token: ${what}`).not.toContain(ro.status);
+      if (op.method === 'DELETE' || op.path.endsWith('/down') || op.path.endsWith('/logout')) continue;
+      const rwr = await readWrite.request(op.method, url);
+      if (adminOnly) expect(rwr.status, `read-write token: ${what}`).toBe(403);
+      else expect([401, 403], `read-write token: ${what}`).not.toContain(rwr.status);
+      if (writes && !needsNothing) {
+        const r = await noCsrf.request(op.method, url);
+        expect(r.status, `session without CSRF: ${what}`).toBe(403);
+        expect(r.json.error.code).toBe('csrf');
+      }
+    }
+    // A wrong CSRF token is as good as none; the right one works.
+    const wrongCsrf = await noCsrf.request('POST', `/api/interfaces/${IFACE}/clients`, { name: 'x' }, { 'x-csrf-token': 'forged' });
+    expect(wrongCsrf.status).toBe(403);
+    expect((await admin.post(`/api/interfaces/${IFACE}/clients`, { name: 'phone' })).status).toBe(201);
+    // A revoked token stops working; an unknown one is a 401, not anonymous.
+    expect((await admin.del(`/api/tokens/${ro.json.id}`)).status).toBe(204);
+    expect((await readOnly.get('/api/interfaces')).status).toBe(401);
+  });
+
+  it('puts no private key in any answer but the .conf', async () => {
+    let admin: Client;
+    ({ h, admin } = await startLoggedIn());
+    const created = await admin.post(`/api/interfaces/${IFACE}/clients`, { name: 'laptop' });
+    const conf = await admin.get(`/api/interfaces/${IFACE}/clients/${created.json.id}/config`);
+    const privateKey = /PrivateKey = (\S+)/.exec(conf.text)![1];
+    const serverKey = /PrivateKey = (\S+)/.exec(readFileSync(h.confPath, 'utf8'))![1];
+    for (const url of ['/api/interfaces', `/api/interfaces/${IFACE}`, `/api/interfaces/${IFACE}/clients`, `/api/interfaces/${IFACE}/clients/${created.json.id}`, '/metrics', '/api/openapi.json']) {
+      const r = await admin.get(url);
+      expect(r.text, url).not.toContain(privateKey);
+      expect(r.text, url).not.toContain(serverKey);
+    }
+  });
+});

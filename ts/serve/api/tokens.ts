@@ -1,0 +1,69 @@
+// API tokens for automation: made by the admin, shown once, stored as their sha256, read-only or read-write.
+import type { App } from '../app';
+import { badRequest, notFound, Route } from '../http';
+import { object, Schema, str } from '../schema';
+
+const tokenSchema: Schema = object({
+  id: { type: 'integer' },
+  name: { type: 'string' },
+  scope: { type: 'string', enum: ['read', 'write'] },
+  createdAt: { type: 'string', format: 'date-time' },
+  lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+});
+
+interface TokenRow {
+  id: number;
+  name: string;
+  scope: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+const view = (r: TokenRow) => ({
+  id: r.id,
+  name: r.name,
+  scope: r.scope,
+  createdAt: new Date(r.created_at).toISOString(),
+  lastUsedAt: r.last_used_at === null ? null : new Date(r.last_used_at).toISOString(),
+});
+
+export function tokenRoutes(app: App): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/tokens',
+      access: 'admin',
+      summary: 'The API tokens (never their secret)',
+      response: { schema: { type: 'array', items: tokenSchema } },
+      handler: () => ({ json: app.store.db.all<TokenRow>('SELECT * FROM tokens ORDER BY id').map(view) }),
+    },
+    {
+      method: 'POST',
+      path: '/api/tokens',
+      access: 'admin',
+      summary: 'Create an API token (send it as Authorization: Bearer TOKEN); the secret is shown only here',
+      body: object({ name: str(64, { minLength: 1 }), scope: { type: 'string', enum: ['read', 'write'] } }, ['name', 'scope']),
+      response: { status: 201, schema: object({ ...tokenSchema.properties, token: { type: 'string' } }) },
+      handler: (ctx) => {
+        const body = ctx.body as { name: string; scope: 'read' | 'write' };
+        if (body.name.trim() === '') throw badRequest('the name is empty', 'name');
+        const { id, token } = app.auth.createToken(body.name, body.scope);
+        const row = app.store.db.get<TokenRow>('SELECT * FROM tokens WHERE id = ?', id)!;
+        return { status: 201, json: { ...view(row), token } };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/tokens/{tokenId}',
+      access: 'admin',
+      summary: 'Revoke an API token',
+      response: { status: 204 },
+      handler: (ctx) => {
+        const id = Number(ctx.params.tokenId);
+        if (!Number.isSafeInteger(id)) throw badRequest('not a token id', 'tokenId');
+        if (app.store.db.run('DELETE FROM tokens WHERE id = ?', id).changes === 0) throw notFound(`no token ${id}`);
+        return { status: 204 };
+      },
+    },
+  ];
+}

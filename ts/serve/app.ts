@@ -1,0 +1,119 @@
+// One console: the store in the state directory, auth, the interfaces it manages and the periodic task that
+// samples traffic, downsamples history and disables expired clients. The HTTP side is ./server.ts.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, chmodSync } from 'node:fs';
+import * as path from 'node:path';
+import { accountRoutes } from './api/account';
+import { clientRoutes } from './api/clients';
+import { interfaceRoutes } from './api/interfaces';
+import { tokenRoutes } from './api/tokens';
+import { Auth } from './auth';
+import { Clients } from './clients';
+import { History, SAMPLE_SECONDS } from './history';
+import { Route, Router } from './http';
+import { Interfaces, LiveAccess, realLive } from './interfaces';
+import { metricsText } from './metrics';
+import { openApiDocument } from './openapi';
+import { Store } from './store';
+
+export const DEFAULT_STATE_DIR = '/var/lib/wiretun';
+
+export interface AppOptions {
+  /** Holds serve.db; created 0700. */
+  stateDir: string;
+  /** Where bare interface names live and which directory is listed (default /etc/wireguard). */
+  configDir?: string;
+  /** Interface names or config paths; empty = every config in configDir. */
+  names?: string[];
+  live?: LiveAccess;
+  /** Milliseconds since the epoch; tests move it. */
+  now?: () => number;
+  metricsToken?: string;
+  /** Seconds between samples; 0 = no timer (tests call tick()). Default 10. */
+  sampleSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export class App {
+  readonly store: Store;
+  readonly auth: Auth;
+  readonly interfaces: Interfaces;
+  readonly history: History;
+  readonly clients: Clients;
+  readonly router: Router;
+  readonly now: () => number;
+  readonly log: (line: string) => void;
+  /** Needed by POST /api/setup while no password is set; printed in the log, never sent by the server. */
+  setupCode: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+
+  constructor(opts: AppOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? ((line) => process.stderr.write(`wiretun serve: ${line}\n`));
+    // mkdir's mode passes through the umask and leaves an existing directory alone: chmod either way.
+    mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    chmodSync(opts.stateDir, 0o700);
+    this.store = Store.open(path.join(opts.stateDir, 'serve.db'));
+    this.auth = new Auth(this.store, this.now, opts.metricsToken);
+    this.interfaces = new Interfaces({ configDir: opts.configDir, names: opts.names, live: opts.live ?? realLive() });
+    this.history = new History(this.store, this.now);
+    this.clients = new Clients(this.interfaces, this.store, this.history, this.now);
+    this.setupCode = this.auth.hasPassword() ? undefined : randomBytes(16).toString('hex');
+    const routes: Route[] = [...accountRoutes(this), ...tokenRoutes(this), ...interfaceRoutes(this), ...clientRoutes(this)];
+    routes.push(
+      {
+        method: 'GET',
+        path: '/api/openapi.json',
+        access: 'read',
+        summary: 'This document',
+        handler: () => ({ json: openApiDocument(this.router.routes) }),
+      },
+      {
+        method: 'GET',
+        path: '/metrics',
+        access: 'metrics',
+        summary: 'Prometheus metrics (text format 0.0.4), with the names of prometheus_wireguard_exporter',
+        response: { mediaType: 'text/plain' },
+        handler: async () => ({ text: await metricsText(this.interfaces, this.clients), contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
+      },
+    );
+    this.router = new Router(routes);
+    const every = opts.sampleSeconds ?? SAMPLE_SECONDS;
+    if (every > 0) {
+      this.timer = setInterval(() => void this.tick(), every * 1000);
+      this.timer.unref();
+    }
+  }
+
+  /** One round of the periodic work; rounds never overlap. Failures are logged, not thrown: the next round
+   * tries again. */
+  tick(): Promise<void> {
+    this.ticking ??= this.round().finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  private async round(): Promise<void> {
+    try {
+      for (const iface of (await this.interfaces.known()).keys()) {
+        const live = await this.interfaces.live.device(iface).catch(() => undefined);
+        if (!live) continue;
+        this.history.record(
+          iface,
+          live.peers.map((p) => ({ publicKey: p.publicKey.toString('base64'), rxBytes: p.rxBytes, txBytes: p.txBytes })),
+        );
+      }
+      this.history.downsample();
+      const expired = await this.clients.expire();
+      if (expired) this.log(`disabled ${expired} expired client(s)`);
+    } catch (err) {
+      this.log(`periodic task failed: ${(err as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+    this.store.close();
+  }
+}

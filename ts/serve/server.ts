@@ -1,0 +1,94 @@
+// The HTTP(S) server in front of an App: route, identify, authorize, read and validate the body, answer. Errors
+// become JSON with the field at fault; unexpected ones a 500 whose details go to the log only.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { App } from './app';
+import { ApiError, Context, errorReply, readJson, Reply, send } from './http';
+import { validate } from './schema';
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+export interface RunningServer {
+  server: http.Server;
+  /** `http://127.0.0.1:PORT` (the port actually bound). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The path as logged: one-time link tokens are credentials, so they are cut. */
+const logPath = (pathname: string) => pathname.replace(/^\/api\/links\/[^/]+/, '/api/links/…');
+
+async function answer(app: App, req: http.IncomingMessage, res: http.ServerResponse, secure: boolean): Promise<Reply> {
+  const url = new URL(req.url ?? '/', 'http://console.invalid');
+  const { route, params } = app.router.match(req.method ?? 'GET', url.pathname);
+  const principal = app.auth.identify(req);
+  app.auth.authorize(route.access, principal, req);
+  if (route.access === 'metrics' && !app.auth.metricsAllowed(req)) {
+    throw new ApiError(401, 'unauthorized', 'send the metrics token as "Authorization: Bearer TOKEN"', undefined, { 'www-authenticate': 'Bearer' });
+  }
+  let body: unknown = undefined;
+  if (route.body) {
+    body = await readJson(req);
+    validate(route.body, body ?? {});
+    body ??= {};
+  } else if (!['GET', 'HEAD'].includes(req.method ?? '')) {
+    // Drain (bounded) so the connection can be reused; a body where none is expected is refused.
+    if ((await readJson(req)) !== undefined) throw new ApiError(400, 'invalid', 'this route takes no body');
+  }
+  const ctx: Context = { req, res, params, query: url.searchParams, principal, body, remote: req.socket.remoteAddress ?? '?', secure };
+  return route.handler(ctx);
+}
+
+export function handler(app: App, secure: boolean): http.RequestListener {
+  return (req, res) => {
+    const started = Date.now();
+    answer(app, req, res, secure)
+      .catch((err: unknown): Reply => {
+        if (err instanceof ApiError) return errorReply(err);
+        app.log(`${req.method} ${logPath(req.url ?? '')}: ${err instanceof Error ? err.message : String(err)}`);
+        return errorReply(new ApiError(500, 'internal', 'internal error (see the server log)'));
+      })
+      .then((reply) => {
+        // A 413 leaves the rest of the body unread: close the connection rather than read it.
+        if (reply.status === 413) res.setHeader('connection', 'close');
+        send(res, reply, req.method === 'HEAD');
+        const ms = Date.now() - started;
+        if ((reply.status ?? 200) >= 500 || process.env.WIRETUN_SERVE_LOG_REQUESTS) {
+          app.log(`${req.method} ${logPath(new URL(req.url ?? '/', 'http://x').pathname)} ${reply.status ?? 200} ${ms} ms`);
+        }
+      })
+      .catch((err: unknown) => {
+        app.log(`cannot answer ${req.method} ${logPath(req.url ?? '')}: ${(err as Error).message}`);
+        res.destroy();
+      });
+  };
+}
+
+export function listen(app: App, opts: ListenOptions): Promise<RunningServer> {
+  const secure = opts.tls !== undefined;
+  const server = secure ? https.createServer({ cert: opts.tls!.cert, key: opts.tls!.key }, handler(app, true)) : http.createServer(handler(app, false));
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      const { port } = server.address() as AddressInfo;
+      const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+      resolve({
+        server,
+        url: `${secure ? 'https' : 'http'}://${host}:${port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

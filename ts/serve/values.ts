@@ -1,0 +1,35 @@
+// Request values the console checks before anything is planned: client ids, CIDR lists, expiry dates.
+import { canonicalCidr, parseCidr } from '../config/ip';
+import { badRequest } from './http';
+
+/** A client's id in URLs: its public key in base64url (no `/`, `+` or `=` to escape). */
+export const idOf = (publicKey: string) => Buffer.from(publicKey, 'base64').toString('base64url');
+
+/** The public key an id names; a 400 unless it is exactly a 32-byte key. */
+export function keyOf(id: string): string {
+  const raw = Buffer.from(id, 'base64url');
+  if (!/^[A-Za-z0-9_-]{43}$/.test(id) || raw.length !== 32 || raw.toString('base64url') !== id) {
+    throw badRequest('not a client id (a public key in base64url)', 'id');
+  }
+  return raw.toString('base64');
+}
+
+/** CIDRs in canonical form (`10.0.0.0/8`, a bare address as /32 or /128); a 400 naming the one at fault. */
+export function checkCidrs(list: string[], field: string): string[] {
+  return list.map((text, i) => {
+    const c = parseCidr(text.includes('/') ? text : `${text}/${text.includes(':') ? 128 : 32}`);
+    if (!c) throw badRequest(`${JSON.stringify(text)} is not an IP address or CIDR`, `${field}[${i}]`);
+    return canonicalCidr(c);
+  });
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/** An ISO 8601 date (`2027-01-31`, midnight UTC) or date-time with a zone, in the future; null clears. */
+export function parseExpiry(value: string | null | undefined, now: number): number | null {
+  if (value === undefined || value === null) return null;
+  const ms = ISO_DATE.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw badRequest(`${JSON.stringify(value)} is not an ISO 8601 date (2027-01-31 or 2027-01-31T18:00:00Z)`, 'expiresAt');
+  if (ms <= now) throw badRequest('expiresAt is in the past', 'expiresAt');
+  return ms;
+}
