@@ -1,4 +1,4 @@
-// wiretund --user nobody: after set-up every thread runs as nobody, only the JS thread keeps CAP_NET_ADMIN,
+// wiretund --user nobody: after set-up every thread runs as nobody, only the UAPI thread keeps CAP_NET_ADMIN,
 // and everything a running interface needs still works against a real peer (Debian's wireguard-go):
 // handshake, fwmark changes (checked on the sockets and on the packets), peers, listen-port changes, SIGTERM.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -85,18 +85,20 @@ describe.skipIf(skipReason !== undefined)('wiretund --user nobody', () => {
       expect(th.gid, who).toEqual(Array(4).fill(nobody.gid));
       expect(th.groups, who).toBe('');
       expect([th.capInh, th.capAmb], who).toEqual([0n, 0n]);
-      const kept = th.tid === pid ? NET_ADMIN : 0n;
+      // The UAPI thread applies every configuration change, SO_MARK included; the JS thread needs nothing.
+      const kept = th.name === 'wt-uapi' ? NET_ADMIN : 0n;
       expect([th.capPrm, th.capEff], who).toEqual([kept, kept]);
     }
+    expect(all.filter((th) => th.name === 'wt-uapi')).toHaveLength(1);
     const main = all.find((th) => th.tid === pid)!;
     expect([main.capBnd, main.noNewPrivs]).toEqual([NET_ADMIN, '1']);
     // The data plane's threads start after the restriction and inherit it: nothing to regain through execve.
     const dataPlane = all.filter((th) => th.name.startsWith('wt-'));
-    expect(dataPlane.map((th) => th.name)).toEqual(expect.arrayContaining(['wt-recv', 'wt-send', 'wt-timers']));
+    expect(dataPlane.map((th) => th.name)).toEqual(expect.arrayContaining(['wt-recv', 'wt-send', 'wt-timers', 'wt-uapi']));
     for (const th of dataPlane) expect([th.capBnd, th.noNewPrivs], th.name).toEqual([NET_ADMIN, '1']);
   };
 
-  it('runs every thread as nobody; only the main thread keeps CAP_NET_ADMIN, with a reduced bounding set', () => {
+  it('runs every thread as nobody; only the UAPI thread keeps CAP_NET_ADMIN, with a reduced bounding set', () => {
     expectDropped();
     // The UAPI socket stays root's, closed to group and others: other processes running as nobody (a shared
     // account) cannot reach the keys.

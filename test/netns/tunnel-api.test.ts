@@ -14,12 +14,14 @@ if (!isRoot) console.warn('SKIPPED: Tunnel API tests need root to create TUN dev
 const tag = `${process.pid % 10000}`;
 const ns = { a: `wtapi-a-${tag}`, b: `wtapi-b-${tag}` };
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' }).toString();
-// `wg` talks to the UAPI socket served by this very process: it must run asynchronously (a *Sync call would
-// block the event loop that has to answer it, and hang forever).
+// `wg` talks to the UAPI socket served by this very process, answered on a native thread: asynchronously, and
+// synchronously too (the JS thread then waits for `wg`, and must not be needed to answer it).
 const wg = (...args: string[]) =>
   new Promise<string>((resolve, reject) =>
     execFile('wg', args, { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out))),
   );
+const wgSync = (...args: string[]) => execFileSync('wg', args, { timeout: 10_000, stdio: 'pipe' }).toString();
+const WIRETUN = path.join(__dirname, '..', '..', 'bin', 'wiretun');
 const ping = (from: string, to: string) =>
   spawnSync('ip', ['netns', 'exec', from, 'ping', '-c', '1', '-W', '1', to]).status === 0;
 
@@ -145,6 +147,36 @@ describe.skipIf(!isRoot)('Tunnel API (root)', () => {
     const peer = dump.slice(1).map((l) => l.split('\t'));
     expect(peer.map((f) => f[0])).toEqual([b.publicKey]);
     expect(peer[0][3]).toBe('10.66.0.2/32');
+  });
+
+  it('answers wg show, set and showconf, and wiretun show, called synchronously from this very process', () => {
+    expect(wgSync('show', a.name, 'peers').trim().split('\n')).toEqual([b.publicKey]);
+    const extra = publicKeyFromPrivate(generatePrivateKey());
+    wgSync('set', a.name, 'peer', extra, 'allowed-ips', '10.66.9.0/24', 'persistent-keepalive', '15');
+    expect(a.peers().find((p) => p.publicKey === extra)).toMatchObject({ allowedIps: ['10.66.9.0/24'], persistentKeepalive: 15 });
+    const conf = wgSync('showconf', a.name);
+    expect(conf).toContain(`PrivateKey = ${keyA}`);
+    expect(conf).toContain(`PublicKey = ${extra}\nAllowedIPs = 10.66.9.0/24\nPersistentKeepalive = 15\n`);
+    const shown = execFileSync(process.execPath, [WIRETUN, 'show', a.name, 'allowed-ips'], { timeout: 10_000, stdio: 'pipe' });
+    expect(shown.toString()).toContain(`${extra}\t10.66.9.0/24`);
+    wgSync('set', a.name, 'peer', extra, 'remove');
+    expect(a.peers().map((p) => p.publicKey)).toEqual([b.publicKey]);
+  });
+
+  it("reports a refused UAPI request as an 'error' event", async () => {
+    const errors: Error[] = [];
+    a.on('error', (e) => errors.push(e));
+    try {
+      // b's port is taken (both tunnels' UDP is on this namespace's loopback): the native server refuses it.
+      const r = spawnSync('wg', ['set', a.name, 'listen-port', String(b.listenPort)], { timeout: 10_000 });
+      expect(r.status).not.toBe(0);
+      await waitFor('the error event', () => errors.length > 0);
+      expect(errors[0]).toBeInstanceOf(WiretunError);
+      expect(errors[0].message).toMatch(/^UAPI set=1: binding UDP port \d+: /);
+      expect(a.listenPort).not.toBe(b.listenPort);
+    } finally {
+      a.removeAllListeners('error');
+    }
   });
 
   it('many tunnels in one process each get their socket; close removes it; uapi: false serves none', async () => {
