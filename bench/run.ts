@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { implementations, Impl } from './lib/impls';
 import { underlay, teardown, tunnel, stopTunnel, TUN, UNDER } from './lib/topology';
 import { runSample } from './lib/workloads';
-import { addPeers, ScaleResult } from './lib/scale';
+import { addPeers, ScaleResult, scaleSteps, THROUGHPUT_AT } from './lib/scale';
 import { ImplResult, writeChart, writeResults } from './lib/report';
 
 interface Options {
@@ -41,7 +41,7 @@ async function measure(impl: Impl | 'raw', o: Options): Promise<ImplResult> {
       const target = impl === 'raw' ? UNDER.b : TUN.b;
       result.samples.push(await runSample(target, o.seconds, impl !== 'raw'));
       console.log(`  ${name} #${rep + 1}: ${result.samples.at(-1)!.tcpGbps.toFixed(2)} Gb/s`);
-      if (impl !== 'raw' && o.scale && rep === 0) result.scale = await scaleRuns(o);
+      if (impl !== 'raw' && o.scale && rep === 0) result.scale = await scaleRuns(impl.name, o);
       if (impl !== 'raw') await stopTunnel();
     } finally {
       await teardown();
@@ -50,13 +50,19 @@ async function measure(impl: Impl | 'raw', o: Options): Promise<ImplResult> {
   return result;
 }
 
-async function scaleRuns(o: Options): Promise<ScaleResult[]> {
-  const out: ScaleResult[] = [await addPeers(1000)];
-  out.push(await addPeers(9000));
-  out[1] = { ...out[1], peers: 10000 };
-  const loaded = await runSample(TUN.b, Math.min(o.seconds, 5), true);
-  console.log(`    with 10,000 peers: ${loaded.tcpGbps.toFixed(2)} Gb/s`);
-  out[1].gbpsWithPeers = loaded.tcpGbps;
+async function scaleRuns(impl: string, o: Options): Promise<ScaleResult[]> {
+  const out: ScaleResult[] = [];
+  let configured = 0;
+  for (const peers of scaleSteps(impl)) {
+    const step = { ...(await addPeers(peers - configured)), peers };
+    configured = peers;
+    console.log(`    ${peers} peers: ${step.configureMs.toFixed(0)} ms, ${step.bytesPerPeer.toFixed(0)} bytes per peer`);
+    if (peers === THROUGHPUT_AT) {
+      step.gbpsWithPeers = (await runSample(TUN.b, Math.min(o.seconds, 5), true)).tcpGbps;
+      console.log(`    with ${peers} peers: ${step.gbpsWithPeers.toFixed(2)} Gb/s`);
+    }
+    out.push(step);
+  }
   return out;
 }
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { median } from './sh';
 import { Sample } from './workloads';
-import { ScaleResult } from './scale';
+import { SCALE_STEPS, ScaleResult } from './scale';
 
 export interface ImplResult {
   name: string;
@@ -68,21 +68,35 @@ export function writeResults(file: string, results: ImplResult[], meta: { versio
     ),
     `| handshake, cold start (ms) | ${ran.map((r) => (r.handshakeMs.length ? fmt(median(r.handshakeMs)) : '–')).join(' | ')} |${others.map(() => ' |').join('')}`,
     '',
-    '## Scale (peers added with `wg addconf` to a running daemon)',
-    '',
-    '| implementation | peers | configure time (ms) | memory per peer (bytes) | TCP 1 stream with these peers (Gb/s) |',
-    '|---|---|---|---|---|',
-    ...ran.flatMap((r) =>
-      r.scale.map(
-        (s) =>
-          `| ${r.name} | ${s.peers} | ${fmt(s.configureMs)} | ${fmt(s.bytesPerPeer)} | ${s.gbpsWithPeers === undefined ? '–' : fmt(s.gbpsWithPeers)} |`,
-      ),
-    ),
-    '',
+    ...scaleSection(ran),
     ...results.filter((r) => r.skipped).map((r) => `Skipped: ${r.name} — ${r.skipped}.`),
     '',
   ];
   writeFileSync(file, lines.join('\n'));
+}
+
+/** The scale table, one block of rows per peer count so implementations compare at the same count. */
+function scaleSection(ran: ImplResult[]): string[] {
+  const rows = SCALE_STEPS.flatMap((peers) =>
+    ran.flatMap((r) => r.scale.filter((s) => s.peers === peers).map((s) => ({ name: r.name, s }))),
+  );
+  const largest = SCALE_STEPS[SCALE_STEPS.length - 1];
+  const short = ran.filter((r) => r.scale.length > 0 && !r.scale.some((s) => s.peers === largest)).map((r) => r.name);
+  return [
+    '## Scale (peers added with `wg addconf` to a running daemon)',
+    '',
+    `Each step adds peers to those already configured, up to ${SCALE_STEPS.join(', then ')} in all; its time and`,
+    'memory per peer are those of the peers it added.',
+    '',
+    '| implementation | peers | configure time (ms) | memory per peer (bytes) | TCP 1 stream with these peers (Gb/s) |',
+    '|---|---|---|---|---|',
+    ...rows.map(
+      ({ name, s }) =>
+        `| ${name} | ${s.peers} | ${fmt(s.configureMs)} | ${fmt(s.bytesPerPeer)} | ${s.gbpsWithPeers === undefined ? '–' : fmt(s.gbpsWithPeers)} |`,
+    ),
+    '',
+    ...(short.length ? [`Not run at ${largest} peers: ${short.join(', ')}.`, ''] : []),
+  ];
 }
 
 export function writeChart(file: string, results: ImplResult[]): void {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ImplResult, writeResults } from '../../bench/lib/report';
+import { scaleSteps } from '../../bench/lib/scale';
 import { Sample } from '../../bench/lib/workloads';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wiretun-report-'));
@@ -38,9 +39,27 @@ describe('bench report', () => {
     scale: [
       { peers: 1000, configureMs: 80, bytesPerPeer: 1500 },
       { peers: 10000, configureMs: 400, bytesPerPeer: 1200, gbpsWithPeers: 3.5 },
+      { peers: 100000, configureMs: 450, bytesPerPeer: 470 },
     ],
   };
   const peer: ImplResult = { name: 'wireguard-go (latest)', handshakeMs: [9], samples: [sample(2)], scale: [] };
+  const goScaled: ImplResult = {
+    ...peer,
+    scale: [
+      { peers: 1000, configureMs: 90, bytesPerPeer: 3000 },
+      { peers: 10000, configureMs: 900, bytesPerPeer: 2500, gbpsWithPeers: 1.5 },
+      { peers: 100000, configureMs: 9000, bytesPerPeer: 2400 },
+    ],
+  };
+  const boringtun: ImplResult = {
+    name: 'boringtun-cli',
+    handshakeMs: [9],
+    samples: [sample(1)],
+    scale: [
+      { peers: 1000, configureMs: 100, bytesPerPeer: 4000 },
+      { peers: 10000, configureMs: 1000, bytesPerPeer: 4000, gbpsWithPeers: 1 },
+    ],
+  };
 
   it('reports medians with their spread and the ratio to each peer', () => {
     const row = report([wiretun, peer]).split('\n').find((l) => l.startsWith('| TCP 1 stream A→B'));
@@ -51,6 +70,26 @@ describe('bench report', () => {
     const text = report([wiretun, peer]);
     expect(text).toContain('| wiretun | 10000 | 400 | 1200 | 3.50 |');
     expect(text).toContain('| wiretun | 1000 | 80.00 | 1500 | – |');
+  });
+
+  it('puts the 100,000-peer rows of wiretun and wireguard-go side by side, and names who stopped at 10,000', () => {
+    const lines = report([wiretun, goScaled, boringtun]).split('\n');
+    const rows = lines.filter((l) => /^\| [a-z].* \| \d+ \|/.test(l)).map((l) => l.split(' | ').slice(0, 2).join(' | '));
+    expect(rows).toEqual([
+      '| wiretun | 1000', '| wireguard-go (latest) | 1000', '| boringtun-cli | 1000',
+      '| wiretun | 10000', '| wireguard-go (latest) | 10000', '| boringtun-cli | 10000',
+      '| wiretun | 100000', '| wireguard-go (latest) | 100000',
+    ]);
+    expect(lines).toContain('| wiretun | 100000 | 450 | 470 | – |');
+    expect(lines).toContain('| wireguard-go (latest) | 100000 | 9000 | 2400 | – |');
+    expect(lines).toContain('Not run at 100000 peers: boringtun-cli.');
+  });
+
+  it('runs wiretun and both wireguard-go builds up to 100,000 peers, boringtun-cli to 10,000', () => {
+    for (const name of ['wiretun', 'wireguard-go (Debian)', 'wireguard-go (latest)']) {
+      expect(scaleSteps(name)).toEqual([1000, 10_000, 100_000]);
+    }
+    expect(scaleSteps('boringtun-cli')).toEqual([1000, 10_000]);
   });
 
   it('names a skipped implementation and why', () => {
