@@ -1,11 +1,14 @@
 // wiretun serve: who may call what. Every route of the OpenAPI document is tried without credentials, with a
 // read-only and a read-write token and with a session without its CSRF token; plus set-up, login rate limit,
 // sessions across a restart and TOTP.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hotp, totpStep } from '../../ts/serve/totp';
 import { LOGIN_FAILURES, LOGIN_WINDOW_MS, SESSION_TTL_MS } from '../../ts/serve/auth';
+import { listen } from '../../ts/serve/server';
 import { Client, Harness, IFACE, PASSWORD, start, startLoggedIn } from './serve-helpers';
 
 let h: Harness | undefined;
@@ -185,6 +188,36 @@ describe('wiretun serve: access to every route', () => {
       const r = await admin.get(url);
       expect(r.text, url).not.toContain(privateKey);
       expect(r.text, url).not.toContain(serverKey);
+    }
+  });
+});
+
+describe('wiretun serve: TLS', () => {
+  const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
+  if (!haveOpenssl) console.warn('SKIPPED: the TLS test needs openssl to make a certificate');
+
+  it.skipIf(!haveOpenssl)('serves HTTPS and marks the session cookie Secure', async () => {
+    h = await start();
+    const key = path.join(h.dir, 'key.pem');
+    const cert = path.join(h.dir, 'cert.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+    expect(made.status, made.stderr.toString()).toBe(0);
+    const tls = await listen(h.app, { host: '127.0.0.1', port: 0, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+    try {
+      expect(tls.url).toMatch(/^https:/);
+      const body = JSON.stringify({ password: PASSWORD, setupCode: h.app.setupCode });
+      const res = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+        const req = https.request(`${tls.url}/api/setup`, { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } }, (r) => {
+          r.resume();
+          resolve({ status: r.statusCode ?? 0, cookie: String(r.headers['set-cookie'] ?? '') });
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(res.status).toBe(200);
+      expect(res.cookie).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
+    } finally {
+      await tls.close();
     }
   });
 });
