@@ -139,6 +139,15 @@ describe('wiretun serve: access to every route', () => {
     const doc = (await admin.get('/api/openapi.json')).json;
     const ops = operations(doc);
     expect(ops.length).toBeGreaterThan(20);
+    // A well-formed document: unique operation ids, every path parameter declared, a response for each.
+    expect(doc.openapi).toBe('3.1.0');
+    const opIds = ops.map((o) => (o as unknown as { operationId: string }).operationId);
+    expect(new Set(opIds).size).toBe(ops.length);
+    for (const op of ops as unknown as { path: string; parameters: { name: string; in: string }[]; responses: object }[]) {
+      const inPath = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+      expect(op.parameters.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(inPath);
+      expect(Object.keys(op.responses).length).toBeGreaterThan(1);
+    }
     const open = ops.filter((o) => o.security.length === 0).map((o) => `${o.method} ${o.path}`);
     expect(open.sort()).toEqual(['GET /api/links/{token}', 'POST /api/login', 'POST /api/setup']);
 
