@@ -103,6 +103,12 @@ describe('wiretun serve: clients', () => {
     expect(h.live.peer(IFACE, a.publicKey)?.allowedIps).toEqual(a.addresses);
     expect(file().startsWith(withPeer.trimEnd())).toBe(true);
     expect(peersUp()).toContain(a.publicKey);
+    // With SaveConfig, `down` would write the running peers over the file: disabling is refused.
+    writeFileSync(h.confPath, file().replace('ListenPort = 51820', 'ListenPort = 51820\nSaveConfig = true'));
+    const refused = await admin.patch(`${api}/clients/${a.id}`, { enabled: false });
+    expect(refused.status).toBe(409);
+    expect(refused.json.error.field).toBe('enabled');
+    expect((await admin.get(api)).json.saveConfig).toBe(true);
   });
 
   it('renames and re-addresses a client, enabled or disabled; refuses addresses outside the subnets or in use', async () => {

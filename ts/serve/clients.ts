@@ -257,6 +257,10 @@ export class Clients {
       }
       text = enableSection(text, scanDisabled(text).find((d) => d.publicKey === key)!);
     }
+    if (disable && loaded.config.saveConfig) {
+      // `down` would write the running peers back over the file, and a commented-out client with them.
+      throw new ApiError(409, 'save_config', `${loaded.path} has SaveConfig = true, which would drop a disabled client on down; turn it off first`, 'enabled');
+    }
     if (disable) text = disableSections(text, findPeer(text, key).enabled);
     const nowEnabled = (!disabled && !disable) || enable;
     const psk = sectionPresharedKey(loaded.text, place);

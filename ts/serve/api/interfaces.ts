@@ -34,6 +34,7 @@ export const interfaceSchema: Schema = object({
   addresses: { type: 'array', items: { type: 'string' } },
   subnets: { type: 'array', items: { type: 'string' } },
   endpoint: { type: ['string', 'null'], description: 'where clients reach the server (# PublicEndpoint)' },
+  saveConfig: { type: 'boolean', description: 'SaveConfig = true: `down` rewrites the file from the running interface, dropping comments (names, defaults)' },
   clientDefaults: defaultsSchema,
   clients: object({ total: { type: 'integer' }, enabled: { type: 'integer' }, connected: { type: 'integer' } }),
 });
@@ -51,6 +52,7 @@ function interfaceView(app: App, loaded: LoadedConfig, live: DeviceState | undef
     addresses: loaded.config.addresses,
     subnets: serverSubnets(loaded.config.addresses).map(canonicalCidr),
     endpoint: d.endpoint ?? null,
+    saveConfig: loaded.config.saveConfig,
     clientDefaults: {
       dns: d.dns ? [...d.dns.servers, ...d.dns.search] : null,
       allowedIps: d.allowedIps ?? null,
