@@ -78,6 +78,9 @@ describe('wiretun serve: clients', () => {
     expect(notJson.status).toBe(400);
     const form = await admin.request('POST', `${api}/clients`, 'name=x', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(form.status).toBe(415);
+    const id = (await admin.get(`${api}/clients`)).json[0].id;
+    expect((await admin.post(`${api}/clients/${id}/links`, { ttl: 5 })).json.error.message).toBe('this route takes no body');
+    expect((await admin.post(`${api}/clients/${id}/links`, {})).status).toBe(201);
     expect(file()).toBe(before);
     expect((await admin.get(`${api}/clients`)).json).toHaveLength(1);
   });

@@ -37,8 +37,11 @@ async function answer(app: App, req: http.IncomingMessage, res: http.ServerRespo
     validate(route.body, body ?? {});
     body ??= {};
   } else if (!['GET', 'HEAD'].includes(req.method ?? '')) {
-    // Drain (bounded) so the connection can be reused; a body where none is expected is refused.
-    if ((await readJson(req)) !== undefined) throw new ApiError(400, 'invalid', 'this route takes no body');
+    // Drain (bounded) so the connection can be reused; a body where none is expected is refused, but for the
+    // empty object many HTTP clients send by default.
+    const extra = await readJson(req);
+    const empty = typeof extra === 'object' && extra !== null && !Array.isArray(extra) && Object.keys(extra).length === 0;
+    if (extra !== undefined && !empty) throw new ApiError(400, 'invalid', 'this route takes no body');
   }
   const ctx: Context = { req, res, params, query: url.searchParams, principal, body, remote: req.socket.remoteAddress ?? '?', secure };
   return route.handler(ctx);
