@@ -5,7 +5,8 @@
 //!
 //! - [`set`]: `set=1` requests, validated whole and then applied in wireguard-go's order.
 //! - [`get`]: `get=1` replies in wireguard-go's key order.
-//! - [`Server`] (unix): the socket, several requests per connection, each answered with `errno=N`.
+//! - [`Server`]: the socket, several requests per connection, each answered with `errno=N` (a stand-in that
+//!   refuses to start on Windows).
 //!
 //! The client side (formatting sets, reading gets) stays with the callers (the TypeScript CLI).
 
@@ -14,13 +15,15 @@ mod conn;
 mod get;
 #[cfg(unix)]
 mod server;
+#[cfg(not(unix))]
+#[path = "server_unsupported.rs"]
+mod server;
 mod set;
 #[cfg(test)]
 mod tests;
 mod values;
 
 pub use get::{format_get, write_peer, DeviceState};
-#[cfg(unix)]
 pub use server::Server;
 pub use set::{apply, parse_set_request, summary, PeerChange, SetChange, SetParser};
 pub use values::{
