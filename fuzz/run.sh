@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # fuzz/run.sh SECONDS [TARGET...]: runs each fuzz target for SECONDS, one after another, and exits non-zero
-# if any of them crashed (or failed to build). Targets: inbound, gro (Rust, cargo-fuzz on nightly) and uapi,
-# uapi-server, config (TypeScript, fuzz/ts). No target named: all of them. Corpora grow in fuzz/corpus/,
-# crashes land in fuzz/artifacts/<target>/.
+# if any of them crashed (or failed to build). Targets: inbound, gro, uapi, uapi-server (Rust, cargo-fuzz on
+# nightly) and uapi-client, config (TypeScript, fuzz/ts). No target named: all of them. Corpora grow in
+# fuzz/corpus/, crashes land in fuzz/artifacts/<target>/.
 set -uo pipefail
 cd "$(dirname "$0")"
 
-RUST_TARGETS=(inbound gro)
-TS_TARGETS=(uapi uapi-server config)
+RUST_TARGETS=(inbound gro uapi uapi-server)
+TS_TARGETS=(uapi-client config)
 
 usage() {
   echo "usage: fuzz/run.sh SECONDS [${RUST_TARGETS[*]} ${TS_TARGETS[*]}]" >&2
@@ -31,7 +31,8 @@ is_one_of() {
 run_rust() {
   local target=$1
   mkdir -p "corpus/$target" "artifacts/$target"
-  cargo +nightly fuzz run --no-trace-compares "$target" "corpus/$target" "seeds/$target" -- \
+  # The UAPI targets share their seeds (requests as wg sends them) with the TypeScript client's.
+  cargo +nightly fuzz run --no-trace-compares "$target" "corpus/$target" "seeds/${target%-server}" -- \
     -max_total_time="$seconds" -max_len=4096 -len_control=10 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 }
 
@@ -49,7 +50,7 @@ build_ts() {
 run_ts() {
   local target=$1
   build_ts || return 1
-  local seeds=(--seeds "seeds/${target%-server}")
+  local seeds=(--seeds "seeds/${target%-client}")
   [[ $target == config ]] && seeds+=(--seeds ../test/fixtures/configs/valid --seeds ../test/fixtures/configs/invalid)
   mkdir -p "corpus/$target" "artifacts/$target"
   # The runner stops itself after SECONDS; the outer timeout only catches a runner that cannot.

@@ -5,16 +5,19 @@
 //! fakes of the sockets and the TUN (host.rs), so they need neither root nor a network. A fuzz input is not
 //! a datagram but a script (inbound.rs): real boringtun peers handshake with us and send data, and the
 //! fuzzer interleaves raw, mutated and replayed datagrams, roaming and configuration changes, so it gets
-//! past the cryptography to the TUN write path instead of stopping at the size checks.
+//! past the cryptography to the TUN write path instead of stopping at the size checks. The UAPI targets
+//! (uapi.rs) feed text to the set parser and byte streams to the socket server.
 
 mod host;
 mod inbound;
 mod packets;
 #[cfg(test)]
 mod regressions;
+mod uapi;
 
 pub use inbound::run as inbound;
 pub use packets::run_gro as gro;
+pub use uapi::{run as uapi, server as uapi_server};
 
 /// Reads a fuzz input front to back; past the end every read gives zeros, so any input is a valid script.
 pub(crate) struct Input<'a> {
