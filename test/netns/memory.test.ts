@@ -14,7 +14,7 @@ import { daemonPids, Lab } from './lib/lab';
 import { must } from './lib/proc';
 import { dump, genKeyPair, wg } from './lib/wg';
 
-/** Measured 5 runs each on a 2-core VM: see the CHANGELOG entry for the figures. */
+/** Measured over 5 runs on a 2-core VM: 467-482 bytes per peer at 10,000 peers, 462-466 at 100,000. */
 const BYTES_PER_PEER_LIMIT = 1024;
 
 describe.skipIf(skipReason !== undefined)('daemon resources: memory per idle peer, TUN queue (root)', () => {

@@ -1,7 +1,7 @@
 // Two Tunnels in this process, each TUN moved into a namespace the test creates; the outer UDP stays on
 // loopback in the test's own namespace. Exercises the public API end to end with real packets.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,7 +149,7 @@ describe.skipIf(!isRoot)('Tunnel API (root)', () => {
     expect(peer[0][3]).toBe('10.66.0.2/32');
   });
 
-  it('answers wg show, set and showconf, and wiretun show, called synchronously from this very process', () => {
+  it('answers wg show, set and showconf, wiretun show and wg-quick save, called synchronously from this very process', () => {
     expect(wgSync('show', a.name, 'peers').trim().split('\n')).toEqual([b.publicKey]);
     const extra = publicKeyFromPrivate(generatePrivateKey());
     wgSync('set', a.name, 'peer', extra, 'allowed-ips', '10.66.9.0/24', 'persistent-keepalive', '15');
@@ -159,6 +159,19 @@ describe.skipIf(!isRoot)('Tunnel API (root)', () => {
     expect(conf).toContain(`PublicKey = ${extra}\nAllowedIPs = 10.66.9.0/24\nPersistentKeepalive = 15\n`);
     const shown = execFileSync(process.execPath, [WIRETUN, 'show', a.name, 'allowed-ips'], { timeout: 10_000, stdio: 'pipe' });
     expect(shown.toString()).toContain(`${extra}\t10.66.9.0/24`);
+    // wg-quick save reads the interface back through `wg showconf` (and its addresses through ip, in a's netns).
+    const dir = mkdtempSync(path.join(tmpdir(), 'wtapi-'));
+    try {
+      const file = path.join(dir, `${a.name}.conf`);
+      writeFileSync(file, '[Interface]\n', { mode: 0o600 });
+      execFileSync('ip', ['netns', 'exec', ns.a, 'wg-quick', 'save', file], { timeout: 10_000, stdio: 'pipe' });
+      const saved = readFileSync(file, 'utf8');
+      expect(saved).toContain('Address = 10.66.0.1/24');
+      expect(saved).toContain(`PrivateKey = ${keyA}`);
+      expect(saved).toContain(`PublicKey = ${extra}\nAllowedIPs = 10.66.9.0/24\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     wgSync('set', a.name, 'peer', extra, 'remove');
     expect(a.peers().map((p) => p.publicKey)).toEqual([b.publicKey]);
   });
