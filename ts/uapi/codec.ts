@@ -93,8 +93,9 @@ function handshakeAgesToTimes(peers: Iterable<PeerState>, now: number): void {
   }
 }
 
-/** The reverse of formatGet, for clients talking to any userspace WireGuard. The body may still end with its
- * `errno=N` line and blank line; a non-zero errno throws. `now` (ms) dates boringtun's handshake ages. */
+/** Reads a get reply (as the native server, wireguard-go or boringtun writes it), for clients talking to any
+ * userspace WireGuard. The body may still end with its `errno=N` line and blank line; a non-zero errno throws.
+ * `now` (ms) dates boringtun's handshake ages. */
 export function parseGet(body: string, now = Date.now()): DeviceState {
   const s: DeviceState = { privateKey: null, listenPort: 0, fwmark: 0, peers: [] };
   let p: PeerState | undefined;
