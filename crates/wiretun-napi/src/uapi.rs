@@ -46,17 +46,26 @@ pub fn uapi_check_set(text: String) -> UapiCheck {
 fn peer_from_js(p: JsPeerInfo) -> Result<PeerInfo> {
     let endpoint = p
         .endpoint
-        .map(|e| e.parse().map_err(|_| invalid(format!("bad endpoint {e:?}"))))
+        .map(|e| {
+            e.parse()
+                .map_err(|_| invalid(format!("bad endpoint {e:?}")))
+        })
         .transpose()?;
     let allowed_ips = p
         .allowed_ips
         .iter()
-        .map(|s| s.parse().map_err(|_| invalid(format!("bad allowed IP {s:?}"))))
+        .map(|s| {
+            s.parse()
+                .map_err(|_| invalid(format!("bad allowed IP {s:?}")))
+        })
         .collect::<Result<_>>()?;
     let since_epoch = Duration::new(p.last_handshake_sec as u64, p.last_handshake_nsec);
     Ok(PeerInfo {
         public_key: key(&p.public_key, "public key")?,
-        preshared_key: p.preshared_key.map(|k| key(&k, "preshared key")).transpose()?,
+        preshared_key: p
+            .preshared_key
+            .map(|k| key(&k, "preshared key"))
+            .transpose()?,
         endpoint,
         last_handshake: (since_epoch > Duration::ZERO).then(|| UNIX_EPOCH + since_epoch),
         rx_bytes: p.rx_bytes as u64,
