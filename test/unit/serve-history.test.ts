@@ -133,6 +133,25 @@ describe('wiretun serve: traffic history', () => {
   });
 });
 
+describe('wiretun serve: the first bytes of a client', () => {
+  it('counts them when the client was added, or its interface came up, after a sample', async () => {
+    ({ h, admin } = await startLoggedIn());
+    await h.app.tick(); // the interface is down: noted
+    const [a] = await upWithClients(['laptop']);
+    h.live.peer(IFACE, a.publicKey)!.rxBytes = 4000; // all of it since the interface came up
+    h.clock.advance(10_000);
+    await h.app.tick();
+    const b = (await admin.post(`${api}/clients`, { name: 'phone' })).json;
+    h.live.peer(IFACE, b.publicKey)!.txBytes = 900; // all of it since the client was added
+    h.clock.advance(10_000);
+    await h.app.tick();
+    const sum = async (id: string, k: 'rx' | 'tx') =>
+      (await admin.get(`${api}/clients/${id}/history?range=hour`)).json.points.reduce((s: number, p: Record<string, number>) => s + p[k], 0);
+    expect(await sum(a.id, 'rx')).toBe(4000);
+    expect(await sum(b.id, 'tx')).toBe(900);
+  });
+});
+
 describe('wiretun serve: /metrics', () => {
   it('exports the device numbers under the exporter names, with names escaped, and clients by state', async () => {
     ({ h, admin } = await startLoggedIn());

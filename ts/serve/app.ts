@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { accountRoutes } from './api/account';
 import { clientRoutes } from './api/clients';
 import { interfaceRoutes } from './api/interfaces';
+import { qrRoutes } from './api/qr';
 import { tokenRoutes } from './api/tokens';
 import { Auth } from './auth';
 import { Clients } from './clients';
@@ -60,7 +61,7 @@ export class App {
     this.history = new History(this.store, this.now);
     this.clients = new Clients(this.interfaces, this.store, this.history, this.now);
     this.setupCode = this.auth.hasPassword() ? undefined : randomBytes(16).toString('hex');
-    const routes: Route[] = [...accountRoutes(this), ...tokenRoutes(this), ...interfaceRoutes(this), ...clientRoutes(this)];
+    const routes: Route[] = [...accountRoutes(this), ...tokenRoutes(this), ...interfaceRoutes(this), ...clientRoutes(this), ...qrRoutes(this)];
     routes.push(
       {
         method: 'GET',
@@ -97,7 +98,10 @@ export class App {
     try {
       for (const iface of (await this.interfaces.known()).keys()) {
         const live = await this.interfaces.live.device(iface).catch(() => undefined);
-        if (!live) continue;
+        if (!live) {
+          this.history.down(iface);
+          continue;
+        }
         this.history.record(
           iface,
           live.peers.map((p) => ({ publicKey: p.publicKey.toString('base64'), rxBytes: p.rxBytes, txBytes: p.txBytes })),

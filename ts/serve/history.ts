@@ -33,14 +33,24 @@ export interface Series {
 export class History {
   /** Bytes per second over the last sample interval, per `iface\0key`. */
   private readonly rates = new Map<string, { rx: number; tx: number; at: number }>();
+  /** Interfaces this process has sampled (up) or found down. A peer first seen on one of them was added, or
+   * its interface came up, since that look: its counters started at zero after it, so all they show is new. */
+  private readonly watched = new Set<string>();
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number,
   ) {}
 
+  /** Notes that an interface is down (or unreadable) at this round. */
+  down(iface: string): void {
+    this.watched.add(iface);
+  }
+
   /** Records one sample of an interface's counters. */
   record(iface: string, peers: PeerCounters[]): void {
+    const watched = this.watched.has(iface);
+    this.watched.add(iface);
     const nowMs = this.now();
     const bucket = Math.floor(nowMs / 1000 / SAMPLE_SECONDS) * SAMPLE_SECONDS;
     const db = this.store.db;
@@ -54,11 +64,13 @@ export class History {
           p.rxBytes,
           p.txBytes,
         );
-        // First sight: the bytes so far belong to no known span. A counter that went down restarted (the
-        // interface went down and up): everything it shows is new.
-        if (!last) continue;
-        const rx = p.rxBytes >= last.rx ? p.rxBytes - last.rx : p.rxBytes;
-        const tx = p.txBytes >= last.tx ? p.txBytes - last.tx : p.txBytes;
+        // First sight on an interface this process had not looked at before: the bytes so far belong to no
+        // known span. On one it had (a new client, or the interface came up since), they are all new. A
+        // counter that went down restarted (the interface went down and up): everything it shows is new.
+        if (!last && !watched) continue;
+        const from = last ?? { rx: 0, tx: 0 };
+        const rx = p.rxBytes >= from.rx ? p.rxBytes - from.rx : p.rxBytes;
+        const tx = p.txBytes >= from.tx ? p.txBytes - from.tx : p.txBytes;
         const key = `${iface}\0${p.publicKey}`;
         const prev = this.rates.get(key);
         const seconds = prev ? (nowMs - prev.at) / 1000 : SAMPLE_SECONDS;

@@ -6,11 +6,14 @@ import type { AddressInfo } from 'node:net';
 import { App } from './app';
 import { ApiError, Context, errorReply, readJson, Reply, send } from './http';
 import { validate } from './schema';
+import { defaultWebDir, StaticFiles } from './static';
 
 export interface ListenOptions {
   host: string;
   port: number;
   tls?: { cert: Buffer; key: Buffer };
+  /** The built console page (default: dist/web, see ./static.ts). */
+  webDir?: string;
 }
 
 export interface RunningServer {
@@ -47,9 +50,14 @@ async function answer(app: App, req: http.IncomingMessage, res: http.ServerRespo
   return route.handler(ctx);
 }
 
-export function handler(app: App, secure: boolean): http.RequestListener {
+export function handler(app: App, secure: boolean, page = new StaticFiles(defaultWebDir())): http.RequestListener {
   return (req, res) => {
     const started = Date.now();
+    try {
+      if (page.serve(req, res, new URL(req.url ?? '/', 'http://console.invalid').pathname)) return;
+    } catch {
+      // A URL node:http accepted but URL cannot parse: the router's answer below says so.
+    }
     answer(app, req, res, secure)
       .catch((err: unknown): Reply => {
         if (err instanceof ApiError) return errorReply(err);
@@ -74,7 +82,9 @@ export function handler(app: App, secure: boolean): http.RequestListener {
 
 export function listen(app: App, opts: ListenOptions): Promise<RunningServer> {
   const secure = opts.tls !== undefined;
-  const server = secure ? https.createServer({ cert: opts.tls!.cert, key: opts.tls!.key }, handler(app, true)) : http.createServer(handler(app, false));
+  const page = new StaticFiles(opts.webDir ?? defaultWebDir());
+  if (!page.built) app.log(`the console page is not built (no index.html in ${page.dir}); the API still answers`);
+  const server = secure ? https.createServer({ cert: opts.tls!.cert, key: opts.tls!.key }, handler(app, true, page)) : http.createServer(handler(app, false, page));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   return new Promise((resolve, reject) => {
