@@ -171,7 +171,9 @@ describe.skipIf(skip !== undefined)('the console in a browser, against a real in
 
     await row().click();
     await chart().waitFor();
-    expect(await chart().locator('canvas').count()).toBeGreaterThan(0);
+    // Drawn once the history has come: then its numbers are on the element.
+    await expect.poll(() => chart().locator('canvas').count()).toBeGreaterThan(0);
+    await expect.poll(() => chart().getAttribute('data-points')).toBe('360');
     const before = await chartBytes();
     // About 2 MB each way, bounded in count and time.
     const flood = await run('ping', ['-f', '-q', '-c', '2000', '-s', '1000', '-w', '20', '10.95.0.1'], { ns: NS_C, timeoutMs: 30_000 });

@@ -39,6 +39,12 @@ function showLogin(notice?: string): void {
   useSession(undefined);
   document.title = 'Log in · wiretun';
   fill(root, loginView(enter, notice));
+  focusFirst();
+}
+
+/** `autofocus` works only on the page's first load: a screen put in later is focused here. */
+function focusFirst(): void {
+  root.querySelector<HTMLElement>('[autofocus]')?.focus();
 }
 
 function enter(s: Session): void {
@@ -82,6 +88,7 @@ async function boot(): Promise<void> {
       leave();
       document.title = 'Set up · wiretun';
       fill(root, setupView(setupCodeFromUrl(), enter));
+      focusFirst();
     } else if (err instanceof ApiError && err.status === 401) {
       showLogin();
     } else {
