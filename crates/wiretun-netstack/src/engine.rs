@@ -1,0 +1,283 @@
+//! The stack thread: the only owner of the smoltcp interface and sockets.
+//!
+//! Each turn of its loop takes the queued commands and injected packets, feeds the packets to smoltcp one at
+//! a time (looking at each TCP header first, see `TcpTable::before_ingress`), services every connection
+//! (dials, handshakes, splices), lets smoltcp transmit, flushes the packets to the sink, and sleeps in the
+//! poller until an OS socket is ready, someone queues work, or smoltcp's next timer is due.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polling::Events;
+use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketSet};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+
+use crate::config::StackConfig;
+use crate::device::TunnelDevice;
+use crate::error;
+use crate::icmp::Pinger;
+use crate::peek;
+use crate::shared::{Command, Shared};
+use crate::tcp::{Ctx, Ingress, TcpOpts, TcpTable};
+use crate::udp::UdpTable;
+
+/// Longest sleep with nothing scheduled: a safety net, not a timer anything depends on.
+const IDLE_WAKE: Duration = Duration::from_secs(5);
+
+pub(crate) struct Engine {
+    // Field order is drop order: the socket set (whose TCP sockets borrow the rings that `tcp` owns) first.
+    sockets: SocketSet<'static>,
+    tcp: TcpTable,
+    udp: UdpTable,
+    pinger: Pinger,
+    iface: Interface,
+    device: TunnelDevice,
+    shared: Arc<Shared>,
+    epoch: Instant,
+    commands: Vec<Command>,
+    events: Events,
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+impl Engine {
+    pub fn new(cfg: &StackConfig, shared: Arc<Shared>) -> Engine {
+        let mut device = TunnelDevice::new(cfg.mtu, shared.sink.clone(), shared.counters.clone());
+        let epoch = Instant::now();
+        let seed = seed();
+        let mut iface_cfg = Config::new(HardwareAddress::Ip);
+        iface_cfg.random_seed = seed;
+        let mut iface = Interface::new(iface_cfg, &mut device, smoltcp::time::Instant::ZERO);
+        iface.update_ip_addrs(|addrs| {
+            for (ip, prefix) in &cfg.addresses {
+                addrs
+                    .push(IpCidr::new(IpAddress::from(*ip), *prefix))
+                    .expect("validated: at most 8");
+            }
+        });
+        // Everything off-prefix goes to the sink too. On an IP medium the gateway is never used as an address;
+        // a route only has to exist, so it points at our own address of that version.
+        for (ip, _) in &cfg.addresses {
+            match ip {
+                std::net::IpAddr::V4(a) => drop(iface.routes_mut().add_default_ipv4_route(*a)),
+                std::net::IpAddr::V6(a) => drop(iface.routes_mut().add_default_ipv6_route(*a)),
+            }
+        }
+        let mut sockets = SocketSet::new(Vec::new());
+        let opts = TcpOpts {
+            rx_buffer: cfg.tcp_rx_buffer,
+            tx_buffer: cfg.tcp_tx_buffer,
+            backlog: cfg.listen_backlog,
+            keepalive: cfg.tcp_keepalive,
+            mss: cfg.mtu as u32 - 60,
+        };
+        let pinger = Pinger::new(&mut sockets, (seed >> 16) as u16 | 1);
+        Engine {
+            sockets,
+            tcp: TcpTable::new(opts, seed as u16),
+            udp: UdpTable::new(cfg.udp_buffer, (seed >> 32) as u16),
+            pinger,
+            iface,
+            device,
+            shared,
+            epoch,
+            commands: Vec::new(),
+            events: Events::new(),
+        }
+    }
+
+    fn now(&self) -> smoltcp::time::Instant {
+        smoltcp::time::Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
+    }
+
+    pub fn run(mut self) {
+        loop {
+            self.shared.take(
+                &mut self.commands,
+                &mut self.device.rx,
+                &mut self.device.spent,
+            );
+            let mut commands = std::mem::take(&mut self.commands);
+            let mut stop = false;
+            for cmd in commands.drain(..) {
+                if stop {
+                    cmd.fail(error::stopped());
+                } else {
+                    stop = self.handle(cmd);
+                }
+            }
+            self.commands = commands;
+            if stop {
+                return self.stop();
+            }
+            let timeout = self.turn();
+            self.events.clear();
+            if let Err(e) = self.shared.poller.wait(&mut self.events, Some(timeout)) {
+                log::warn!("netstack poller wait failed: {e}");
+            }
+            for ev in self.events.iter() {
+                self.tcp.on_event(&ev);
+            }
+        }
+    }
+
+    /// One round of packet processing; returns how long the thread may sleep.
+    fn turn(&mut self) -> Duration {
+        let now = self.now();
+        self.iface.poll_maintenance(now);
+        self.ingress(now);
+        let wall = Instant::now();
+        let mut cx = Ctx {
+            sockets: &mut self.sockets,
+            iface: &mut self.iface,
+            shared: &self.shared,
+            now: wall,
+        };
+        let pass = self.tcp.service(&mut cx);
+        self.device.rx.extend(self.tcp.synthetic.drain(..));
+        self.udp.service(&mut self.sockets);
+        let ping_deadline = self.pinger.service(&mut self.sockets);
+        while self
+            .iface
+            .poll_egress(now, &mut self.device, &mut self.sockets)
+            == PollResult::SocketStateChanged
+        {}
+        self.device.tx.flush();
+        if pass.busy || !self.device.rx.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut timeout = self
+            .iface
+            .poll_delay(self.now(), &self.sockets)
+            .map_or(IDLE_WAKE, Duration::from);
+        for deadline in [pass.deadline, ping_deadline].into_iter().flatten() {
+            timeout = timeout.min(deadline.saturating_duration_since(Instant::now()));
+        }
+        timeout
+    }
+
+    fn ingress(&mut self, now: smoltcp::time::Instant) {
+        let wall = Instant::now();
+        while let Some(front) = self.device.rx.front() {
+            let what = match peek::tcp(front) {
+                Some(p) => {
+                    let mut cx = Ctx {
+                        sockets: &mut self.sockets,
+                        iface: &mut self.iface,
+                        shared: &self.shared,
+                        now: wall,
+                    };
+                    self.tcp.before_ingress(&mut cx, &p)
+                }
+                None => Ingress::Plain,
+            };
+            if self
+                .iface
+                .poll_ingress_single(now, &mut self.device, &mut self.sockets)
+                == PollIngressSingleResult::None
+            {
+                break;
+            }
+            match what {
+                Ingress::Watch(id) => {
+                    let mut cx = Ctx {
+                        sockets: &mut self.sockets,
+                        iface: &mut self.iface,
+                        shared: &self.shared,
+                        now: wall,
+                    };
+                    self.tcp.after_ingress(&mut cx, id);
+                }
+                Ingress::Inject(acks) => {
+                    for ack in acks.into_iter().rev() {
+                        self.device.rx.push_front(ack);
+                    }
+                }
+                Ingress::Plain => {}
+            }
+        }
+    }
+
+    /// Carries out one command; true for `Stop`.
+    fn handle(&mut self, cmd: Command) -> bool {
+        let mut cx = Ctx {
+            sockets: &mut self.sockets,
+            iface: &mut self.iface,
+            shared: &self.shared,
+            now: Instant::now(),
+        };
+        match cmd {
+            Command::Dial {
+                remote,
+                timeout,
+                reply,
+            } => self.tcp.dial(&mut cx, remote, timeout, reply),
+            Command::Listen {
+                local,
+                deliver,
+                reply,
+            } => reply(self.tcp.listen(&mut cx, local, deliver)),
+            Command::Unlisten(id) => self.tcp.unlisten(&mut cx, id),
+            Command::Abort(id) => self.tcp.abort(&mut cx, id),
+            Command::Splice { id, os, done } => self.tcp.splice(&mut cx, id, os, done),
+            Command::UdpBind {
+                local,
+                deliver,
+                reply,
+            } => {
+                let iface = &*cx.iface;
+                reply(
+                    self.udp
+                        .bind(cx.sockets, |ip| iface.has_ip_addr(ip), local, deliver),
+                )
+            }
+            Command::UdpSend { id, dst, data } => self.udp.send(cx.sockets, id, dst, &data),
+            Command::UdpClose(id) => self.udp.close(cx.sockets, id),
+            Command::Ping {
+                dst,
+                timeout,
+                reply,
+            } => self.pinger.ping(cx.sockets, cx.iface, dst, timeout, reply),
+            Command::Stop => return true,
+        }
+        false
+    }
+
+    /// Resets every connection (the RSTs go out in one last transmit), fails everything still waiting, and
+    /// refuses further work.
+    fn stop(mut self) {
+        let mut cx = Ctx {
+            sockets: &mut self.sockets,
+            iface: &mut self.iface,
+            shared: &self.shared,
+            now: Instant::now(),
+        };
+        self.tcp.abort_all(&mut cx);
+        let now = self.now();
+        while self
+            .iface
+            .poll_egress(now, &mut self.device, &mut self.sockets)
+            == PollResult::SocketStateChanged
+        {}
+        self.device.tx.flush();
+        self.tcp.clear(&mut self.sockets);
+        self.udp.clear(&mut self.sockets);
+        self.pinger.fail_all();
+        for cmd in self.shared.stop() {
+            cmd.fail(error::stopped());
+        }
+        for cmd in self.commands.drain(..) {
+            cmd.fail(error::stopped());
+        }
+    }
+}

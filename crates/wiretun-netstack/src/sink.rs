@@ -1,0 +1,23 @@
+//! The boundary between the stack and the device that carries its packets.
+
+use std::net::IpAddr;
+
+/// Where the stack's outgoing IP packets go: in wiretun, the device, which encrypts each one to the peer whose
+/// allowed IPs cover its destination.
+///
+/// Both methods are called on the stack thread only. `send` should hand the packets off quickly (encrypting and
+/// queueing them for the UDP socket is fine; blocking on a full queue is not: drop instead, as a NIC would, and
+/// TCP recovers), since the stack neither receives nor transmits while it runs.
+pub trait PacketSink: Send + Sync + 'static {
+    /// A batch of complete IPv4 or IPv6 packets, each at most the configured MTU. The slices are valid only for
+    /// the duration of the call.
+    fn send(&self, packets: &mut dyn Iterator<Item = &[u8]>);
+
+    /// Whether a packet to `dst` has somewhere to go (in wiretun: some peer's allowed IPs cover it). Dials, UDP
+    /// sends and pings to a destination without a route fail at once with `EHOSTUNREACH` instead of timing out.
+    /// The default routes everything.
+    fn has_route(&self, dst: IpAddr) -> bool {
+        let _ = dst;
+        true
+    }
+}

@@ -1,0 +1,642 @@
+//! The stack thread's TCP bookkeeping: every connection from dial or SYN to removal, the listeners, and local
+//! ports.
+//!
+//! smoltcp has no backlog: a listening socket becomes the connection its first SYN starts. So a listener owns
+//! no socket until a SYN for it arrives; the packet is looked at first (see `peek`) and a fresh listening
+//! socket is made for it right before smoltcp processes it. Between packets no socket of ours is in LISTEN,
+//! so a retransmitted SYN or the handshake's ACK always finds the connection it belongs to, never a spare
+//! listening socket that would start a duplicate.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polling::Event;
+use smoltcp::iface::{Interface, SocketHandle, SocketSet};
+use smoltcp::socket::tcp::{self, CongestionControl, State};
+use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
+
+use crate::api::{Reply, SpliceDone, TcpConn};
+use crate::error;
+use crate::os::OsStream;
+use crate::pages::Rings;
+use crate::peek::TcpPeek;
+use crate::recovery::{PeerTrack, Probe};
+use crate::shared::Shared;
+use crate::splice::{Splice, Step};
+
+/// How long a handshake a listener started may take, and how long a connection nobody owns any more may go
+/// without the peer acknowledging anything while it finishes closing (delivering what is still queued,
+/// FIN retransmits) before it is reset.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+const LINGER: Duration = Duration::from_secs(60);
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+pub(crate) struct TcpOpts {
+    pub rx_buffer: usize,
+    pub tx_buffer: usize,
+    pub backlog: usize,
+    pub keepalive: Option<Duration>,
+    /// Smallest MSS of the stack's IP versions: three of them SACKed above a hole mean it was lost.
+    pub mss: u32,
+}
+
+/// What to do with an inbound packet besides handing it to smoltcp.
+pub(crate) enum Ingress {
+    Plain,
+    /// A SYN was given this listening socket: see whether it took it.
+    Watch(usize),
+    /// ACKs to hand smoltcp right after this packet (see `recovery`).
+    Inject(Vec<Vec<u8>>),
+}
+
+enum Phase {
+    /// A listening socket made for a SYN that smoltcp has not taken yet.
+    Listening {
+        listener: usize,
+    },
+    Handshake {
+        listener: usize,
+        deadline: Instant,
+    },
+    Dialing {
+        reply: Reply<TcpConn>,
+        deadline: Instant,
+    },
+    /// A `TcpConn` handle owns it.
+    Owned,
+    Spliced(Box<Splice>),
+    /// Nobody owns it; it is removed once smoltcp is done with it (RST sent, or closed and out of TIME-WAIT).
+    Closing {
+        deadline: Instant,
+    },
+}
+
+struct Conn {
+    handle: SocketHandle,
+    local: SocketAddr,
+    /// Set once the 4-tuple is known (at dial, or once a SYN was taken).
+    remote: Option<SocketAddr>,
+    /// A dial's ephemeral port, freed with the connection; accepted connections share their listener's.
+    owns_port: bool,
+    rst_seen: bool,
+    track: PeerTrack,
+    phase: Phase,
+    /// Dropped after the socket: see `TcpTable::remove`.
+    _rings: Rings,
+}
+
+struct ListenerEntry {
+    ip: Option<IpAddr>,
+    port: u16,
+    deliver: Box<dyn FnMut(TcpConn) + Send>,
+    idle: Option<usize>,
+    handshakes: usize,
+}
+
+/// What a service pass found, for the stack thread's next sleep.
+#[derive(Default)]
+pub(crate) struct Pass {
+    pub busy: bool,
+    pub deadline: Option<Instant>,
+}
+
+impl Pass {
+    fn wake_at(&mut self, t: Instant) {
+        self.deadline = Some(self.deadline.map_or(t, |d| d.min(t)));
+    }
+}
+
+pub(crate) struct TcpTable {
+    conns: HashMap<usize, Conn>,
+    tuples: HashMap<(SocketAddr, SocketAddr), usize>,
+    listeners: HashMap<usize, ListenerEntry>,
+    ports: HashSet<u16>,
+    next_port: u16,
+    next_id: usize,
+    opts: TcpOpts,
+    scratch: Vec<usize>,
+    /// Packets to hand smoltcp as if they had arrived (see `recovery`).
+    pub synthetic: Vec<Vec<u8>>,
+}
+
+pub(crate) struct Ctx<'a> {
+    pub sockets: &'a mut SocketSet<'static>,
+    pub iface: &'a mut Interface,
+    pub shared: &'a Arc<Shared>,
+    pub now: Instant,
+}
+
+fn endpoint_addr(ep: IpEndpoint) -> SocketAddr {
+    SocketAddr::new(ep.addr.into(), ep.port)
+}
+
+impl TcpTable {
+    pub fn new(opts: TcpOpts, seed: u16) -> TcpTable {
+        TcpTable {
+            conns: HashMap::new(),
+            tuples: HashMap::new(),
+            listeners: HashMap::new(),
+            ports: HashSet::new(),
+            next_port: EPHEMERAL.start() + seed % 16384,
+            next_id: 1,
+            opts,
+            scratch: Vec::new(),
+            synthetic: Vec::new(),
+        }
+    }
+
+    fn alloc_port(&mut self) -> io::Result<u16> {
+        for _ in EPHEMERAL {
+            let p = self.next_port;
+            self.next_port = if p == *EPHEMERAL.end() {
+                *EPHEMERAL.start()
+            } else {
+                p + 1
+            };
+            if self.ports.insert(p) {
+                return Ok(p);
+            }
+        }
+        Err(error::no_ports())
+    }
+
+    fn new_socket(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+    ) -> io::Result<(usize, SocketHandle, Rings)> {
+        let mut rings = Rings::new(self.opts.rx_buffer, self.opts.tx_buffer)?;
+        // SAFETY: the socket holding these slices is removed from the set and dropped before `rings` (`remove`).
+        let (rx, tx) = unsafe { rings.split() };
+        let mut s = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+        s.set_congestion_control(CongestionControl::Cubic);
+        // Data comes from a splice in large reads; a small last write should not wait a round trip for an ACK.
+        s.set_nagle_enabled(false);
+        if let Some(k) = self.opts.keepalive {
+            s.set_keep_alive(Some(k.into()));
+            s.set_timeout(Some((k * 3).into()));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        Ok((id, sockets.add(s), rings))
+    }
+
+    pub fn dial(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        remote: SocketAddr,
+        timeout: Duration,
+        reply: Reply<TcpConn>,
+    ) {
+        match self.try_dial(cx, remote) {
+            Ok(id) => {
+                let conn = self.conns.get_mut(&id).expect("just added");
+                conn.phase = Phase::Dialing {
+                    reply,
+                    deadline: cx.now + timeout,
+                };
+            }
+            Err(e) => reply(Err(e)),
+        }
+    }
+
+    fn try_dial(&mut self, cx: &mut Ctx<'_>, remote: SocketAddr) -> io::Result<usize> {
+        if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_multicast() {
+            return Err(error::invalid(format!(
+                "connect {remote}: not a unicast address and port"
+            )));
+        }
+        if !cx.shared.sink.has_route(remote.ip()) {
+            return Err(error::no_route(remote.ip()));
+        }
+        let src: IpAddr = cx
+            .iface
+            .get_source_address(&remote.ip().into())
+            .ok_or(error::no_source(remote.ip()))?
+            .into();
+        let port = self.alloc_port()?;
+        let (id, handle, rings) = match self.new_socket(cx.sockets) {
+            Ok(s) => s,
+            Err(e) => {
+                self.ports.remove(&port);
+                return Err(e);
+            }
+        };
+        let local = SocketAddr::new(src, port);
+        let sock = cx.sockets.get_mut::<tcp::Socket>(handle);
+        if let Err(e) = sock.connect(cx.iface.context(), remote, local) {
+            cx.sockets.remove(handle);
+            self.ports.remove(&port);
+            return Err(error::invalid(format!("connect {remote}: {e}")));
+        }
+        self.tuples.insert((local, remote), id);
+        let phase = Phase::Owned;
+        let remote = Some(remote);
+        let track = PeerTrack::new(cx.now);
+        let conn = Conn {
+            handle,
+            local,
+            remote,
+            owns_port: true,
+            rst_seen: false,
+            track,
+            phase,
+            _rings: rings,
+        };
+        self.conns.insert(id, conn);
+        Ok(id)
+    }
+
+    pub fn listen(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        local: SocketAddr,
+        deliver: Box<dyn FnMut(TcpConn) + Send>,
+    ) -> io::Result<(usize, SocketAddr)> {
+        let ip = (!local.ip().is_unspecified()).then_some(local.ip());
+        if ip.is_some_and(|ip| !cx.iface.has_ip_addr(ip)) {
+            return Err(error::not_local(local));
+        }
+        let port = if local.port() == 0 {
+            self.alloc_port()?
+        } else {
+            local.port()
+        };
+        if local.port() != 0 && !self.ports.insert(port) {
+            return Err(error::in_use(local));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.listeners.insert(
+            id,
+            ListenerEntry {
+                ip,
+                port,
+                deliver,
+                idle: None,
+                handshakes: 0,
+            },
+        );
+        Ok((id, SocketAddr::new(local.ip(), port)))
+    }
+
+    pub fn unlisten(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some(l) = self.listeners.remove(&id) else {
+            return;
+        };
+        self.ports.remove(&l.port);
+        for conn in self.conns.values_mut() {
+            match conn.phase {
+                Phase::Listening { listener } | Phase::Handshake { listener, .. }
+                    if listener == id =>
+                {
+                    cx.sockets.get_mut::<tcp::Socket>(conn.handle).abort();
+                    conn.phase = Phase::Closing {
+                        deadline: cx.now + LINGER,
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Before smoltcp sees an inbound TCP packet: note resets, acknowledgments and losses the SACK blocks
+    /// reveal (see `recovery`), and give a new connection's SYN a listening socket.
+    pub fn before_ingress(&mut self, cx: &mut Ctx<'_>, p: &TcpPeek) -> Ingress {
+        let key = (p.dst, p.src);
+        if let Some(conn) = self.tuples.get(&key).and_then(|id| self.conns.get_mut(id)) {
+            if p.is_rst() {
+                conn.rst_seen = true;
+                return Ingress::Plain;
+            }
+            return match conn
+                .track
+                .on_segment(p, self.opts.mss, cx.now, p.dst, p.src)
+            {
+                Some(acks) => Ingress::Inject(acks),
+                None => Ingress::Plain,
+            };
+        }
+        if !p.is_syn() {
+            return Ingress::Plain;
+        }
+        self.prepare_listener(cx, p)
+            .map_or(Ingress::Plain, Ingress::Watch)
+    }
+
+    fn prepare_listener(&mut self, cx: &mut Ctx<'_>, p: &TcpPeek) -> Option<usize> {
+        let (&lid, l) = self
+            .listeners
+            .iter()
+            .filter(|(_, l)| l.port == p.dst.port() && l.ip.is_none_or(|ip| ip == p.dst.ip()))
+            .min_by_key(|(_, l)| l.ip.is_none())?;
+        if let Some(idle) = l.idle {
+            return Some(idle);
+        }
+        if l.handshakes >= self.opts.backlog {
+            return None;
+        }
+        let (ip, port) = (l.ip, l.port);
+        let (id, handle, rings) = self.new_socket(cx.sockets).ok()?;
+        let sock = cx.sockets.get_mut::<tcp::Socket>(handle);
+        sock.listen(IpListenEndpoint {
+            addr: ip.map(Into::into),
+            port,
+        })
+        .ok()?;
+        let local = SocketAddr::new(p.dst.ip(), port);
+        let phase = Phase::Listening { listener: lid };
+        let track = PeerTrack::new(cx.now);
+        let conn = Conn {
+            handle,
+            local,
+            remote: None,
+            owns_port: false,
+            rst_seen: false,
+            track,
+            phase,
+            _rings: rings,
+        };
+        self.conns.insert(id, conn);
+        self.listeners.get_mut(&lid).expect("found above").idle = Some(id);
+        Some(id)
+    }
+
+    /// After the packet `before_ingress` prepared for: if the listening socket took the SYN, it is a
+    /// handshake now, with a known 4-tuple.
+    pub fn after_ingress(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Phase::Listening { listener } = conn.phase else {
+            return;
+        };
+        let sock = cx.sockets.get_mut::<tcp::Socket>(conn.handle);
+        let (Some(local), Some(remote)) = (sock.local_endpoint(), sock.remote_endpoint()) else {
+            return;
+        };
+        let (local, remote) = (endpoint_addr(local), endpoint_addr(remote));
+        conn.local = local;
+        conn.remote = Some(remote);
+        conn.phase = Phase::Handshake {
+            listener,
+            deadline: cx.now + HANDSHAKE_TIMEOUT,
+        };
+        self.tuples.insert((local, remote), id);
+        if let Some(l) = self.listeners.get_mut(&listener) {
+            l.idle = None;
+            l.handshakes += 1;
+        }
+    }
+
+    pub fn abort(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            if matches!(conn.phase, Phase::Owned) {
+                cx.sockets.get_mut::<tcp::Socket>(conn.handle).abort();
+                conn.phase = Phase::Closing {
+                    deadline: cx.now + LINGER,
+                };
+            }
+        }
+    }
+
+    pub fn splice(&mut self, cx: &mut Ctx<'_>, id: usize, os: OsStream, done: SpliceDone) {
+        let Some(conn) = self
+            .conns
+            .get_mut(&id)
+            .filter(|c| matches!(c.phase, Phase::Owned))
+        else {
+            return done(crate::api::SpliceEnd {
+                result: Err(error::aborted("no such connection")),
+                to_stack: 0,
+                to_os: 0,
+            });
+        };
+        match Splice::new(os, id, done, &cx.shared.poller) {
+            Ok(s) => conn.phase = Phase::Spliced(Box::new(s)),
+            Err((e, done)) => {
+                cx.sockets.get_mut::<tcp::Socket>(conn.handle).abort();
+                conn.phase = Phase::Closing {
+                    deadline: cx.now + LINGER,
+                };
+                done(crate::api::SpliceEnd {
+                    result: Err(e),
+                    to_stack: 0,
+                    to_os: 0,
+                });
+            }
+        }
+    }
+
+    pub fn on_event(&mut self, ev: &Event) {
+        if let Some(Conn {
+            phase: Phase::Spliced(s),
+            ..
+        }) = self.conns.get_mut(&ev.key)
+        {
+            s.on_event(ev);
+        }
+    }
+
+    /// One pass over every connection: handshakes completing or failing, dials timing out, splices moving
+    /// data, and finished connections leaving.
+    pub fn service(&mut self, cx: &mut Ctx<'_>) -> Pass {
+        let mut pass = Pass::default();
+        let mut gone = std::mem::take(&mut self.scratch);
+        for (&id, conn) in self.conns.iter_mut() {
+            let sock = cx.sockets.get_mut::<tcp::Socket>(conn.handle);
+            if step(
+                id,
+                conn,
+                sock,
+                cx.shared,
+                &mut self.listeners,
+                cx.now,
+                &mut pass,
+            ) {
+                gone.push(id);
+            } else if let (Phase::Owned | Phase::Spliced(_) | Phase::Closing { .. }, Some(remote)) =
+                (&conn.phase, conn.remote)
+            {
+                match conn.track.probe(sock, conn.local, remote, cx.now) {
+                    Probe::None => {}
+                    Probe::At(t) => pass.wake_at(t),
+                    Probe::Now(packets) => self.synthetic.extend(packets),
+                }
+            }
+        }
+        for id in gone.drain(..) {
+            self.remove(cx.sockets, id);
+        }
+        self.scratch = gone;
+        pass
+    }
+
+    fn remove(&mut self, sockets: &mut SocketSet<'static>, id: usize) {
+        let Some(conn) = self.conns.remove(&id) else {
+            return;
+        };
+        // The socket (holding slices of the rings) goes first; the rings are unmapped when `conn` drops.
+        drop(sockets.remove(conn.handle));
+        if let Some(remote) = conn.remote {
+            self.tuples.remove(&(conn.local, remote));
+        }
+        if conn.owns_port {
+            self.ports.remove(&conn.local.port());
+        }
+        if let Phase::Listening { listener } = conn.phase {
+            if let Some(l) = self
+                .listeners
+                .get_mut(&listener)
+                .filter(|l| l.idle == Some(id))
+            {
+                l.idle = None;
+            }
+        }
+    }
+
+    /// Resets every connection and fails every wait, for a stopping stack. The caller polls egress once more
+    /// (so the RSTs go out), then calls `clear`.
+    pub fn abort_all(&mut self, cx: &mut Ctx<'_>) {
+        for conn in self.conns.values_mut() {
+            cx.sockets.get_mut::<tcp::Socket>(conn.handle).abort();
+            match std::mem::replace(&mut conn.phase, Phase::Closing { deadline: cx.now }) {
+                Phase::Dialing { reply, .. } => reply(Err(error::stopped())),
+                Phase::Spliced(s) => s.abandon(&cx.shared.poller),
+                _ => {}
+            }
+        }
+        self.listeners.clear();
+    }
+
+    pub fn clear(&mut self, sockets: &mut SocketSet<'static>) {
+        let ids: Vec<usize> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.remove(sockets, id);
+        }
+    }
+}
+
+/// Advances one connection; true: remove it now.
+fn step(
+    id: usize,
+    conn: &mut Conn,
+    sock: &mut tcp::Socket<'static>,
+    shared: &Arc<Shared>,
+    listeners: &mut HashMap<usize, ListenerEntry>,
+    now: Instant,
+    pass: &mut Pass,
+) -> bool {
+    let state = sock.state();
+    match &mut conn.phase {
+        Phase::Listening { .. } | Phase::Owned => false,
+        Phase::Handshake { listener, deadline } => {
+            let lid = *listener;
+            let l = listeners.get_mut(&lid);
+            if state == State::Established {
+                let remote = conn.remote.expect("handshake has a tuple");
+                conn.phase = Phase::Owned;
+                conn.track.handshake_done(now);
+                if let Some(l) = l {
+                    l.handshakes -= 1;
+                    (l.deliver)(TcpConn::new(shared.clone(), id, conn.local, remote));
+                }
+                false
+            } else if matches!(state, State::Closed | State::Listen) || now >= *deadline {
+                // An RST during the handshake sends smoltcp's socket back to LISTEN; it is not ours to keep.
+                if let Some(l) = l {
+                    l.handshakes -= 1;
+                }
+                sock.abort();
+                conn.phase = Phase::Closing {
+                    deadline: now + LINGER,
+                };
+                false
+            } else {
+                pass.wake_at(*deadline);
+                false
+            }
+        }
+        Phase::Dialing { deadline, .. } => {
+            let deadline = *deadline;
+            let failed = match state {
+                State::Established => None,
+                State::Closed => Some(if conn.rst_seen || deadline > now {
+                    error::refused(conn.remote.expect("dial has a tuple"))
+                } else {
+                    error::connect_timed_out(conn.remote.expect("dial has a tuple"))
+                }),
+                _ if now >= deadline => {
+                    sock.abort();
+                    Some(error::connect_timed_out(
+                        conn.remote.expect("dial has a tuple"),
+                    ))
+                }
+                _ => {
+                    pass.wake_at(deadline);
+                    return false;
+                }
+            };
+            let closed = state == State::Closed;
+            conn.track.handshake_done(now);
+            let next = if failed.is_some() {
+                Phase::Closing {
+                    deadline: now + LINGER,
+                }
+            } else {
+                Phase::Owned
+            };
+            let Phase::Dialing { reply, .. } = std::mem::replace(&mut conn.phase, next) else {
+                unreachable!()
+            };
+            match failed {
+                None => reply(Ok(TcpConn::new(
+                    shared.clone(),
+                    id,
+                    conn.local,
+                    conn.remote.expect("dial tuple"),
+                ))),
+                Some(e) => reply(Err(e)),
+            }
+            closed && sock.remote_endpoint().is_none()
+        }
+        Phase::Spliced(s) => match s.service(sock, &shared.poller) {
+            Step::Busy => {
+                pass.busy = true;
+                false
+            }
+            Step::Idle => false,
+            Step::Done(outcome) => {
+                let Phase::Spliced(s) = std::mem::replace(
+                    &mut conn.phase,
+                    Phase::Closing {
+                        deadline: now + LINGER,
+                    },
+                ) else {
+                    unreachable!()
+                };
+                s.finish(outcome, sock, &shared.poller, conn.rst_seen);
+                false
+            }
+        },
+        Phase::Closing { deadline } => {
+            // A clean end of a splice leaves data queued (up to the send buffer) that the stack still delivers:
+            // only a peer that stopped acknowledging is given up on.
+            let deadline = (*deadline).max(conn.track.progress_at() + LINGER);
+            if state == State::Closed && sock.remote_endpoint().is_none() {
+                true
+            } else if now >= deadline {
+                // Stuck closing (a peer that never acknowledges our FIN): reset it; the next pass, after the
+                // RST went out, removes it.
+                let already = state == State::Closed;
+                sock.abort();
+                already
+            } else {
+                pass.wake_at(deadline);
+                false
+            }
+        }
+    }
+}
