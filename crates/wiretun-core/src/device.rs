@@ -1,16 +1,19 @@
-//! The device: one TUN, the UDP sockets and the peers, with the configuration calls that UAPI, the napi
-//! binding and Rust users share. Packets move on three threads: send.rs (TUN → UDP), receive.rs (UDP → TUN)
-//! and timers.rs.
+//! The device: its inner side (a TUN, or an [`InnerSink`] in this process such as a userspace IP stack), the
+//! UDP sockets and the peers, with the configuration calls that UAPI, the napi binding and Rust users share.
+//! Packets move on three threads: send.rs (TUN → UDP; with a sink, the caller's thread through
+//! [`Outbound`]), receive.rs (UDP → TUN or sink) and timers.rs.
 
 use crate::error::{Error, Result};
 use crate::events::{Event, EventHandler};
 use crate::identity::Identity;
+use crate::inner::{InnerSink, Outbound};
 use crate::keys::{self, Key};
 use crate::peer::{Peer, PeerTable, SharedTable};
 use crate::udp::UdpSet;
 use crate::wake::Waker;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::{Mutex, RwLock};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -25,11 +28,25 @@ pub struct DeviceConfig {
     pub mtu: Option<u16>,
 }
 
+/// A TUN interface and the event that interrupts a blocked read of it.
+pub(crate) struct Tun {
+    pub dev: SyncDevice,
+    pub interrupt: InterruptEvent,
+}
+
+/// Where decrypted packets go and outgoing ones come from. The data-plane threads look at it once per
+/// batch (receive) or once per thread (send), never per packet. One per device, so its size does not
+/// matter, and boxing the TUN would add an indirection to every TUN read and write.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Inner {
+    Tun(Tun),
+    Sink(Arc<dyn InnerSink>),
+}
+
 /// State every data-plane thread reads.
 pub(crate) struct Shared {
     pub name: String,
-    pub tun: SyncDevice,
-    pub tun_interrupt: InterruptEvent,
+    pub inner: Inner,
     pub udp: ArcSwap<UdpSet>,
     pub udp_waker: Waker,
     pub identity: ArcSwapOption<Identity>,
@@ -51,7 +68,9 @@ impl Shared {
     /// Stops every thread; the first reason given is the one reported.
     pub fn shut_down(&self, reason: &str) {
         self.running.store(false, Ordering::SeqCst);
-        let _ = self.tun_interrupt.trigger();
+        if let Inner::Tun(tun) = &self.inner {
+            let _ = tun.interrupt.trigger();
+        }
         self.udp_waker.wake();
         if !self.closed_reported.swap(true, Ordering::SeqCst) {
             self.emit(Event::Closed {
@@ -81,13 +100,33 @@ impl Device {
     /// Creates the TUN interface, binds a random UDP port and starts the data-plane threads.
     pub fn create(config: DeviceConfig) -> Result<Device> {
         validate_name(&config.name)?;
-        let tun = crate::tun_io::build_tun(&config)?;
-        let name = tun.name().unwrap_or_else(|_| config.name.clone());
+        let dev = crate::tun_io::build_tun(&config)?;
+        let name = dev.name().unwrap_or_else(|_| config.name.clone());
+        let interrupt = InterruptEvent::new().map_err(|e| Error::io("interrupt event", &e))?;
+        let device = Device::new(name, Inner::Tun(Tun { dev, interrupt }))?;
+        device.spawn("wt-send", crate::send::run)?;
+        device.spawn("wt-recv", crate::receive::run)?;
+        device.spawn("wt-timers", crate::timers::run)?;
+        Ok(device)
+    }
+
+    /// A device with no TUN: decrypted packets that passed the allowed-IPs check go to `sink`, one call per
+    /// receive batch, and outgoing packets come in through [`Device::outbound`] on the caller's thread. Binds
+    /// a random UDP port; needs no privilege. `config.name` names the device (in UAPI, logs) only, and
+    /// `config.mtu` is not used: the sink's side decides its packet sizes.
+    pub fn create_with_inner(config: DeviceConfig, sink: Arc<dyn InnerSink>) -> Result<Device> {
+        validate_name(&config.name)?;
+        let device = Device::new(config.name, Inner::Sink(sink))?;
+        device.spawn("wt-recv", crate::receive::run)?;
+        device.spawn("wt-timers", crate::timers::run)?;
+        Ok(device)
+    }
+
+    fn new(name: String, inner: Inner) -> Result<Device> {
         let udp = UdpSet::bind(0, 0).map_err(|e| Error::io("binding UDP", &e))?;
         let shared = Arc::new(Shared {
             name,
-            tun,
-            tun_interrupt: InterruptEvent::new().map_err(|e| Error::io("interrupt event", &e))?,
+            inner,
             udp: ArcSwap::from_pointee(udp),
             udp_waker: Waker::new().map_err(|e| Error::io("eventfd", &e))?,
             identity: ArcSwapOption::empty(),
@@ -98,15 +137,23 @@ impl Device {
             events: RwLock::new(None),
             started: Instant::now(),
         });
-        let device = Device {
-            shared: shared.clone(),
+        Ok(Device {
+            shared,
             threads: Mutex::new(Vec::new()),
             config_lock: Mutex::new(()),
-        };
-        device.spawn("wt-send", crate::send::run)?;
-        device.spawn("wt-recv", crate::receive::run)?;
-        device.spawn("wt-timers", crate::timers::run)?;
-        Ok(device)
+        })
+    }
+
+    /// A handle that sends packets into the tunnel on the caller's thread: cryptokey routing, encryption
+    /// and batched UDP sends, as the TUN's send thread does. Each handle has its own buffers; a device with
+    /// a sink gives one to whatever produces its outgoing packets.
+    pub fn outbound(&self) -> Outbound {
+        Outbound::new(self.shared.clone())
+    }
+
+    /// Whether some peer's allowed IPs cover `dst` (where a packet to it would be sent).
+    pub fn has_route(&self, dst: IpAddr) -> bool {
+        self.shared.peers.read().routes.lookup(dst).is_some()
     }
 
     fn spawn(&self, name: &str, body: fn(Arc<Shared>)) -> Result<()> {

@@ -14,6 +14,7 @@ mod events;
 #[cfg(all(target_os = "linux", any(test, feature = "fuzzing")))]
 pub mod fuzzing;
 mod identity;
+mod inner;
 pub mod keys;
 mod peer;
 mod ratelimit;
@@ -72,6 +73,7 @@ pub use allowed_ips::AllowedIps;
 pub use device::{Device, DeviceConfig, PeerInfo, PeerUpdate};
 pub use error::{errno_name, Error, Result};
 pub use events::{Event, EventHandler};
+pub use inner::{InnerSink, Outbound};
 pub use ipnet::IpNet;
 pub use peer::Endpoint;
 

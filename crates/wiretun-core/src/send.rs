@@ -7,10 +7,11 @@
 //!   4. send runs of equal-sized datagrams to the same peer as one UDP_SEGMENT (GSO) sendmsg, from the
 //!      local address the peer last reached us on.
 //!
-//! Packets leave in the order the TUN gave them. Buffers are allocated once per thread.
+//! Packets leave in the order the TUN gave them. Buffers are allocated once per thread. A device without a
+//! TUN runs steps 2-4 on its sink's thread instead, through inner.rs's `Outbound` and its own `GsoBatch`.
 
 use crate::constants::MAX_DATAGRAM;
-use crate::device::Shared;
+use crate::device::{Inner, Shared};
 use crate::peer::Peer;
 use crate::tun_io::TunReader;
 use crate::udp::Sent;
@@ -29,11 +30,14 @@ const TUN_FAILURES_TO_CLOSE: u32 = 16;
 const MESSAGE_DATA: u8 = 4;
 
 pub(crate) fn run(shared: Arc<Shared>) {
+    let Inner::Tun(tun) = &shared.inner else {
+        return;
+    };
     let mut reader = TunReader::new();
     let mut batch = GsoBatch::new();
     let mut failures = 0;
     while shared.is_running() {
-        let n = match reader.read(&shared) {
+        let n = match reader.read(tun) {
             Ok(n) => n,
             Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
                 continue
@@ -59,7 +63,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
 
 /// Encrypted datagrams for one peer, back to back, waiting for one GSO send. All have `segment` bytes
 /// except possibly the last, as UDP_SEGMENT requires.
-struct GsoBatch {
+pub(crate) struct GsoBatch {
     buf: Vec<u8>,
     len: usize,
     segment: usize,
@@ -72,7 +76,7 @@ struct GsoBatch {
 }
 
 impl GsoBatch {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         GsoBatch {
             buf: vec![0u8; MAX_DATAGRAM.max(GSO_MAX_BYTES) + OVERHEAD],
             len: 0,
@@ -84,7 +88,7 @@ impl GsoBatch {
         }
     }
 
-    fn push(&mut self, shared: &Shared, packet: &[u8]) {
+    pub(crate) fn push(&mut self, shared: &Shared, packet: &[u8]) {
         let Some(dst) = Tunn::dst_address(packet) else {
             return;
         };
@@ -145,7 +149,7 @@ impl GsoBatch {
         }
     }
 
-    fn flush(&mut self, shared: &Shared) {
+    pub(crate) fn flush(&mut self, shared: &Shared) {
         self.send(shared, 0, self.len, self.segment);
         self.reset();
     }

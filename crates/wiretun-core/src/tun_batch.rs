@@ -1,9 +1,10 @@
 //! Decrypted packets waiting to be written to the TUN together. With offloads on, tun-rs's GRO table
 //! merges consecutive segments of one TCP/UDP flow into a single large write, so the kernel stack runs
-//! once per flow per batch instead of once per packet. Order within a flow is kept.
+//! once per flow per batch instead of once per packet. Order within a flow is kept. A device with a sink
+//! instead of a TUN gets the same batch in one call, unmerged.
 
 use crate::constants::MAX_PACKET;
-use crate::device::Shared;
+use crate::device::{Inner, Shared};
 use std::io;
 use tun_rs::{GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
@@ -25,7 +26,13 @@ impl TunSink for Shared {
         bufs: &mut [Vec<u8>],
         offset: usize,
     ) -> io::Result<usize> {
-        self.tun.send_multiple(gro, bufs, offset)
+        match &self.inner {
+            Inner::Tun(tun) => tun.dev.send_multiple(gro, bufs, offset),
+            Inner::Sink(sink) => {
+                sink.deliver(&mut bufs.iter().map(|b| &b[offset..]));
+                Ok(bufs.len())
+            }
+        }
     }
 }
 

@@ -1,48 +1,71 @@
-//! Decrypted packets to the TUN one at a time: without offloads there is nothing to merge, so each is
-//! written as it is committed. Same interface as tun_batch.rs, so receive.rs runs unchanged.
+//! Decrypted packets waiting to be written together, where the TUN has no offloads (macOS utun) or there is
+//! no TUN at all (Windows): nothing to merge, so a TUN gets one write per packet at the end of the batch,
+//! and a sink the whole batch in one call. Same interface as tun_batch.rs, so receive.rs runs unchanged.
 
 use crate::constants::MAX_PACKET;
-use crate::device::Shared;
-use std::io;
+use crate::device::{Inner, Shared};
 
-/// Where a packet goes: the device's TUN.
+/// Packets held before a write: what one receive batch yields on these platforms, and then some.
+const BATCH: usize = 64;
+
+/// Where a batch goes: the device's TUN or its sink.
 pub(crate) trait TunSink {
-    fn write_packet(&self, packet: &[u8]) -> io::Result<usize>;
+    fn write_packets(&self, packets: &[Vec<u8>]);
 }
 
 impl TunSink for Shared {
     #[inline]
-    fn write_packet(&self, packet: &[u8]) -> io::Result<usize> {
-        self.tun.send(packet)
+    fn write_packets(&self, packets: &[Vec<u8>]) {
+        match &self.inner {
+            Inner::Tun(tun) => {
+                for p in packets {
+                    if let Err(e) = tun.dev.send(p) {
+                        log::debug!("TUN write failed: {e}");
+                    }
+                }
+            }
+            Inner::Sink(sink) => sink.deliver(&mut packets.iter().map(Vec::as_slice)),
+        }
     }
 }
 
 pub(crate) struct TunBatch {
-    buf: Vec<u8>,
+    bufs: Vec<Vec<u8>>,
+    pending: usize,
 }
 
 impl TunBatch {
     pub fn new() -> Self {
         TunBatch {
-            buf: Vec::with_capacity(MAX_PACKET),
+            // Capacity up front, lengths per packet, as in tun_batch.rs: untouched capacity costs no memory.
+            bufs: (0..BATCH).map(|_| Vec::with_capacity(MAX_PACKET)).collect(),
+            pending: 0,
         }
     }
 
-    /// The packet buffer, at least `len` bytes long.
+    /// The next free packet buffer, at least `len` bytes long.
     pub fn slot(&mut self, len: usize) -> &mut [u8] {
-        self.buf.resize(len, 0);
-        &mut self.buf
+        let buf = &mut self.bufs[self.pending];
+        buf.resize(len, 0);
+        buf
     }
 
-    /// Writes the first `len` bytes of the slot as one packet.
+    /// Keeps the first `len` bytes of the current slot as a packet; writes the batch out when full.
     pub fn commit<T: TunSink>(&mut self, tun: &T, len: usize) {
-        if let Err(e) = tun.write_packet(&self.buf[..len]) {
-            log::debug!("TUN write failed: {e}");
+        self.bufs[self.pending].truncate(len);
+        self.pending += 1;
+        if self.pending == self.bufs.len() {
+            self.flush(tun);
         }
     }
 
-    /// Nothing is ever pending: commit wrote it.
-    pub fn flush<T: TunSink>(&mut self, _tun: &T) {}
+    pub fn flush<T: TunSink>(&mut self, tun: &T) {
+        if self.pending == 0 {
+            return;
+        }
+        tun.write_packets(&self.bufs[..self.pending]);
+        self.pending = 0;
+    }
 }
 
 #[cfg(test)]
@@ -51,26 +74,46 @@ mod tests {
     use std::cell::RefCell;
 
     #[derive(Default)]
-    struct Recorder(RefCell<Vec<Vec<u8>>>);
+    struct Recorder(RefCell<Vec<Vec<Vec<u8>>>>);
 
     impl TunSink for Recorder {
-        fn write_packet(&self, packet: &[u8]) -> io::Result<usize> {
-            self.0.borrow_mut().push(packet.to_vec());
-            Ok(packet.len())
+        fn write_packets(&self, packets: &[Vec<u8>]) {
+            self.0.borrow_mut().push(packets.to_vec());
         }
     }
 
     #[test]
-    fn each_commit_writes_one_packet_at_once() {
+    fn commits_are_written_together_in_order_at_flush() {
         let sink = Recorder::default();
         let mut batch = TunBatch::new();
         // Decryption gets a slot as large as the datagram and commits the shorter plaintext.
         batch.slot(200)[..3].copy_from_slice(b"one");
         batch.commit(&sink, 3);
-        assert_eq!(*sink.0.borrow(), vec![b"one".to_vec()]);
         batch.slot(MAX_PACKET + 64)[..5].copy_from_slice(b"three");
         batch.commit(&sink, 5);
+        assert!(
+            sink.0.borrow().is_empty(),
+            "nothing is written before the flush"
+        );
         batch.flush(&sink);
-        assert_eq!(*sink.0.borrow(), vec![b"one".to_vec(), b"three".to_vec()]);
+        batch.flush(&sink);
+        assert_eq!(
+            *sink.0.borrow(),
+            vec![vec![b"one".to_vec(), b"three".to_vec()]]
+        );
+    }
+
+    #[test]
+    fn a_full_batch_is_written_at_once() {
+        let sink = Recorder::default();
+        let mut batch = TunBatch::new();
+        for i in 0..BATCH + 1 {
+            batch.slot(1)[0] = i as u8;
+            batch.commit(&sink, 1);
+        }
+        assert_eq!(sink.0.borrow().len(), 1);
+        assert_eq!(sink.0.borrow()[0].len(), BATCH);
+        batch.flush(&sink);
+        assert_eq!(sink.0.borrow()[1], vec![vec![BATCH as u8]]);
     }
 }

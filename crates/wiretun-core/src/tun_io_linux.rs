@@ -11,7 +11,7 @@
 //! Gb/s, 4 streams 3.04/3.07 vs 3.04/2.83, two alternating rounds of 3×5 s each).
 
 use crate::constants::{DEFAULT_MTU, MAX_PACKET};
-use crate::device::{DeviceConfig, Shared};
+use crate::device::{DeviceConfig, Tun};
 use crate::error::{Error, Result};
 use std::io;
 use tun_rs::{DeviceBuilder, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
@@ -80,13 +80,13 @@ impl TunReader {
 
     /// Waits for the next read (or the device's interrupt); returns how many packets it gave.
     #[inline]
-    pub fn read(&mut self, shared: &Shared) -> io::Result<usize> {
-        shared.tun.recv_multiple_intr(
+    pub fn read(&mut self, tun: &Tun) -> io::Result<usize> {
+        tun.dev.recv_multiple_intr(
             &mut self.original,
             &mut self.bufs,
             &mut self.sizes,
             OFFSET,
-            &shared.tun_interrupt,
+            &tun.interrupt,
         )
     }
 

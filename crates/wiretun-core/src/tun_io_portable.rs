@@ -2,7 +2,7 @@
 //! encrypts and sends packet by packet (GsoBatch still works, with runs of one).
 
 use crate::constants::{DEFAULT_MTU, MAX_PACKET};
-use crate::device::{DeviceConfig, Shared};
+use crate::device::{DeviceConfig, Tun};
 use crate::error::{Error, Result};
 use std::io;
 use tun_rs::{DeviceBuilder, SyncDevice};
@@ -58,8 +58,8 @@ impl TunReader {
     }
 
     /// Waits for the next packet (or the device's interrupt); returns 1, the packets it read.
-    pub fn read(&mut self, shared: &Shared) -> io::Result<usize> {
-        self.len = shared.tun.recv_intr(&mut self.buf, &shared.tun_interrupt)?;
+    pub fn read(&mut self, tun: &Tun) -> io::Result<usize> {
+        self.len = tun.dev.recv_intr(&mut self.buf, &tun.interrupt)?;
         Ok(1)
     }
 

@@ -14,7 +14,7 @@ fn unsupported() -> io::Error {
 }
 
 pub(crate) mod tun_io {
-    use crate::device::{DeviceConfig, Shared};
+    use crate::device::{DeviceConfig, Tun};
     use crate::error::{Error, Result};
     use std::io;
     use tun_rs::SyncDevice;
@@ -32,7 +32,7 @@ pub(crate) mod tun_io {
             TunReader
         }
 
-        pub fn read(&mut self, _shared: &Shared) -> io::Result<usize> {
+        pub fn read(&mut self, _tun: &Tun) -> io::Result<usize> {
             Err(super::unsupported())
         }
 
