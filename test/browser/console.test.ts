@@ -11,11 +11,10 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePrivateKey } from '../../ts/keys';
 import { hotp, totpStep } from '../../ts/serve/totp';
-import { REPO } from '../netns/lib/env';
 import { killDaemons, removeSocket } from '../netns/lib/lab';
 import { Background, must, run, runDetaching, start } from '../netns/lib/proc';
 import { waitFor } from '../netns/lib/wait';
-import { assertReady, browserSkipReason, decodeQr, launchIn, screenshot, watchPage } from './lib/browser';
+import { assertReady, browserSkipReason, decodeQr, launchIn, REPO, screenshot, watchPage } from './lib/browser';
 
 const skip = browserSkipReason('test/browser/console.test.ts');
 
