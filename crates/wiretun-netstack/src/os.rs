@@ -58,6 +58,8 @@ impl OsStream {
             target_os = "watchos"
         ))]
         sock.set_nosigpipe(true)?;
+        // On Windows TCP is the only variant.
+        #[allow(irrefutable_let_patterns)]
         if let OsStream::Tcp(s) = self {
             s.set_nodelay(true)?;
         }
@@ -90,6 +92,7 @@ impl OsStream {
     /// Closes the socket so its peer sees a reset: a TCP peer gets an RST (linger 0). A Unix stream has no
     /// reset; its peer sees end of file, and the splice's completion carries the error instead.
     pub(crate) fn close_with_reset(self) {
+        #[allow(irrefutable_let_patterns)]
         if let OsStream::Tcp(s) = &self {
             let _ = SockRef::from(s).set_linger(Some(std::time::Duration::ZERO));
         }
