@@ -8,16 +8,17 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 use wiretun_core::{keys, Device, DeviceConfig, Event, IpNet, PeerUpdate};
+mod netstack;
 mod privs;
 mod sqlite;
 mod tun;
 mod uapi;
 
-fn to_napi(e: wiretun_core::Error) -> napi::Error {
+pub(crate) fn to_napi(e: wiretun_core::Error) -> napi::Error {
     napi::Error::from_reason(e.to_string())
 }
 
-fn invalid(msg: String) -> napi::Error {
+pub(crate) fn invalid(msg: String) -> napi::Error {
     napi::Error::from_reason(format!("EINVAL: {msg}"))
 }
 
@@ -121,6 +122,8 @@ pub struct BindingDevice {
     name: String,
     device: Mutex<Option<Arc<Device>>>,
     uapi: Mutex<Option<wiretun_core::uapi::Server>>,
+    /// A rootless device's stack and device together (netstack.rs); None with a TUN.
+    rootless: Mutex<Option<Arc<wiretun_rootless::Rootless>>>,
 }
 
 #[napi]
@@ -136,7 +139,27 @@ impl BindingDevice {
             name: device.name().to_string(),
             device: Mutex::new(Some(Arc::new(device))),
             uapi: Mutex::new(None),
+            rootless: Mutex::new(None),
         })
+    }
+
+    /// A device with no TUN: its inner side is a userspace TCP/IP stack with these addresses. Needs no
+    /// privilege; `name` names it for UAPI and logs only.
+    #[napi(factory)]
+    pub fn create_netstack(name: String, options: netstack::JsNetstackOptions) -> Result<Self> {
+        let rootless = netstack::create(&name, &options)?;
+        Ok(BindingDevice {
+            name: rootless.device().name().to_string(),
+            device: Mutex::new(Some(rootless.device().clone())),
+            uapi: Mutex::new(None),
+            rootless: Mutex::new(Some(rootless)),
+        })
+    }
+
+    /// The stack of a device made by createNetstack (EINVAL for a TUN device).
+    #[napi]
+    pub fn netstack(&self) -> Result<netstack::BindingNetstack> {
+        netstack::binding(self.rootless.lock().as_ref())
     }
 
     fn dev(&self) -> Result<Arc<Device>> {
@@ -286,10 +309,14 @@ impl BindingDevice {
             .map_err(napi::Error::from_reason)
     }
 
-    /// Stops the data plane and removes the TUN interface, and the UAPI socket first. Idempotent.
+    /// Stops the data plane and removes the TUN interface, and the UAPI socket first. Idempotent. A
+    /// rootless device's stack stops before the device, so its connections' resets still reach the peers.
     #[napi]
     pub fn close(&self) {
         let _ = self.close_uapi();
+        if let Some(rootless) = self.rootless.lock().take() {
+            rootless.close();
+        }
         if let Some(device) = self.device.lock().take() {
             device.close();
         }
