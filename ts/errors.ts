@@ -22,6 +22,12 @@ export function fromNative(err: unknown): unknown {
   return new WiretunError(m[1], m[2], { cause: err });
 }
 
+/** A `CODE: message` string the addon handed over (rather than threw) as a WiretunError. */
+export function fromNativeMessage(message: string): WiretunError {
+  const m = CODED.exec(message);
+  return m ? new WiretunError(m[1], m[2]) : new WiretunError('EIO', message);
+}
+
 /** Runs fn, rethrowing native errors as WiretunError. */
 export function callNative<T>(fn: () => T): T {
   try {

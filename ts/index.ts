@@ -6,7 +6,18 @@
  * @packageDocumentation
  */
 export { Tunnel } from './tunnel';
-export type { TunnelOptions, TunnelEvents, PeerOptions, PeerChanges, PeerStatus } from './tunnel';
+export type { TunnelOptions, TunnelEvents, PeerOptions, PeerChanges, PeerStatus, ConnectListener } from './tunnel';
+export type { NetstackTunnelOptions, NetstackFromConfigOptions } from './netstack/config';
+export { TunnelServer, TunnelDatagramSocket } from './netstack/index';
+export type {
+  TunnelConnectOptions,
+  TunnelServerEvents,
+  TunnelDatagramEvents,
+  RemoteInfo,
+  LookupAddress,
+  StackStats,
+  FetchTlsOptions,
+} from './netstack/index';
 export { generatePrivateKey, generatePresharedKey, publicKeyFromPrivate } from './keys';
 export { WiretunError } from './errors';
 export { parseConfig } from './config/parse';

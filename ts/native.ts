@@ -81,12 +81,89 @@ export interface NativeDevice {
   closeUapi(): void;
   /** Runs as uid/gid from now on; the UAPI thread alone keeps CAP_NET_ADMIN (see ts/daemon/privs.ts). */
   dropPrivileges(uid: number, gid: number): { threads: number; keptBy: number };
+  /** The stack of a device made by createNetstack; throws EINVAL for a TUN device. */
+  netstack(): NativeNetstack;
   /** Closes the UAPI socket, stops the data plane and removes the TUN interface. */
   close(): void;
 }
 
+/** A rootless device's stack: its addresses, MTU and connect timeout. */
+export interface NativeNetstackOptions {
+  /** `ip` or `ip/prefix`, at most 8. */
+  addresses: string[];
+  mtu?: number;
+  connectTimeoutMs?: number;
+}
+
+/** A TCP connection accepted by a stack listener: a socket descriptor (a socketpair end) and its addresses. */
+export interface NativeConnection {
+  fd: number;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/** How a dial ended: `error` as `CODE: message`, or the connection's local address. */
+export interface NativeDialResult {
+  error?: string | null;
+  localAddress?: string | null;
+  localPort?: number | null;
+}
+
+export interface NativeDatagram {
+  data: Buffer;
+  address: string;
+  port: number;
+}
+
+export interface NativeNetstackStats {
+  rxPackets: number;
+  rxBytes: number;
+  rxDropped: number;
+  txPackets: number;
+  txBytes: number;
+}
+
+/** A socketpair whose other end a dial will splice to a stack connection. */
+export interface NativeStream {
+  readonly fd: number;
+  /** Dials once; onDone is called once, on the JS thread. */
+  dial(ip: string, port: number, timeoutMs: number, onDone: (result: NativeDialResult) => void): void;
+  /** Gives up before dialling: the JS end sees end of file. */
+  close(): void;
+}
+
+export interface NativeTcpListener {
+  readonly localAddress: string;
+  readonly localPort: number;
+  close(): void;
+}
+
+export interface NativeUdpSocket {
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Throws EHOSTUNREACH, EINVAL (too large) or EBADF (closed). */
+  send(data: Buffer, ip: string, port: number): number;
+  close(): void;
+}
+
+/** TCP, UDP and ping through a rootless tunnel's userspace stack. Callbacks do not keep the loop alive. */
+export interface NativeNetstack {
+  openStream(): NativeStream;
+  listen(ip: string, port: number, onConnection: (conn: NativeConnection) => void): NativeTcpListener;
+  bindUdp(ip: string, port: number, onMessage: (msg: NativeDatagram) => void): NativeUdpSocket;
+  /** Resolves to the round-trip time in ms; rejects with ETIMEDOUT or EHOSTUNREACH. */
+  ping(ip: string, timeoutMs: number): Promise<number>;
+  stats(): NativeNetstackStats;
+}
+
 export interface NativeBinding {
-  BindingDevice: { create(name: string, mtu?: number | null): NativeDevice };
+  BindingDevice: {
+    create(name: string, mtu?: number | null): NativeDevice;
+    /** A device with no TUN: a userspace TCP/IP stack is its inner side. Needs no privilege. */
+    createNetstack(name: string, options: NativeNetstackOptions): NativeDevice;
+  };
   generatePrivateKey(): Buffer;
   generatePresharedKey(): Buffer;
   publicKeyFromPrivate(privateKey: Buffer): Buffer;

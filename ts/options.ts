@@ -10,6 +10,7 @@ import type { OpenTunOptions } from './tun/device';
 import type { ParseOptions } from './config/parse';
 import type { PeerUpdate } from './config/model';
 import type { PeerChanges, PeerOptions, Tunnel, TunnelOptions } from './tunnel';
+import type { NetstackFromConfigOptions, NetstackTunnelOptions } from './netstack/config';
 
 type Kind = 'string' | 'integer' | 'boolean' | 'buffer' | 'string[]';
 type Plain = Kind | `${Kind}|null`;
@@ -176,12 +177,36 @@ export const TUNNEL_OPTIONS: Shape<TunnelOptions> = {
   peers: { each: PEER_OPTIONS, optional: true },
   routing: 'boolean?',
   uapi: 'boolean?',
+  netstack: 'boolean?',
 };
 
-export const FROM_CONFIG_OPTIONS: Shape<NonNullable<Parameters<typeof Tunnel.fromConfig>[1]>> = {
+export const FROM_CONFIG_OPTIONS: Shape<Exclude<NonNullable<Parameters<typeof Tunnel.fromConfig>[1]>, NetstackFromConfigOptions>> = {
   name: 'string?',
   routing: TUNNEL_OPTIONS.routing,
   uapi: TUNNEL_OPTIONS.uapi,
+  netstack: 'boolean?',
+};
+
+/** A rootless tunnel's options: no routing, fwmark or uapi switch (uapiPath serves one where asked). */
+export const NETSTACK_TUNNEL_OPTIONS: Shape<NetstackTunnelOptions> = {
+  netstack: 'boolean',
+  name: 'string?',
+  privateKey: 'string',
+  addresses: 'string[]',
+  dns: 'string[]?',
+  dnsSearch: 'string[]?',
+  mtu: 'integer?',
+  listenPort: 'integer?',
+  peers: { each: PEER_OPTIONS, optional: true },
+  connectTimeout: 'integer?',
+  uapiPath: 'string?',
+};
+
+export const NETSTACK_FROM_CONFIG_OPTIONS: Shape<NetstackFromConfigOptions> = {
+  netstack: 'boolean',
+  name: 'string?',
+  connectTimeout: 'integer?',
+  uapiPath: 'string?',
 };
 
 export const PARSE_OPTIONS: Shape<ParseOptions> = { file: 'string?', filename: 'string?' };

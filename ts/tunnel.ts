@@ -10,8 +10,34 @@ import { readConfigFile } from './config/locate';
 import { parseConfig } from './config/parse';
 import { PeerUpdate } from './config/model';
 import { WgQuickConfig } from './config/wgquick';
-import { serveUapi, UapiServer } from './uapi/server';
-import { checkOptions, FROM_CONFIG_OPTIONS, PEER_CHANGES, PEER_OPTIONS, TUNNEL_OPTIONS } from './options';
+import { serveUapi, serveUapiAt, UapiServer } from './uapi/server';
+import {
+  checkOptions,
+  FROM_CONFIG_OPTIONS,
+  NETSTACK_FROM_CONFIG_OPTIONS,
+  NETSTACK_TUNNEL_OPTIONS,
+  PEER_CHANGES,
+  PEER_OPTIONS,
+  TUNNEL_OPTIONS,
+} from './options';
+import * as net from 'node:net';
+import {
+  FetchTlsOptions,
+  LookupAddress,
+  Netstack,
+  StackStats,
+  TunnelConnectOptions,
+  TunnelDatagramSocket,
+  TunnelServer,
+} from './netstack/index';
+import {
+  checkConnectTarget,
+  NetstackFromConfigOptions,
+  netstackOptionsFromConfig,
+  NetstackTunnelOptions,
+} from './netstack/config';
+
+export type { NetstackFromConfigOptions, NetstackTunnelOptions } from './netstack/config';
 
 /** A peer as you add it. Keys are base64. */
 export interface PeerOptions {
@@ -68,6 +94,8 @@ export interface TunnelOptions {
   peers?: PeerOptions[];
   /** Add the addresses, bring the link up and route every peer's allowed IPs to it. Default false. */
   routing?: boolean;
+  /** A TUN tunnel; `netstack: true` makes a rootless one ({@link NetstackTunnelOptions}). */
+  netstack?: false;
   /**
    * Serve the UAPI socket (/var/run/wireguard/NAME.sock) so `wg show`, `wg set` and `wiretun` see and
    * configure this tunnel. Default true. Requests are answered on a native thread, so `wg` works even when
@@ -109,12 +137,16 @@ function peerOptions(p: PeerUpdate): PeerOptions {
  */
 export class Tunnel extends EventEmitter<TunnelEvents> {
   readonly #device: NativeDevice;
+  readonly #netstack: Netstack | undefined;
   #uapi: UapiServer | undefined;
   #closed = false;
 
-  private constructor(device: NativeDevice) {
+  private constructor(device: NativeDevice, netstack?: Netstack) {
     super();
     this.#device = device;
+    this.#netstack = netstack;
+    // Bound, so `createConnection: tunnel.connect` works without a wrapper.
+    this.connect = this.connect.bind(this);
     device.onEvent((e) => this.#onNative(e));
   }
 
@@ -123,8 +155,10 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
    * @throws TypeError for an option it does not know (naming the likely spelling) or of the wrong type, before
    * anything is created.
    */
-  static async create(options: TunnelOptions): Promise<Tunnel> {
+  static async create(options: TunnelOptions | NetstackTunnelOptions): Promise<Tunnel> {
+    if ((options as { netstack?: unknown } | null)?.netstack === true) return Tunnel.#createNetstack(options as NetstackTunnelOptions);
     checkOptions('Tunnel.create', options, TUNNEL_OPTIONS);
+    options = options as TunnelOptions;
     const key = decodeKey(options.privateKey, 'private key');
     const peers = await Promise.all((options.peers ?? []).map(toNativePeer));
     const device = callNative(() => native().BindingDevice.create(options.name, options.mtu ?? null));
@@ -147,6 +181,40 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     return tunnel;
   }
 
+  static async #createNetstack(options: NetstackTunnelOptions): Promise<Tunnel> {
+    checkOptions('Tunnel.create', options, NETSTACK_TUNNEL_OPTIONS);
+    const key = decodeKey(options.privateKey, 'private key');
+    for (const ip of options.dns ?? []) {
+      if (!net.isIP(ip)) throw new WiretunError('EINVAL', `dns: ${JSON.stringify(ip)} is not an IP address`);
+    }
+    const peers = await Promise.all((options.peers ?? []).map(toNativePeer));
+    const connectTimeoutMs = options.connectTimeout ?? 30_000;
+    const device = callNative(() =>
+      native().BindingDevice.createNetstack(options.name ?? 'wiretun', {
+        addresses: options.addresses,
+        mtu: options.mtu,
+        connectTimeoutMs,
+      }),
+    );
+    const stack = new Netstack(callNative(() => device.netstack()), {
+      addresses: options.addresses,
+      dns: options.dns ?? [],
+      dnsSearch: options.dnsSearch ?? [],
+      connectTimeoutMs,
+    });
+    const tunnel = new Tunnel(device, stack);
+    try {
+      callNative(() => device.setPrivateKey(key));
+      if (options.listenPort) callNative(() => device.setListenPort(options.listenPort!));
+      for (const [pub, update] of peers) callNative(() => device.setPeer(pub, update));
+      if (options.uapiPath) tunnel.#uapi = serveUapiAt(device, options.uapiPath);
+    } catch (err) {
+      await tunnel.close();
+      throw err;
+    }
+    return tunnel;
+  }
+
   /**
    * Creates a tunnel from a wg-quick config: a path, a bare name (`wg0` → /etc/wireguard/wg0.conf) or an
    * already parsed config. `options.name` overrides the interface name (required for a parsed config).
@@ -156,9 +224,11 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
    */
   static async fromConfig(
     source: string | WgQuickConfig,
-    options: { name?: string; routing?: boolean; uapi?: boolean } = {},
+    options: { name?: string; routing?: boolean; uapi?: boolean; netstack?: false } | NetstackFromConfigOptions = {},
   ): Promise<Tunnel> {
-    checkOptions('Tunnel.fromConfig', options, FROM_CONFIG_OPTIONS);
+    const rootless = (options as { netstack?: unknown } | null)?.netstack === true;
+    if (rootless) checkOptions('Tunnel.fromConfig', options, NETSTACK_FROM_CONFIG_OPTIONS);
+    else checkOptions('Tunnel.fromConfig', options, FROM_CONFIG_OPTIONS);
     let config: WgQuickConfig;
     let name = options.name;
     if (typeof source === 'string') {
@@ -168,6 +238,12 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     } else {
       config = source;
     }
+    if (rootless) {
+      if (!config.device.privateKey) throw new WiretunError('EINVAL', 'the config has no PrivateKey');
+      const peers = config.device.peers.map(peerOptions);
+      return Tunnel.create(netstackOptionsFromConfig(config, name, options as NetstackFromConfigOptions, peers));
+    }
+    options = options as { routing?: boolean; uapi?: boolean };
     if (!name) throw new WiretunError('EINVAL', 'fromConfig with a parsed config needs options.name');
     if (!config.device.privateKey) throw new WiretunError('EINVAL', 'the config has no PrivateKey');
     return Tunnel.create({
@@ -245,6 +321,82 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     return this.#call((d) => d.peers()).map(toStatus);
   }
 
+  /** Whether this is a rootless tunnel (a userspace stack instead of a TUN). */
+  get netstack(): boolean {
+    return this.#netstack !== undefined;
+  }
+
+  /**
+   * Opens a TCP connection through a rootless tunnel, as net.connect does: the socket is returned at once,
+   * `connecting` until established, then emits 'connect'; on failure it is destroyed with a WiretunError
+   * (ECONNREFUSED: the remote answered RST; ETIMEDOUT; EHOSTUNREACH: no peer's allowed IPs cover it; ENOTFOUND).
+   * Host names resolve through the tunnel's DNS servers only. Passes as `createConnection` to http.request
+   * (options it does not use are ignored, as net.connect ignores them) and as `socket` to tls.connect.
+   */
+  connect(port: number, host: string, onConnect?: ConnectListener): net.Socket;
+  connect(options: TunnelConnectOptions, onConnect?: ConnectListener): net.Socket;
+  connect(portOrOptions: number | TunnelConnectOptions, hostOrCallback?: string | ConnectListener, onConnect?: ConnectListener): net.Socket {
+    const stack = this.#stack();
+    if (typeof portOrOptions === 'object' && portOrOptions !== null) {
+      const { timeout } = portOrOptions;
+      const port = typeof portOrOptions.port === 'string' ? Number(portOrOptions.port) : portOrOptions.port;
+      const host = portOrOptions.host ?? portOrOptions.hostname;
+      checkConnectTarget(port, host);
+      const callback = typeof hostOrCallback === 'function' ? hostOrCallback : onConnect;
+      return stack.connect({ port: port as number, host: host as string, timeout }, callback);
+    }
+    checkConnectTarget(portOrOptions, hostOrCallback);
+    return stack.connect({ port: portOrOptions, host: hostOrCallback as string }, onConnect);
+  }
+
+  /**
+   * Accepts TCP connections on a tunnel address (`host` absent: every stack address; port 0: a free one); each
+   * is a net.Socket, given to `onConnection` and the server's 'connection' event. Throws EADDRINUSE or
+   * EADDRNOTAVAIL (not an address of this tunnel).
+   */
+  listen(options: { port: number; host?: string }, onConnection?: (socket: net.Socket) => void): TunnelServer {
+    checkOptions('Tunnel.listen', options, { port: 'integer', host: 'string?' });
+    const server = this.#stack().listen(options.host ?? '::', options.port);
+    if (onConnection) server.on('connection', onConnection);
+    return server;
+  }
+
+  /** A UDP socket of the tunnel's stack, shaped like a dgram.Socket. */
+  createSocket(type: 'udp4' | 'udp6'): TunnelDatagramSocket {
+    return this.#stack().createSocket(type);
+  }
+
+  /** Sends an ICMP echo request through a rootless tunnel; resolves to the round-trip time in ms. */
+  async ping(host: string, options: { timeout?: number } = {}): Promise<number> {
+    checkOptions('Tunnel.ping', options, { timeout: 'integer?' });
+    return this.#stack().ping(host, options.timeout ?? 5000);
+  }
+
+  /** Resolves `name` through the tunnel's DNS servers (an IP address resolves to itself). */
+  async lookup(name: string, options: { family?: 0 | 4 | 6 } = {}): Promise<LookupAddress> {
+    checkOptions('Tunnel.lookup', options, { family: 'integer?' });
+    if (options.family !== undefined && ![0, 4, 6].includes(options.family)) {
+      throw new TypeError(`Tunnel.lookup: option family must be 0, 4 or 6, got ${options.family}`);
+    }
+    return (await this.#stack().lookup(name, options.family ?? 0, false))[0];
+  }
+
+  /** WHATWG fetch through a rootless tunnel, for http: and https: (`init.tls`: a CA or rejectUnauthorized). */
+  fetch(input: string | URL | Request, init?: RequestInit & { tls?: FetchTlsOptions }): Promise<Response> {
+    return this.#stack().fetch(input, init);
+  }
+
+  /** A rootless tunnel's stack counters: packets to and from the peers. */
+  stackStats(): StackStats {
+    return this.#stack().stats();
+  }
+
+  #stack(): Netstack {
+    if (this.#closed) throw new WiretunError('EBADF', `tunnel ${this.name} is closed`);
+    if (!this.#netstack) throw new WiretunError('EINVAL', `tunnel ${this.name} has a TUN: use the OS's sockets (netstack: true makes a rootless one)`);
+    return this.#netstack;
+  }
+
   /** Path of the UAPI socket this tunnel serves, or null (option `uapi: false`, or closed). */
   get uapiPath(): string | null {
     return this.#uapi?.path ?? null;
@@ -304,6 +456,10 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     }
   }
 }
+
+/** Called with no arguments once a connection is established ('connect'). Typed loosely so that http's
+ * `oncreate` callback fits when connect is passed as `createConnection`. */
+export type ConnectListener = (...args: never[]) => void;
 
 async function toNativePeer(peer: PeerOptions): Promise<[Buffer, NativePeerUpdate]> {
   const pub = decodeKey(peer.publicKey, 'peer public key');

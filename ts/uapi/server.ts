@@ -26,7 +26,12 @@ export interface UapiServer {
  * event loop, so a timer does).
  */
 export function serveUapi(device: NativeDevice, opts: { dir?: string } = {}): UapiServer {
-  const sock = callNative(() => device.serveUapi(socketPath(device.name, opts.dir)));
+  return serveUapiAt(device, socketPath(device.name, opts.dir));
+}
+
+/** Serves `device` on the socket at `file` (a rootless tunnel's `uapiPath`), as {@link serveUapi} does. */
+export function serveUapiAt(device: NativeDevice, file: string): UapiServer {
+  const sock = callNative(() => device.serveUapi(file));
   const keepAlive = setInterval(() => undefined, 0x7fffffff);
   return {
     path: sock,
