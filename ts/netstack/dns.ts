@@ -137,7 +137,8 @@ export async function resolve(
       lastError = err;
     }
   }
-  throw new WiretunError('ENOTFOUND', `${name}: not found${lastError ? ` (${lastError.message})` : ''}`);
+  if (candidates.length === 1 && lastError) throw lastError;
+  throw new WiretunError('ENOTFOUND', `${name}: not found (tried ${candidates.join(', ')})`);
 }
 
 async function resolveOne(name: string, type: number, transport: DnsTransport, opts: ResolverOptions): Promise<string[]> {
