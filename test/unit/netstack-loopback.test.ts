@@ -3,7 +3,7 @@
 // the errno cases). Needs no root and no TUN, so it runs everywhere.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePrivateKey, publicKeyFromPrivate, Tunnel, WiretunError } from '../../ts/index';
 import { encodeQuery, decodeAnswer, TYPE_A, TYPE_AAAA } from '../../ts/netstack/dns';
 import { TunnelDatagramSocket } from '../../ts/netstack/index';
+import { getDevice } from '../../ts/uapi/client';
 
 let a: Tunnel;
 
@@ -263,6 +264,49 @@ describe('rootless tunnels over loopback', () => {
     );
     await expect(Tunnel.create({ netstack: true, privateKey, adresses: ['10.8.0.1/24'] } as never)).rejects.toThrow(/did you mean addresses/);
   });
+});
+
+describe('a rootless tunnel from a wg-quick file', () => {
+  it('uses Address and DNS, warns about the interface-only keys, and serves UAPI only at uapiPath', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wiretun-conf-'));
+    const key = generatePrivateKey();
+    const file = path.join(dir, 'office.conf');
+    writeFileSync(file, [
+      '[Interface]',
+      `PrivateKey = ${key}`,
+      'Address = 10.9.8.2/24, fd09::2/64',
+      'DNS = 10.9.8.1, corp.test',
+      'Table = off',
+      'PostUp = echo up',
+      '',
+      '[Peer]',
+      `PublicKey = ${publicKeyFromPrivate(generatePrivateKey())}`,
+      'AllowedIPs = 10.9.8.0/24',
+      'Endpoint = 127.0.0.1:9',
+      '',
+    ].join('\n'), { mode: 0o600 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const uapiPath = path.join(dir, 'office.sock');
+    const t = await Tunnel.fromConfig(file, { netstack: true, uapiPath });
+    try {
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.join('\n')).toMatch(/ignores Table, PostUp/);
+      expect(t.netstack).toBe(true);
+      expect(t.name).toBe('office');
+      expect(t.uapiPath).toBe(uapiPath);
+      const state = await getDevice('office', { dir });
+      expect(state.peers[0].allowedIps).toEqual(['10.9.8.0/24']);
+      expect(t.peers()[0].endpoint).toBe('127.0.0.1:9');
+      // Its DNS server is the file's, through the tunnel: 10.9.8.1 never answers here.
+      await expect(t.lookup('nothing', { family: 4 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    } finally {
+      process.off('warning', onWarning);
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });
 
 describe('DNS wire format', () => {
