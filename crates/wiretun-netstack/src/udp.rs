@@ -150,6 +150,9 @@ struct Entry {
 
 pub(crate) struct UdpTable {
     socks: HashMap<usize, Entry>,
+    /// Closed sockets whose queued datagrams have not gone out yet, with their ports (still taken): an OS
+    /// socket sends what it queued before close, and `send(); close()` is a common pattern.
+    closing: Vec<(SocketHandle, u16)>,
     ports: HashSet<u16>,
     next_port: u16,
     next_id: usize,
@@ -161,6 +164,7 @@ impl UdpTable {
         let next_port = EPHEMERAL.start() + seed % 16384;
         UdpTable {
             socks: HashMap::new(),
+            closing: Vec::new(),
             ports: HashSet::new(),
             next_port,
             next_id: 1,
@@ -193,6 +197,12 @@ impl UdpTable {
         let ip = (!local.ip().is_unspecified()).then_some(local.ip());
         if ip.is_some_and(|ip| !local_ok(ip)) {
             return Err(error::not_local(local));
+        }
+        // A port asked for again right after its socket closed is free at once, as with an OS socket.
+        if let Some(i) = self.closing.iter().position(|(_, p)| *p == local.port()) {
+            let (handle, port) = self.closing.swap_remove(i);
+            sockets.remove(handle);
+            self.ports.remove(&port);
         }
         let port = if local.port() == 0 {
             self.alloc_port()?
@@ -245,15 +255,30 @@ impl UdpTable {
         }
     }
 
+    /// Closes the socket; one with datagrams still queued lingers until they have been transmitted.
     pub fn close(&mut self, sockets: &mut SocketSet<'static>, id: usize) {
         if let Some(e) = self.socks.remove(&id) {
-            sockets.remove(e.handle);
-            self.ports.remove(&e.port);
+            if sockets.get::<udp::Socket>(e.handle).send_queue() > 0 {
+                self.closing.push((e.handle, e.port));
+            } else {
+                sockets.remove(e.handle);
+                self.ports.remove(&e.port);
+            }
         }
     }
 
-    /// Hands every received datagram to its socket's delivery.
+    /// Hands every received datagram to its socket's delivery, and removes closed sockets that have
+    /// nothing left to send.
     pub fn service(&mut self, sockets: &mut SocketSet<'static>) {
+        let ports = &mut self.ports;
+        self.closing.retain(|(handle, port)| {
+            let done = sockets.get::<udp::Socket>(*handle).send_queue() == 0;
+            if done {
+                sockets.remove(*handle);
+                ports.remove(port);
+            }
+            !done
+        });
         for e in self.socks.values_mut() {
             let sock = sockets.get_mut::<udp::Socket>(e.handle);
             while let Ok((data, meta)) = sock.recv() {
@@ -269,6 +294,9 @@ impl UdpTable {
     pub fn clear(&mut self, sockets: &mut SocketSet<'static>) {
         for (_, e) in self.socks.drain() {
             sockets.remove(e.handle);
+        }
+        for (handle, _) in self.closing.drain(..) {
+            sockets.remove(handle);
         }
         self.ports.clear();
     }

@@ -152,8 +152,7 @@ fn udp_echo_and_ping() {
             let (n, from) = server.recv_from_timeout(&mut buf, WAIT).unwrap();
             server.send_to(&buf[..n], from).unwrap();
         }
-        // Returned, not dropped here: closing a stack UDP socket discards a reply it has not sent yet.
-        server
+        // Dropped right after its last send: the reply must still leave (as from a closed OS socket).
     });
     let client = a.stack().bind_udp(sa("0.0.0.0:0")).unwrap();
     let mut buf = [0u8; 2048];
@@ -162,7 +161,7 @@ fn udp_echo_and_ping() {
         let (n, from) = client.recv_from_timeout(&mut buf, WAIT).unwrap();
         assert_eq!((&buf[..n], from), (*msg, sa("10.0.0.2:53")), "datagram {i}");
     }
-    drop(echo.join().unwrap());
+    echo.join().unwrap();
     for dst in ["10.0.0.2", "fd00::2"] {
         let rtt = a.stack().ping(dst.parse().unwrap(), WAIT).wait().unwrap();
         assert!(rtt < WAIT, "{dst}: {rtt:?}");
@@ -227,4 +226,18 @@ fn closing_one_side_resets_its_connections_on_the_other() {
     let mut buf = [0u8; 1];
     assert!(matches!(app_a.read(&mut buf), Ok(0) | Err(_)));
     assert!(!b.device().is_running());
+}
+
+#[test]
+fn a_datagram_sent_right_before_close_still_leaves_and_the_port_is_free() {
+    let (a, b) = pair();
+    let server = b.stack().bind_udp(sa("10.0.0.2:5353")).unwrap();
+    for round in 0..2u8 {
+        let client = a.stack().bind_udp(sa("10.0.0.1:4000")).unwrap();
+        client.send_to(&[round; 100], sa("10.0.0.2:5353")).unwrap();
+        drop(client);
+        let mut buf = [0u8; 200];
+        let (n, from) = server.recv_from_timeout(&mut buf, WAIT).unwrap();
+        assert_eq!((&buf[..n], from), (&[round; 100][..], sa("10.0.0.1:4000")));
+    }
 }
