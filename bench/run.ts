@@ -4,28 +4,33 @@
 //   --seconds S     length of each iperf3 run (default 10)
 //   --only a,b      implementations whose names start with these (e.g. wiretun,wireguard-go)
 //   --quick         1 repetition of 3 s and no scale runs (a smoke test of the harness)
+//   --scale-only    only the scale runs (configure time and memory per peer, no throughput), and only the
+//                   scale section of bench/RESULTS.md is rewritten: those figures hardly depend on load,
+//                   unlike the throughput table, which wants an idle machine
 import * as path from 'node:path';
 import { implementations, Impl } from './lib/impls';
 import { underlay, teardown, tunnel, stopTunnel, TUN, UNDER } from './lib/topology';
 import { runSample } from './lib/workloads';
 import { addPeers, ScaleResult, scaleSteps, THROUGHPUT_AT } from './lib/scale';
-import { ImplResult, writeChart, writeResults } from './lib/report';
+import { ImplResult, writeChart, writeResults, writeScaleSection } from './lib/report';
 
 interface Options {
   reps: number;
   seconds: number;
   only?: string[];
   scale: boolean;
+  scaleOnly: boolean;
 }
 
 function options(argv: string[]): Options {
-  const o: Options = { reps: 3, seconds: 10, scale: true };
+  const o: Options = { reps: 3, seconds: 10, scale: true, scaleOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--reps') o.reps = Number(argv[++i]);
     else if (a === '--seconds') o.seconds = Number(argv[++i]);
     else if (a === '--only') o.only = argv[++i].split(',');
     else if (a === '--quick') Object.assign(o, { reps: 1, seconds: 3, scale: false });
+    else if (a === '--scale-only') Object.assign(o, { reps: 1, scaleOnly: true });
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -38,9 +43,11 @@ async function measure(impl: Impl | 'raw', o: Options): Promise<ImplResult> {
     await underlay();
     try {
       if (impl !== 'raw') result.handshakeMs.push(await tunnel(impl));
-      const target = impl === 'raw' ? UNDER.b : TUN.b;
-      result.samples.push(await runSample(target, o.seconds, impl !== 'raw'));
-      console.log(`  ${name} #${rep + 1}: ${result.samples.at(-1)!.tcpGbps.toFixed(2)} Gb/s`);
+      if (!o.scaleOnly) {
+        const target = impl === 'raw' ? UNDER.b : TUN.b;
+        result.samples.push(await runSample(target, o.seconds, impl !== 'raw'));
+        console.log(`  ${name} #${rep + 1}: ${result.samples.at(-1)!.tcpGbps.toFixed(2)} Gb/s`);
+      }
       if (impl !== 'raw' && o.scale && rep === 0) result.scale = await scaleRuns(impl.name, o);
       if (impl !== 'raw') await stopTunnel();
     } finally {
@@ -57,7 +64,7 @@ async function scaleRuns(impl: string, o: Options): Promise<ScaleResult[]> {
     const step = { ...(await addPeers(peers - configured)), peers };
     configured = peers;
     console.log(`    ${peers} peers: ${step.configureMs.toFixed(0)} ms, ${step.bytesPerPeer.toFixed(0)} bytes per peer`);
-    if (peers === THROUGHPUT_AT) {
+    if (peers === THROUGHPUT_AT && !o.scaleOnly) {
       step.gbpsWithPeers = (await runSample(TUN.b, Math.min(o.seconds, 5), true)).tcpGbps;
       console.log(`    with ${peers} peers: ${step.gbpsWithPeers.toFixed(2)} Gb/s`);
     }
@@ -74,7 +81,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => void teardown().then(() => process.exit(signal === 'SIGINT' ? 130 : 143)));
   }
-  if (!o.only) results.push(await measure('raw', o));
+  if (!o.only && !o.scaleOnly) results.push(await measure('raw', o));
   for (const impl of impls) {
     if (impl.skipped) {
       console.log(`SKIPPED ${impl.name}: ${impl.skipped}`);
@@ -83,6 +90,11 @@ async function main(): Promise<void> {
     }
     console.log(`measuring ${impl.name}`);
     results.push(await measure(impl, o));
+  }
+  if (o.scaleOnly) {
+    writeScaleSection(path.join(__dirname, 'RESULTS.md'), results);
+    console.log(`rewrote the scale section of ${path.join(__dirname, 'RESULTS.md')}`);
+    return;
   }
   const version = require(path.join(__dirname, '..', 'package.json')).version as string;
   writeResults(path.join(__dirname, 'RESULTS.md'), results, { version, reps: o.reps, seconds: o.seconds });

@@ -1,5 +1,5 @@
 // RESULTS.md (table with medians, spread and ratios) and an SVG bar chart of single-stream throughput.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { median } from './sh';
 import { Sample } from './workloads';
@@ -75,6 +75,24 @@ export function writeResults(file: string, results: ImplResult[], meta: { versio
   writeFileSync(file, lines.join('\n'));
 }
 
+const SCALE_HEADING = '## Scale (peers added with `wg addconf` to a running daemon)';
+
+/** Replaces the scale section of an existing results file with one from `results` (a `--scale-only` run),
+ * keeping the rest of the file, which came from a full run, as it was. */
+export function writeScaleSection(file: string, results: ImplResult[]): void {
+  const text = readFileSync(file, 'utf8');
+  const start = text.indexOf(SCALE_HEADING);
+  if (start < 0) throw new Error(`${file} has no "${SCALE_HEADING}" section to replace`);
+  const next = text.indexOf('\n## ', start + SCALE_HEADING.length);
+  const skipped = text.indexOf('\nSkipped: ', start);
+  const ends = [next, skipped].filter((i) => i >= 0);
+  const end = ends.length ? Math.min(...ends) + 1 : text.length;
+  const ran = results.filter((r) => !r.skipped);
+  const note = [`Scale rows from a \`--scale-only\` run on ${new Date().toISOString().slice(0, 10)} (the rest of this file is from the full run above).`, ''];
+  const section = scaleSection(ran);
+  writeFileSync(file, text.slice(0, start) + [...section.slice(0, 2), ...note, ...section.slice(2)].join('\n') + text.slice(end));
+}
+
 /** The scale table, one block of rows per peer count so implementations compare at the same count. */
 function scaleSection(ran: ImplResult[]): string[] {
   const rows = SCALE_STEPS.flatMap((peers) =>
@@ -83,7 +101,7 @@ function scaleSection(ran: ImplResult[]): string[] {
   const largest = SCALE_STEPS[SCALE_STEPS.length - 1];
   const short = ran.filter((r) => r.scale.length > 0 && !r.scale.some((s) => s.peers === largest)).map((r) => r.name);
   return [
-    '## Scale (peers added with `wg addconf` to a running daemon)',
+    SCALE_HEADING,
     '',
     `Each step adds peers to those already configured, up to ${SCALE_STEPS.join(', then ')} in all; its time and`,
     'memory per peer are those of the peers it added.',

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ImplResult, writeResults } from '../../bench/lib/report';
+import { ImplResult, writeResults, writeScaleSection } from '../../bench/lib/report';
 import { scaleSteps } from '../../bench/lib/scale';
 import { Sample } from '../../bench/lib/workloads';
 
@@ -95,5 +95,19 @@ describe('bench report', () => {
   it('names a skipped implementation and why', () => {
     const skipped: ImplResult = { name: 'boringtun-cli', skipped: 'cargo not found', handshakeMs: [], samples: [], scale: [] };
     expect(report([wiretun, skipped])).toContain('Skipped: boringtun-cli — cargo not found.');
+  });
+
+  it('a --scale-only run replaces the scale section and keeps the full run\'s tables', () => {
+    const file = path.join(dir, 'RESULTS.md');
+    writeResults(file, [wiretun, peer, { name: 'x', skipped: 'not here', handshakeMs: [], samples: [], scale: [] }], { version: '0.0.0', reps: 3, seconds: 10 });
+    const before = readFileSync(file, 'utf8');
+    writeScaleSection(file, [{ ...wiretun, samples: [] }, { ...goScaled, samples: [] }]);
+    const after = readFileSync(file, 'utf8');
+    expect(after).toContain('| TCP 1 stream A→B (Gb/s) | 4.00 (3.00–5.00) | 2.00 | 2.00× |');
+    expect(after).toContain('| wireguard-go (latest) | 100000 | 9000 | 2400 | – |');
+    expect(after).toMatch(/Scale rows from a `--scale-only` run on \d{4}-\d\d-\d\d/);
+    expect(after).toContain('Skipped: x — not here.');
+    expect(after.split('## Scale').length).toBe(2);
+    expect(after.slice(0, after.indexOf('## Scale'))).toBe(before.slice(0, before.indexOf('## Scale')));
   });
 });
