@@ -2,7 +2,7 @@
 //! from boringtun's `noise::Tunn` (one per peer), the outer UDP from `quinn-udp`. No napi here: the
 //! binding crate and Rust users drive the same `Device`.
 
-// Windows has stand-ins instead of a data plane (windows.rs): what only the real one uses is unused there.
+// Windows has no TUN (windows.rs): what only the TUN path uses is unused there.
 #![cfg_attr(windows, allow(dead_code))]
 
 mod allowed_ips;
@@ -24,12 +24,18 @@ pub mod uapi;
 
 // Platform variants, each behind one small interface. Linux: TUN offloads and batched reads, GRO-merged
 // TUN writes, eventfd, SO_MARK. Other unix (macOS utun): one packet per TUN read and write, a pipe, no
-// fwmark. Windows: stand-ins only (windows.rs), so the configuration API and the binding build there.
-#[cfg(unix)]
+// fwmark. Windows: no TUN yet (windows.rs refuses one), but the UDP, receive and send paths run, so a
+// device whose inner side is a sink (a userspace stack) works there; WSAPoll and a loopback-socket waker.
 mod receive;
+#[cfg(unix)]
+#[path = "sock_unix.rs"]
+mod sock_sys;
+#[cfg(windows)]
+#[path = "sock_windows.rs"]
+mod sock_sys;
 #[cfg(target_os = "linux")]
 mod tun_batch;
-#[cfg(all(unix, not(target_os = "linux")))]
+#[cfg(not(target_os = "linux"))]
 #[path = "tun_batch_portable.rs"]
 mod tun_batch;
 #[cfg(target_os = "linux")]
@@ -38,7 +44,6 @@ mod tun_io;
 #[cfg(all(unix, not(target_os = "linux")))]
 #[path = "tun_io_portable.rs"]
 mod tun_io;
-#[cfg(unix)]
 mod udp;
 #[cfg(target_os = "linux")]
 #[path = "udp_sys_linux.rs"]
@@ -46,14 +51,20 @@ mod udp_sys;
 #[cfg(all(unix, not(target_os = "linux")))]
 #[path = "udp_sys_portable.rs"]
 mod udp_sys;
+#[cfg(windows)]
+#[path = "udp_sys_windows.rs"]
+mod udp_sys;
 #[cfg(target_os = "linux")]
 mod wake;
 #[cfg(all(unix, not(target_os = "linux")))]
 #[path = "wake_pipe.rs"]
 mod wake;
 #[cfg(windows)]
+#[path = "wake_socket.rs"]
+mod wake;
+#[cfg(windows)]
 mod windows;
-// The macOS variants that build on Linux as well get their unit tests run here.
+// The macOS and Windows variants that build on Linux as well get their unit tests run here.
 #[cfg(all(test, target_os = "linux"))]
 #[allow(dead_code)]
 #[path = "tun_batch_portable.rs"]
@@ -66,8 +77,12 @@ mod tun_io_portable;
 #[allow(dead_code)]
 #[path = "wake_pipe.rs"]
 mod wake_pipe;
+#[cfg(all(test, target_os = "linux"))]
+#[allow(dead_code)]
+#[path = "wake_socket.rs"]
+mod wake_socket;
 #[cfg(windows)]
-use windows::{receive, tun_io, udp, wake};
+use windows::tun_io;
 
 pub use allowed_ips::AllowedIps;
 pub use device::{Device, DeviceConfig, PeerInfo, PeerUpdate};

@@ -23,6 +23,7 @@ use crate::events::Event;
 use crate::identity::Identity;
 use crate::peer::{Endpoint, Peer, SharedTable};
 use crate::ratelimit::SourceLimiter;
+use crate::sock_sys::{self, PollFd};
 use crate::tun_batch::{TunBatch, TunSink};
 use crate::udp::Udp;
 use arc_swap::ArcSwapOption;
@@ -123,26 +124,21 @@ pub(crate) fn run(shared: Arc<Shared>) {
         // Reloaded every round: a listen-port change swaps the sockets and wakes us.
         let udp = shared.udp.load_full();
         let mut socks: [Option<&Udp>; 2] = [None, None];
-        let mut fds = [libc::pollfd {
-            fd: shared.udp_waker.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }; 3];
+        let mut fds = [PollFd::readable(shared.udp_waker.fd()); 3];
         let mut count = 1;
         for sock in udp.sockets() {
             socks[count - 1] = Some(sock);
-            fds[count].fd = sock.fd();
+            fds[count] = PollFd::readable(sock.fd());
             count += 1;
         }
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), count as libc::nfds_t, 1000) };
-        if rc <= 0 {
+        if !matches!(sock_sys::poll(&mut fds[..count], 1000), Ok(n) if n > 0) {
             continue;
         }
-        if fds[0].revents != 0 {
+        if fds[0].ready() {
             shared.udp_waker.drain();
         }
         for (sock, pfd) in socks.iter().flatten().zip(&fds[1..count]) {
-            if pfd.revents != 0 {
+            if pfd.ready() {
                 drain_socket(&shared, sock, &mut bufs);
             }
         }

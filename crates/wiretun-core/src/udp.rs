@@ -1,12 +1,12 @@
 //! The outer UDP sockets: one IPv4 and one IPv6 (v6-only) socket on the same port, batched receive through
 //! quinn-udp (recvmmsg + GRO), and sends that can pick the local source address ("sticky" sources).
 
+use crate::sock_sys::{self, errno, PollFd, RawSock};
 use crate::udp_sys;
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, RawFd};
 
 const SOCKET_BUFFER: usize = 4 << 20;
 const BIND_ATTEMPTS: usize = 16;
@@ -48,8 +48,8 @@ impl Udp {
         Ok(Udp { sock, state })
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
+    pub fn fd(&self) -> RawSock {
+        sock_sys::raw(&self.sock)
     }
 
     /// Receives a batch; with GRO one buffer may hold several datagrams of `meta.stride` bytes.
@@ -88,34 +88,14 @@ impl Udp {
 /// Lets the kernel fragment outer datagrams (the option differs per platform, see udp_sys).
 fn allow_fragmentation(sock: &UdpSocket, v6: bool) -> io::Result<()> {
     let (level, name, value) = udp_sys::fragmentation_option(v6);
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            &value as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of_val(&value) as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    sock_sys::set_int_option(sock, level, name, value)
 }
 
 /// The socket buffer is full: wait (bounded) instead of dropping, so a burst is paced rather than lost.
-fn wait_writable(fd: RawFd) -> io::Result<()> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
-    match rc {
-        r if r > 0 => Ok(()),
+fn wait_writable(fd: RawSock) -> io::Result<()> {
+    match sock_sys::poll(&mut [PollFd::writable(fd)], 100)? {
         0 => Err(io::Error::from(io::ErrorKind::WouldBlock)),
-        _ => Err(io::Error::last_os_error()),
+        _ => Ok(()),
     }
 }
 
@@ -152,7 +132,7 @@ impl UdpSet {
             Err(e)
                 if matches!(
                     e.raw_os_error(),
-                    Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)
+                    Some(errno::AF_NOT_SUPPORTED | errno::ADDR_NOT_AVAILABLE)
                 ) =>
             {
                 None
@@ -204,7 +184,7 @@ impl UdpSet {
         segment: usize,
     ) -> io::Result<Sent> {
         match self.send_once(dst, src, data, segment) {
-            Err(e) if data.len() > segment && e.raw_os_error() != Some(libc::EAGAIN) => {
+            Err(e) if data.len() > segment && e.raw_os_error() != Some(errno::WOULD_BLOCK) => {
                 let mut outcome = Sent::Ok;
                 for chunk in data.chunks(segment) {
                     if self.send_once(
@@ -232,7 +212,7 @@ impl UdpSet {
     ) -> io::Result<Sent> {
         let (dst, sock) = self
             .socket_for(&dst)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+            .ok_or_else(|| io::Error::from_raw_os_error(errno::AF_NOT_SUPPORTED))?;
         let src = src.filter(|s| s.is_ipv4() == dst.is_ipv4());
         match sock.try_send(dst, src, data, segment) {
             Err(e) if src.is_some() && stale_source(&e) => sock
@@ -246,7 +226,7 @@ impl UdpSet {
 fn stale_source(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc::EINVAL | libc::EADDRNOTAVAIL | libc::ENETUNREACH)
+        Some(errno::INVALID | errno::ADDR_NOT_AVAILABLE | errno::NET_UNREACHABLE)
     )
 }
 

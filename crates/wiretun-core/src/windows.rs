@@ -1,17 +1,7 @@
-//! Windows: the crate builds (keys, configuration, the napi binding) but there is no data plane yet.
-//! tun-rs can open wintun devices; what is not ported is the I/O around them (polling the sockets, a
-//! waker, the UDP socket options). `Device::create` fails with EOPNOTSUPP in `tun_io::build_tun`, before
-//! anything else here is reached: these stand-ins only give the shared code (device.rs, send.rs,
-//! timers.rs) the types it names.
-
-use std::io;
-
-fn unsupported() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "the wiretun data plane does not run on Windows yet",
-    )
-}
+//! Windows: no TUN yet. tun-rs can open wintun devices, but the TUN path around them (the send thread's
+//! reads, routing set-up) is not ported, so `Device::create` fails with EOPNOTSUPP here. Everything else
+//! runs (the UDP sockets, the receive and send pipelines, timers, UAPI's codec): a device created with
+//! `Device::create_with_inner` is a working data plane on Windows.
 
 pub(crate) mod tun_io {
     use crate::device::{DeviceConfig, Tun};
@@ -21,7 +11,8 @@ pub(crate) mod tun_io {
 
     pub(crate) fn build_tun(_config: &DeviceConfig) -> Result<SyncDevice> {
         Err(Error::unsupported(
-            "wiretun cannot create a device on Windows yet (Linux and macOS only)",
+            "wiretun cannot create a TUN device on Windows yet (Linux and macOS only); \
+             a rootless tunnel (netstack) works here",
         ))
     }
 
@@ -33,71 +24,14 @@ pub(crate) mod tun_io {
         }
 
         pub fn read(&mut self, _tun: &Tun) -> io::Result<usize> {
-            Err(super::unsupported())
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no TUN on Windows yet",
+            ))
         }
 
         pub fn packets(&self, _n: usize) -> impl Iterator<Item = &[u8]> {
             std::iter::empty()
         }
     }
-}
-
-pub(crate) mod udp {
-    use std::io;
-    use std::net::{IpAddr, SocketAddr};
-
-    #[derive(Debug, PartialEq, Eq)]
-    pub enum Sent {
-        Ok,
-        SourceCleared,
-    }
-
-    pub struct UdpSet {
-        pub port: u16,
-    }
-
-    impl UdpSet {
-        pub fn bind(_port: u16, _fwmark: u32) -> io::Result<UdpSet> {
-            Err(super::unsupported())
-        }
-
-        pub fn set_fwmark(&self, _mark: u32) -> io::Result<()> {
-            Err(super::unsupported())
-        }
-
-        pub fn max_segments(&self, _dst: &SocketAddr) -> usize {
-            1
-        }
-
-        pub fn send_segments(
-            &self,
-            _dst: SocketAddr,
-            _src: Option<IpAddr>,
-            _data: &[u8],
-            _segment: usize,
-        ) -> io::Result<Sent> {
-            Err(super::unsupported())
-        }
-    }
-}
-
-pub(crate) mod wake {
-    use std::io;
-
-    pub(crate) struct Waker;
-
-    impl Waker {
-        pub fn new() -> io::Result<Waker> {
-            Err(super::unsupported())
-        }
-
-        pub fn wake(&self) {}
-    }
-}
-
-pub(crate) mod receive {
-    use crate::device::Shared;
-    use std::sync::Arc;
-
-    pub(crate) fn run(_shared: Arc<Shared>) {}
 }
