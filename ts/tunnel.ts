@@ -411,6 +411,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     this.#closed = true;
     // The socket goes first, so `wg` never reaches a device that is being torn down.
     await this.#closeUapi();
+    this.#netstack?.closeAll();
     this.#device.close();
   }
 

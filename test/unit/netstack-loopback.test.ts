@@ -309,6 +309,20 @@ describe('a rootless tunnel from a wg-quick file', () => {
   }, 20_000);
 });
 
+describe('closing a rootless tunnel', () => {
+  it('closes its listeners and UDP sockets, and refuses further use', async () => {
+    const t = await Tunnel.create({ netstack: true, privateKey: generatePrivateKey(), addresses: ['10.6.0.1/24'] });
+    const server = t.listen({ port: 80 });
+    const udp = t.createSocket('udp4').bind(5000);
+    await new Promise<void>((r) => udp.once('listening', r));
+    const udpClosed = new Promise<void>((r) => udp.once('close', r));
+    await t.close();
+    await udpClosed;
+    expect(server.listening).toBe(false);
+    expect(() => t.connect(80, '10.6.0.2')).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+});
+
 describe('DNS wire format', () => {
   it('encodes a query and decodes a compressed answer', () => {
     const q = encodeQuery('svc.test', TYPE_A, 0x1234);

@@ -49,6 +49,8 @@ export interface NetstackSettings {
 export class Netstack {
   readonly #stack: NativeNetstack;
   readonly #settings: NetstackSettings;
+  /** Listeners and UDP sockets still open, closed with the tunnel (their keep-alive timers hold the process). */
+  readonly #open = new Set<TunnelServer | TunnelDatagramSocket>();
 
   constructor(stack: NativeNetstack, settings: NetstackSettings) {
     this.#stack = stack;
@@ -67,11 +69,23 @@ export class Netstack {
   }
 
   listen(host: string, port: number): TunnelServer {
-    return new TunnelServer(this.#stack, host, port);
+    return this.#track(new TunnelServer(this.#stack, host, port));
   }
 
   createSocket(type: 'udp4' | 'udp6'): TunnelDatagramSocket {
-    return new TunnelDatagramSocket(this.#stack, type, (host) => this.#toIp(host, type === 'udp4' ? 4 : 6));
+    return this.#track(new TunnelDatagramSocket(this.#stack, type, (host) => this.#toIp(host, type === 'udp4' ? 4 : 6)));
+  }
+
+  /** Closes every listener and UDP socket still open (the tunnel is closing). */
+  closeAll(): void {
+    for (const handle of this.#open) handle.close();
+    this.#open.clear();
+  }
+
+  #track<T extends TunnelServer | TunnelDatagramSocket>(handle: T): T {
+    this.#open.add(handle);
+    (handle as TunnelServer).once('close', () => this.#open.delete(handle));
+    return handle;
   }
 
   async ping(host: string, timeoutMs: number): Promise<number> {

@@ -36,6 +36,13 @@ function setEnds(socket: net.Socket, ends: Ends): void {
     address === undefined ? {} : { address, family: family(address), port: ends.localPort ?? 0 };
 }
 
+/** Node wraps a descriptor in a net.Socket only on Unix (on Windows it takes CRT descriptors, not sockets). */
+function checkPlatform(what: string): void {
+  if (process.platform === 'win32') {
+    throw new WiretunError('EOPNOTSUPP', `${what} through a rootless tunnel is not available on Windows yet (Node cannot wrap the socket); createSocket, ping and lookup are`);
+  }
+}
+
 /** A net.Socket on a descriptor the addon handed over. */
 function fdSocket(fd: number): net.Socket {
   return new net.Socket({ fd, readable: true, writable: true });
@@ -56,6 +63,7 @@ export function connectSocket(
   target: { host: string; port: number; timeoutMs: number },
   resolve: (host: string) => Promise<string>,
 ): net.Socket {
+  checkPlatform('connect');
   const stream = callNative(() => stack.openStream());
   const socket = fdSocket(stream.fd);
   // net.Socket's own flag: while set, write() waits for 'connect' (as for any connecting socket), and http
@@ -121,6 +129,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   /** @internal Made by {@link Tunnel.listen}. */
   constructor(stack: NativeNetstack, host: string, port: number) {
     super();
+    checkPlatform('listen');
     const listener = callNative(() =>
       stack.listen(host, port, (conn) => {
         if (!this.#listener) {
