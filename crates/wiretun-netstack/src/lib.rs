@@ -11,6 +11,7 @@
 
 mod api;
 mod config;
+mod conn;
 mod device;
 mod engine;
 mod error;

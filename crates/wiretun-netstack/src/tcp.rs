@@ -15,23 +15,19 @@ use std::time::{Duration, Instant};
 
 use polling::Event;
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
-use smoltcp::socket::tcp::{self, CongestionControl, State};
+use smoltcp::socket::tcp::{self, CongestionControl};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 use crate::api::{Reply, SpliceDone, TcpConn};
+use crate::conn::{step, Conn, Pass, Phase, HANDSHAKE_TIMEOUT, LINGER};
 use crate::error;
 use crate::os::OsStream;
 use crate::pages::Rings;
 use crate::peek::TcpPeek;
 use crate::recovery::{PeerTrack, Probe};
 use crate::shared::Shared;
-use crate::splice::{Splice, Step};
+use crate::splice::Splice;
 
-/// How long a handshake a listener started may take, and how long a connection nobody owns any more may go
-/// without the peer acknowledging anything while it finishes closing (delivering what is still queued,
-/// FIN retransmits) before it is reset.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-const LINGER: Duration = Duration::from_secs(60);
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
 
 pub(crate) struct TcpOpts {
@@ -52,61 +48,12 @@ pub(crate) enum Ingress {
     Inject(Vec<Vec<u8>>),
 }
 
-enum Phase {
-    /// A listening socket made for a SYN that smoltcp has not taken yet.
-    Listening {
-        listener: usize,
-    },
-    Handshake {
-        listener: usize,
-        deadline: Instant,
-    },
-    Dialing {
-        reply: Reply<TcpConn>,
-        deadline: Instant,
-    },
-    /// A `TcpConn` handle owns it.
-    Owned,
-    Spliced(Box<Splice>),
-    /// Nobody owns it; it is removed once smoltcp is done with it (RST sent, or closed and out of TIME-WAIT).
-    Closing {
-        deadline: Instant,
-    },
-}
-
-struct Conn {
-    handle: SocketHandle,
-    local: SocketAddr,
-    /// Set once the 4-tuple is known (at dial, or once a SYN was taken).
-    remote: Option<SocketAddr>,
-    /// A dial's ephemeral port, freed with the connection; accepted connections share their listener's.
-    owns_port: bool,
-    rst_seen: bool,
-    track: PeerTrack,
-    phase: Phase,
-    /// Dropped after the socket: see `TcpTable::remove`.
-    _rings: Rings,
-}
-
-struct ListenerEntry {
-    ip: Option<IpAddr>,
-    port: u16,
-    deliver: Box<dyn FnMut(TcpConn) + Send>,
-    idle: Option<usize>,
-    handshakes: usize,
-}
-
-/// What a service pass found, for the stack thread's next sleep.
-#[derive(Default)]
-pub(crate) struct Pass {
-    pub busy: bool,
-    pub deadline: Option<Instant>,
-}
-
-impl Pass {
-    fn wake_at(&mut self, t: Instant) {
-        self.deadline = Some(self.deadline.map_or(t, |d| d.min(t)));
-    }
+pub(crate) struct ListenerEntry {
+    pub ip: Option<IpAddr>,
+    pub port: u16,
+    pub deliver: Box<dyn FnMut(TcpConn) + Send>,
+    pub idle: Option<usize>,
+    pub handshakes: usize,
 }
 
 pub(crate) struct TcpTable {
@@ -515,128 +462,6 @@ impl TcpTable {
         let ids: Vec<usize> = self.conns.keys().copied().collect();
         for id in ids {
             self.remove(sockets, id);
-        }
-    }
-}
-
-/// Advances one connection; true: remove it now.
-fn step(
-    id: usize,
-    conn: &mut Conn,
-    sock: &mut tcp::Socket<'static>,
-    shared: &Arc<Shared>,
-    listeners: &mut HashMap<usize, ListenerEntry>,
-    now: Instant,
-    pass: &mut Pass,
-) -> bool {
-    let state = sock.state();
-    match &mut conn.phase {
-        Phase::Listening { .. } | Phase::Owned => false,
-        Phase::Handshake { listener, deadline } => {
-            let lid = *listener;
-            let l = listeners.get_mut(&lid);
-            if state == State::Established {
-                let remote = conn.remote.expect("handshake has a tuple");
-                conn.phase = Phase::Owned;
-                conn.track.handshake_done(now);
-                if let Some(l) = l {
-                    l.handshakes -= 1;
-                    (l.deliver)(TcpConn::new(shared.clone(), id, conn.local, remote));
-                }
-                false
-            } else if matches!(state, State::Closed | State::Listen) || now >= *deadline {
-                // An RST during the handshake sends smoltcp's socket back to LISTEN; it is not ours to keep.
-                if let Some(l) = l {
-                    l.handshakes -= 1;
-                }
-                sock.abort();
-                conn.phase = Phase::Closing {
-                    deadline: now + LINGER,
-                };
-                false
-            } else {
-                pass.wake_at(*deadline);
-                false
-            }
-        }
-        Phase::Dialing { deadline, .. } => {
-            let deadline = *deadline;
-            let failed = match state {
-                State::Established => None,
-                State::Closed => Some(if conn.rst_seen || deadline > now {
-                    error::refused(conn.remote.expect("dial has a tuple"))
-                } else {
-                    error::connect_timed_out(conn.remote.expect("dial has a tuple"))
-                }),
-                _ if now >= deadline => {
-                    sock.abort();
-                    Some(error::connect_timed_out(
-                        conn.remote.expect("dial has a tuple"),
-                    ))
-                }
-                _ => {
-                    pass.wake_at(deadline);
-                    return false;
-                }
-            };
-            let closed = state == State::Closed;
-            conn.track.handshake_done(now);
-            let next = if failed.is_some() {
-                Phase::Closing {
-                    deadline: now + LINGER,
-                }
-            } else {
-                Phase::Owned
-            };
-            let Phase::Dialing { reply, .. } = std::mem::replace(&mut conn.phase, next) else {
-                unreachable!()
-            };
-            match failed {
-                None => reply(Ok(TcpConn::new(
-                    shared.clone(),
-                    id,
-                    conn.local,
-                    conn.remote.expect("dial tuple"),
-                ))),
-                Some(e) => reply(Err(e)),
-            }
-            closed && sock.remote_endpoint().is_none()
-        }
-        Phase::Spliced(s) => match s.service(sock, &shared.poller) {
-            Step::Busy => {
-                pass.busy = true;
-                false
-            }
-            Step::Idle => false,
-            Step::Done(outcome) => {
-                let Phase::Spliced(s) = std::mem::replace(
-                    &mut conn.phase,
-                    Phase::Closing {
-                        deadline: now + LINGER,
-                    },
-                ) else {
-                    unreachable!()
-                };
-                s.finish(outcome, sock, &shared.poller, conn.rst_seen);
-                false
-            }
-        },
-        Phase::Closing { deadline } => {
-            // A clean end of a splice leaves data queued (up to the send buffer) that the stack still delivers:
-            // only a peer that stopped acknowledging is given up on.
-            let deadline = (*deadline).max(conn.track.progress_at() + LINGER);
-            if state == State::Closed && sock.remote_endpoint().is_none() {
-                true
-            } else if now >= deadline {
-                // Stuck closing (a peer that never acknowledges our FIN): reset it; the next pass, after the
-                // RST went out, removes it.
-                let already = state == State::Closed;
-                sock.abort();
-                already
-            } else {
-                pass.wake_at(deadline);
-                false
-            }
         }
     }
 }
