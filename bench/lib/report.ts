@@ -114,7 +114,8 @@ function scaleSection(ran: ImplResult[]): string[] {
     ),
     '',
     ...(short.length ? [`Not run at ${largest} peers: ${short.join(', ')}.`, ''] : []),
-    'wireguard-go refuses peers past 65,536 (its MaxPeers, 2^16), so it stops there; boringtun-cli is run to 10,000.',
+    'wireguard-go refuses peers past 65,536 (its MaxPeers, 2^16; one of them is the real peer), so it stops at 65,535 added;',
+    'boringtun-cli is run to 10,000.',
     '',
   ];
 }
