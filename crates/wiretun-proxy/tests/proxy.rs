@@ -1,0 +1,372 @@
+//! The proxies over two rootless devices in this process (WireGuard over 127.0.0.1 UDP, real handshakes):
+//! the client-side device A runs the proxies on OS sockets, device B (10.0.0.2 / fd00::2) runs an echo
+//! server on its stack. Each proxy moves a few MB each way with a hash check; auth failures, unknown hosts,
+//! refused and unreachable targets get the protocol's reply.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wiretun_core::keys::{generate_private_key, public_key};
+use wiretun_core::PeerUpdate;
+use wiretun_netstack::{OsStream, StackConfig};
+use wiretun_proxy::socks5::Host;
+use wiretun_proxy::{Credentials, Options, Resolve, Reverse, Server};
+use wiretun_rootless::Rootless;
+
+const SIZE: usize = 3 << 20;
+
+fn rootless(name: &str, v4: &str, v6: &str) -> Rootless {
+    let config = StackConfig::new(vec![(v4.parse().unwrap(), 24), (v6.parse().unwrap(), 64)]);
+    let r = Rootless::create(name, config).unwrap();
+    r.device().set_private_key(Some(generate_private_key()));
+    r
+}
+
+fn peer(a: &Rootless, b: &Rootless, allowed: &[&str]) {
+    let update = PeerUpdate {
+        endpoint: Some(SocketAddr::from(([127, 0, 0, 1], b.device().listen_port()))),
+        allowed_ips: allowed.iter().map(|n| n.parse().unwrap()).collect(),
+        ..PeerUpdate::default()
+    };
+    let key = public_key(&b.device().private_key().unwrap());
+    a.device().set_peer(key, update).unwrap();
+}
+
+/// A (10.0.0.1) and B (10.0.0.2, fd00::2) with an echo server on B's port 80.
+fn pair(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
+    let a = rootless(&format!("px-a-{tag}"), "10.0.0.1", "fd00::1");
+    let b = rootless(&format!("px-b-{tag}"), "10.0.0.2", "fd00::2");
+    peer(&a, &b, &["10.0.0.2/32", "fd00::2/128"]);
+    peer(&b, &a, &["10.0.0.1/32", "fd00::1/128"]);
+    let echo = b
+        .stack()
+        .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {
+            let os = conn.splice_pair(|_| {}).unwrap();
+            std::thread::spawn(move || echo(os));
+        })
+        .unwrap();
+    (a, b, echo)
+}
+
+fn echo(os: OsStream) {
+    match os {
+        #[cfg(unix)]
+        OsStream::Unix(mut s) => {
+            let mut w = s.try_clone().unwrap();
+            let _ = io::copy(&mut s, &mut w);
+            let _ = w.shutdown(Shutdown::Write);
+        }
+        OsStream::Tcp(mut s) => {
+            let mut w = s.try_clone().unwrap();
+            let _ = io::copy(&mut s, &mut w);
+            let _ = w.shutdown(Shutdown::Write);
+        }
+    }
+}
+
+struct Names;
+
+impl Resolve for Names {
+    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        match name {
+            "server.test" => Ok(vec!["10.0.0.2".parse().unwrap()]),
+            _ => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{name}: no such name"),
+            )),
+        }
+    }
+}
+
+fn opts(a: &Rootless, names: bool) -> Options {
+    let mut o = Options::new(a.stack().clone());
+    o.connect_timeout = Duration::from_secs(5);
+    o.handshake_timeout = Duration::from_secs(2);
+    if names {
+        o.resolver = Some(Arc::new(Names));
+    }
+    o
+}
+
+fn local() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn hash(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+fn pattern(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Sends SIZE bytes through `s`, half-closes, and checks the echo is the same stream.
+fn echo_check(s: TcpStream) {
+    let data = pattern(7, SIZE);
+    let want = hash(&data);
+    let mut w = s.try_clone().unwrap();
+    let t = std::thread::spawn(move || {
+        w.write_all(&data).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut s = s;
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    t.join().unwrap();
+    assert_eq!(got.len(), SIZE);
+    assert_eq!(hash(&got), want);
+}
+
+fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut b = vec![0; n];
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.read_exact(&mut b).unwrap();
+    b
+}
+
+fn closed(s: &mut TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    matches!(s.read(&mut b), Ok(0) | Err(_))
+}
+
+#[test]
+fn forward_moves_data_both_ways() {
+    let (a, _b, _echo) = pair("fwd");
+    let host = Host::Ip("10.0.0.2".parse().unwrap());
+    let server = Server::forward(opts(&a, false), local(), host, 80).unwrap();
+    echo_check(TcpStream::connect(server.local_addr()).unwrap());
+    let v6 = Server::forward(
+        opts(&a, false),
+        local(),
+        Host::Ip("fd00::2".parse().unwrap()),
+        80,
+    )
+    .unwrap();
+    echo_check(TcpStream::connect(v6.local_addr()).unwrap());
+}
+
+/// Greets and requests; returns the stream and the reply's code.
+fn socks_connect(addr: SocketAddr, auth: Option<(&str, &str)>, request: &[u8]) -> (TcpStream, u8) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let method = if auth.is_some() { 2 } else { 0 };
+    s.write_all(&[5, 1, method]).unwrap();
+    assert_eq!(read_n(&mut s, 2), [5, method]);
+    if let Some((u, p)) = auth {
+        let mut m = vec![1, u.len() as u8];
+        m.extend_from_slice(u.as_bytes());
+        m.push(p.len() as u8);
+        m.extend_from_slice(p.as_bytes());
+        s.write_all(&m).unwrap();
+        assert_eq!(read_n(&mut s, 2), [1, 0]);
+    }
+    s.write_all(request).unwrap();
+    let head = read_n(&mut s, 4);
+    assert_eq!(head[0], 5);
+    let rest = if head[3] == 4 { 18 } else { 6 };
+    read_n(&mut s, rest);
+    (s, head[1])
+}
+
+fn v4_request(ip: [u8; 4], port: u16) -> Vec<u8> {
+    let mut r = vec![5, 1, 0, 1];
+    r.extend_from_slice(&ip);
+    r.extend_from_slice(&port.to_be_bytes());
+    r
+}
+
+fn name_request(name: &str, port: u16) -> Vec<u8> {
+    let mut r = vec![5, 1, 0, 3, name.len() as u8];
+    r.extend_from_slice(name.as_bytes());
+    r.extend_from_slice(&port.to_be_bytes());
+    r
+}
+
+#[test]
+fn socks5_connect_and_errors() {
+    let (a, _b, _echo) = pair("socks");
+    let server = Server::socks5(opts(&a, true), local(), None).unwrap();
+    let addr = server.local_addr();
+    let (s, code) = socks_connect(addr, None, &v4_request([10, 0, 0, 2], 80));
+    assert_eq!(code, 0);
+    echo_check(s);
+    let mut v6 = vec![5, 1, 0, 4];
+    v6.extend_from_slice(&"fd00::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    v6.extend_from_slice(&80u16.to_be_bytes());
+    let (s, code) = socks_connect(addr, None, &v6);
+    assert_eq!(code, 0);
+    echo_check(s);
+    let (s, code) = socks_connect(addr, None, &name_request("server.test", 80));
+    assert_eq!(code, 0);
+    echo_check(s);
+    // Unknown name, refused port, no route, BIND, bad address type.
+    assert_eq!(
+        socks_connect(addr, None, &name_request("nowhere.test", 80)).1,
+        0x04
+    );
+    assert_eq!(
+        socks_connect(addr, None, &v4_request([10, 0, 0, 2], 81)).1,
+        0x05
+    );
+    assert_eq!(
+        socks_connect(addr, None, &v4_request([10, 0, 0, 9], 80)).1,
+        0x04
+    );
+    assert_eq!(
+        socks_connect(addr, None, &[5, 2, 0, 1, 10, 0, 0, 2, 0, 80]).1,
+        0x07
+    );
+    assert_eq!(socks_connect(addr, None, &[5, 1, 0, 9, 1, 2]).1, 0x08);
+    // Not SOCKS5 at all: closed without a reply.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    assert!(closed(&mut s));
+}
+
+#[test]
+fn socks5_without_dns_refuses_names() {
+    let (a, _b, _echo) = pair("nodns");
+    let server = Server::socks5(opts(&a, false), local(), None).unwrap();
+    let (_, code) = socks_connect(server.local_addr(), None, &name_request("server.test", 80));
+    assert_eq!(code, 0x04);
+}
+
+#[test]
+fn socks5_auth() {
+    let (a, _b, _echo) = pair("sauth");
+    let creds = Credentials {
+        user: "alice".into(),
+        pass: "s3cret".into(),
+    };
+    let server = Server::socks5(opts(&a, true), local(), Some(creds)).unwrap();
+    let addr = server.local_addr();
+    let (s, code) = socks_connect(
+        addr,
+        Some(("alice", "s3cret")),
+        &v4_request([10, 0, 0, 2], 80),
+    );
+    assert_eq!(code, 0);
+    echo_check(s);
+    // Wrong password: status 1, then closed (RFC 1929).
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(&[5, 1, 2]).unwrap();
+    assert_eq!(read_n(&mut s, 2), [5, 2]);
+    s.write_all(&[1, 5, b'a', b'l', b'i', b'c', b'e', 2, b'n', b'o'])
+        .unwrap();
+    let status = read_n(&mut s, 2);
+    assert_eq!(status[0], 1);
+    assert_ne!(status[1], 0);
+    assert!(closed(&mut s));
+    // A client offering only no-auth: method 0xFF, closed.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(&[5, 1, 0]).unwrap();
+    assert_eq!(read_n(&mut s, 2), [5, 0xff]);
+    assert!(closed(&mut s));
+}
+
+fn http_head(s: &mut TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut b).unwrap() == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[test]
+fn http_connect_auth_and_errors() {
+    let (a, _b, _echo) = pair("http");
+    let creds = Credentials {
+        user: "a".into(),
+        pass: "b".into(),
+    };
+    let server = Server::http(opts(&a, true), local(), Some(creds)).unwrap();
+    let addr = server.local_addr();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"CONNECT server.test:80 HTTP/1.1\r\nProxy-Authorization: Basic YTpi\r\n\r\n")
+        .unwrap();
+    assert!(http_head(&mut s).starts_with("HTTP/1.1 200 "));
+    echo_check(s);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"CONNECT 10.0.0.2:80 HTTP/1.1\r\n\r\n")
+        .unwrap();
+    let head = http_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 407 "), "{head}");
+    assert!(head.contains("Proxy-Authenticate: Basic"), "{head}");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"CONNECT 10.0.0.2:80 HTTP/1.1\r\nProxy-Authorization: Basic YTpj\r\n\r\n")
+        .unwrap();
+    assert!(http_head(&mut s).starts_with("HTTP/1.1 407 "));
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"\x16\x03\x01garbage\r\n\r\n").unwrap();
+    assert!(http_head(&mut s).starts_with("HTTP/1.1 400 "));
+    let mut s = TcpStream::connect(addr).unwrap();
+    let filler = format!("CONNECT a:1 HTTP/1.1\r\nX: {}\r\n\r\n", "y".repeat(20_000));
+    let _ = s.write_all(filler.as_bytes());
+    assert!(http_head(&mut s).starts_with("HTTP/1.1 431 "));
+    // A client that never finishes its head gets a 408 after the header timeout.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"CONNECT 10.0.0.2:80 HTTP/1.1\r\n").unwrap();
+    assert!(http_head(&mut s).starts_with("HTTP/1.1 408 "));
+}
+
+#[test]
+fn http_absolute_uri_and_gateway_errors() {
+    let (a, _b, _echo) = pair("http2");
+    let server = Server::http(opts(&a, true), local(), None).unwrap();
+    let addr = server.local_addr();
+    // The echo server returns what the origin got: the head in origin-form, without proxy headers.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET http://10.0.0.2/x?y HTTP/1.1\r\nHost: 10.0.0.2\r\nProxy-Connection: keep-alive\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        http_head(&mut s),
+        "GET /x?y HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n"
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"CONNECT nowhere.test:80 HTTP/1.1\r\n\r\n")
+        .unwrap();
+    assert!(http_head(&mut s).starts_with("HTTP/1.1 502 "));
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"CONNECT 10.0.0.2:81 HTTP/1.1\r\n\r\n")
+        .unwrap();
+    assert!(http_head(&mut s).starts_with("HTTP/1.1 502 "));
+}
+
+#[test]
+fn reverse_forward_reaches_a_host_port() {
+    let (a, b, _echo) = pair("rev");
+    let os = TcpListener::bind(local()).unwrap();
+    let target = os.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in os.incoming().flatten() {
+            std::thread::spawn(move || echo(OsStream::Tcp(s)));
+        }
+    });
+    let _rev = Reverse::start(&opts(&b, false), 8080, target).unwrap();
+    // A reaches B's stack port 8080 through a forward of its own; B connects it to the host's echo.
+    let fwd = Server::forward(
+        opts(&a, false),
+        local(),
+        Host::Ip("10.0.0.2".parse().unwrap()),
+        8080,
+    )
+    .unwrap();
+    echo_check(TcpStream::connect(fwd.local_addr()).unwrap());
+}
