@@ -11,54 +11,61 @@
 //! Names are resolved by a [`Resolve`] the caller gives (the tunnel's DNS), never by the system's resolver.
 
 pub mod http;
+#[cfg(feature = "servers")]
 mod relay;
+#[cfg(feature = "servers")]
 mod server;
 pub mod socks5;
+#[cfg(feature = "servers")]
+pub use servers::*;
 
-use std::io;
-use std::net::IpAddr;
-use std::time::Duration;
+#[cfg(feature = "servers")]
+mod servers {
+    use std::io;
+    use std::net::IpAddr;
+    use std::time::Duration;
 
-pub use server::{Reverse, Server};
+    pub use crate::server::{Reverse, Server};
 
-/// Resolves a host name through the tunnel. `NotFound` when the name does not exist.
-pub trait Resolve: Send + Sync {
-    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>>;
-}
-
-/// Username and password a SOCKS5 or HTTP client must present.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub user: String,
-    pub pass: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    // The password stays out of logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}, ***)", self.user)
+    /// Resolves a host name through the tunnel. `NotFound` when the name does not exist.
+    pub trait Resolve: Send + Sync {
+        fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>>;
     }
-}
 
-/// What every listener shares: the stack, the resolver and the timeouts.
-#[derive(Clone)]
-pub struct Options {
-    pub stack: std::sync::Arc<wiretun_netstack::Stack>,
-    /// `None` when the tunnel has no DNS servers: a name is then refused, with a log line saying why.
-    pub resolver: Option<std::sync::Arc<dyn Resolve>>,
-    /// How long a dial through the tunnel may take.
-    pub connect_timeout: Duration,
-    /// How long a client may take to send its handshake or request head (a slow or idle client is dropped).
-    pub handshake_timeout: Duration,
-}
+    /// Username and password a SOCKS5 or HTTP client must present.
+    #[derive(Clone, PartialEq, Eq)]
+    pub struct Credentials {
+        pub user: String,
+        pub pass: String,
+    }
 
-impl Options {
-    pub fn new(stack: std::sync::Arc<wiretun_netstack::Stack>) -> Options {
-        Options {
-            stack,
-            resolver: None,
-            connect_timeout: Duration::from_secs(10),
-            handshake_timeout: Duration::from_secs(10),
+    impl std::fmt::Debug for Credentials {
+        // The password stays out of logs.
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Credentials({}, ***)", self.user)
+        }
+    }
+
+    /// What every listener shares: the stack, the resolver and the timeouts.
+    #[derive(Clone)]
+    pub struct Options {
+        pub stack: std::sync::Arc<wiretun_netstack::Stack>,
+        /// `None` when the tunnel has no DNS servers: a name is then refused, with a log line saying why.
+        pub resolver: Option<std::sync::Arc<dyn Resolve>>,
+        /// How long a dial through the tunnel may take.
+        pub connect_timeout: Duration,
+        /// How long a client may take to send its handshake or request head (a slow or idle client is dropped).
+        pub handshake_timeout: Duration,
+    }
+
+    impl Options {
+        pub fn new(stack: std::sync::Arc<wiretun_netstack::Stack>) -> Options {
+            Options {
+                stack,
+                resolver: None,
+                connect_timeout: Duration::from_secs(10),
+                handshake_timeout: Duration::from_secs(10),
+            }
         }
     }
 }
