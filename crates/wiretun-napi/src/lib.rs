@@ -10,6 +10,7 @@ use std::time::UNIX_EPOCH;
 use wiretun_core::{keys, Device, DeviceConfig, Event, IpNet, PeerUpdate};
 mod netstack;
 mod privs;
+mod proxy;
 mod sqlite;
 mod tun;
 mod uapi;

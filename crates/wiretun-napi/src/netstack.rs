@@ -184,6 +184,13 @@ pub struct BindingNetstack {
     stack: Arc<Stack>,
 }
 
+impl BindingNetstack {
+    /// For the proxies (src/proxy.rs), which run in front of the same stack.
+    pub(crate) fn stack(&self) -> &Arc<Stack> {
+        &self.stack
+    }
+}
+
 #[napi]
 impl BindingNetstack {
     /// A socketpair for a TCP connection still to be dialled: JS wraps `fd` at once (as a connecting

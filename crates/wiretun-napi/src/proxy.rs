@@ -1,0 +1,122 @@
+//! `wiretun proxy`: SOCKS5, HTTP and TCP-forward listeners on OS sockets whose far side is a rootless
+//! tunnel's stack (crates/wiretun-proxy). JS only starts and closes them; the bytes stay in Rust.
+
+#![cfg_attr(test, allow(dead_code))]
+
+use crate::netstack::BindingNetstack;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use parking_lot::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use wiretun_netstack::errno_name;
+use wiretun_proxy::socks5::Host;
+use wiretun_proxy::{Credentials, Options, Reverse, Server};
+
+#[napi(object, js_name = "NativeProxySpec")]
+pub struct JsProxySpec {
+    /// "socks5", "http", "forward" (-L) or "reverse" (-R).
+    pub kind: String,
+    /// The OS address to listen on, `ip:port` or `[ip6]:port` (socks5, http, forward).
+    pub bind: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// forward: the target through the tunnel (an IP address or a name); reverse: the host's target.
+    pub host: Option<String>,
+    pub port: Option<u32>,
+    /// reverse: the stack port to listen on.
+    pub listen_port: Option<u32>,
+    pub connect_timeout_ms: Option<u32>,
+}
+
+// Held only to be dropped: dropping a Server closes its listener, dropping a Reverse stops listening.
+enum Running {
+    Server(#[allow(dead_code)] Server),
+    Reverse(#[allow(dead_code)] Reverse),
+}
+
+/// A running proxy listener; `close()` stops accepting (connections already spliced live on).
+#[napi]
+pub struct BindingProxy {
+    running: Mutex<Option<Running>>,
+    address: String,
+}
+
+#[napi]
+impl BindingProxy {
+    /// The address actually bound (`ip:port`), or `stack:PORT` for a reverse forward.
+    #[napi(getter)]
+    pub fn address(&self) -> String {
+        self.address.clone()
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        drop(self.running.lock().take());
+    }
+}
+
+fn err(msg: String) -> napi::Error {
+    napi::Error::from_reason(msg)
+}
+
+fn port16(p: Option<u32>, what: &str) -> Result<u16> {
+    p.and_then(|p| u16::try_from(p).ok())
+        .ok_or_else(|| err(format!("EINVAL: {what}: a port 0-65535 is required")))
+}
+
+/// Starts one listener of `spec` in front of `netstack`'s stack.
+#[napi]
+pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<BindingProxy> {
+    let mut opts = Options::new(netstack.stack().clone());
+    if let Some(ms) = spec.connect_timeout_ms {
+        opts.connect_timeout = Duration::from_millis(ms.into());
+    }
+    let auth = match (spec.username, spec.password) {
+        (Some(user), Some(pass)) if !user.is_empty() => Some(Credentials { user, pass }),
+        (None, None) => None,
+        _ => {
+            return Err(err(
+                "EINVAL: a user name needs a password, and a password a user name".into(),
+            ))
+        }
+    };
+    let bind = || -> Result<SocketAddr> {
+        let b = spec.bind.as_deref().unwrap_or("");
+        b.parse()
+            .map_err(|_| err(format!("EINVAL: bind address {b:?} is not ip:port")))
+    };
+    let io = |e: std::io::Error| err(format!("{}: {e}", errno_name(&e)));
+    let server = match spec.kind.as_str() {
+        "socks5" => Server::socks5(opts, bind()?, auth).map_err(io)?,
+        "http" => Server::http(opts, bind()?, auth).map_err(io)?,
+        "forward" => {
+            let host = spec.host.unwrap_or_default();
+            let host = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+                Ok(ip) => Host::Ip(ip),
+                Err(_) if !host.is_empty() => Host::Name(host),
+                Err(_) => return Err(err("EINVAL: forward: a target host is required".into())),
+            };
+            Server::forward(opts, bind()?, host, port16(spec.port, "forward")?).map_err(io)?
+        }
+        "reverse" => {
+            let listen = port16(spec.listen_port, "reverse listen port")?;
+            let host = spec.host.unwrap_or_default();
+            let target = if host.contains(':') {
+                format!("[{host}]:{}", port16(spec.port, "reverse")?)
+            } else {
+                format!("{host}:{}", port16(spec.port, "reverse")?)
+            };
+            let r = Reverse::start(&opts, listen, target).map_err(io)?;
+            return Ok(BindingProxy {
+                running: Mutex::new(Some(Running::Reverse(r))),
+                address: format!("stack:{listen}"),
+            });
+        }
+        k => return Err(err(format!("EINVAL: unknown proxy kind {k:?}"))),
+    };
+    Ok(BindingProxy {
+        address: server.local_addr().to_string(),
+        running: Mutex::new(Some(Running::Server(server))),
+    })
+}
