@@ -181,6 +181,15 @@ impl Engine {
                 }
                 None => Ingress::Plain,
             };
+            let mut what = what;
+            if let Ingress::Acks(extra) = &mut what {
+                // Straight to smoltcp, not through the look above: they are this packet's prelude.
+                for ack in extra.before.drain(..) {
+                    self.device.rx.push_front(ack);
+                    self.iface
+                        .poll_ingress_single(now, &mut self.device, &mut self.sockets);
+                }
+            }
             if self
                 .iface
                 .poll_ingress_single(now, &mut self.device, &mut self.sockets)
@@ -198,8 +207,8 @@ impl Engine {
                     };
                     self.tcp.after_ingress(&mut cx, id);
                 }
-                Ingress::Inject(acks) => {
-                    for ack in acks.into_iter().rev() {
+                Ingress::Acks(extra) => {
+                    for ack in extra.after.into_iter().rev() {
                         self.device.rx.push_front(ack);
                     }
                 }

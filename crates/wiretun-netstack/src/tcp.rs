@@ -24,7 +24,7 @@ use crate::error;
 use crate::os::OsStream;
 use crate::pages::Rings;
 use crate::peek::TcpPeek;
-use crate::recovery::{PeerTrack, Probe};
+use crate::recovery::{Extra, PeerTrack, Probe};
 use crate::shared::Shared;
 use crate::splice::Splice;
 
@@ -44,8 +44,8 @@ pub(crate) enum Ingress {
     Plain,
     /// A SYN was given this listening socket: see whether it took it.
     Watch(usize),
-    /// ACKs to hand smoltcp right after this packet (see `recovery`).
-    Inject(Vec<Vec<u8>>),
+    /// ACKs to hand smoltcp right before and right after this packet (see `recovery`).
+    Acks(Extra),
 }
 
 pub(crate) struct ListenerEntry {
@@ -258,12 +258,13 @@ impl TcpTable {
                 conn.rst_seen = true;
                 return Ingress::Plain;
             }
-            return match conn
+            let extra = conn
                 .track
-                .on_segment(p, self.opts.mss, cx.now, p.dst, p.src)
-            {
-                Some(acks) => Ingress::Inject(acks),
-                None => Ingress::Plain,
+                .on_segment(p, self.opts.mss, cx.now, p.dst, p.src);
+            return if extra.before.is_empty() && extra.after.is_empty() {
+                Ingress::Plain
+            } else {
+                Ingress::Acks(extra)
             };
         }
         if !p.is_syn() {

@@ -56,13 +56,7 @@ impl Wire {
             let (tx, rx) = mpsc::channel::<Delayed>();
             let to = Arc::downgrade(to);
             // Ends when the sending stack (and with it this wire and the channel) is gone.
-            std::thread::spawn(move || {
-                while let Ok((due, p)) = rx.recv() {
-                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                    let Some(to) = to.upgrade() else { return };
-                    to.inject(&p);
-                }
-            });
+            std::thread::spawn(move || delay_line(rx, to));
             *self.delay_line.lock().unwrap() = Some(tx);
         }
     }
@@ -271,4 +265,33 @@ pub fn transfer(
     wa.join().unwrap();
     wb.join().unwrap();
     (ra.join().unwrap(), rb.join().unwrap())
+}
+
+/// Delivers each packet once its time has come, a batch per wake-up: sleeping per packet would cap the
+/// link at one packet per timer tick (~60 µs here, ~0.2 Gb/s). Ends when the sender or receiver is gone.
+pub fn delay_line(rx: mpsc::Receiver<(Instant, Vec<u8>)>, to: Weak<Stack>) {
+    let mut due = std::collections::VecDeque::new();
+    loop {
+        if due.is_empty() {
+            match rx.recv() {
+                Ok(p) => due.push_back(p),
+                Err(_) => return,
+            }
+        }
+        due.extend(rx.try_iter());
+        let first = due.front().expect("not empty").0;
+        std::thread::sleep(first.saturating_duration_since(Instant::now()));
+        due.extend(rx.try_iter());
+        let now = Instant::now();
+        let Some(to) = to.upgrade() else { return };
+        let ready = due.iter().take_while(|(t, _)| *t <= now).count();
+        to.inject_batch(
+            &mut due
+                .drain(..ready)
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+                .iter()
+                .map(Vec::as_slice),
+        );
+    }
 }
