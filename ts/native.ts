@@ -158,6 +158,24 @@ export interface NativeNetstack {
   stats(): NativeNetstackStats;
 }
 
+/** One `wiretun proxy` listener (crates/wiretun-proxy); its bytes stay in Rust. */
+export interface NativeProxySpec {
+  kind: 'socks5' | 'http' | 'forward' | 'reverse';
+  bind?: string;
+  username?: string;
+  password?: string;
+  host?: string;
+  port?: number;
+  listenPort?: number;
+  connectTimeoutMs?: number;
+}
+
+export interface NativeProxy {
+  /** `ip:port` bound, or `stack:PORT` for a reverse forward. */
+  readonly address: string;
+  close(): void;
+}
+
 export interface NativeBinding {
   BindingDevice: {
     create(name: string, mtu?: number | null): NativeDevice;
@@ -169,6 +187,8 @@ export interface NativeBinding {
   publicKeyFromPrivate(privateKey: Buffer): Buffer;
   isLowOrderPublicKey(publicKey: Buffer): boolean;
   coreVersion(): string;
+  /** Throws EADDRINUSE (port taken), EINVAL (bad spec). */
+  startProxy(netstack: NativeNetstack, spec: NativeProxySpec): NativeProxy;
   /** The native UAPI parser on a whole set request, applying nothing. */
   uapiCheckSet(text: string): NativeUapiCheck;
   /** The get reply body (without the errno line) the native server writes for this state. */

@@ -1,7 +1,7 @@
 // Tunnel: a WireGuard interface run inside this Node process. The data plane runs on native threads;
 // this class holds configuration, peers and events only.
 import { EventEmitter } from 'node:events';
-import { native, NativeDevice, NativeEvent, NativePeerInfo, NativePeerUpdate } from './native';
+import { native, NativeDevice, NativeEvent, NativeNetstack, NativePeerInfo, NativePeerUpdate } from './native';
 import { callNative, WiretunError } from './errors';
 import { decodeKey } from './keys';
 import { resolveEndpoint } from './endpoint';
@@ -389,6 +389,11 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
   /** A rootless tunnel's stack counters: packets to and from the peers. */
   stackStats(): StackStats {
     return this.#stack().stats();
+  }
+
+  /** @internal The native stack of a rootless tunnel, for `wiretun proxy`. */
+  nativeNetstack(): NativeNetstack {
+    return this.#stack().native;
   }
 
   #stack(): Netstack {

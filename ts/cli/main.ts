@@ -22,6 +22,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   set: { summary: 'change an interface or its peers (like wg set)', load: () => require('./set') },
   syncconf: { summary: 'apply a config file, keeping sessions of unchanged peers (like wg syncconf)', load: () => require('./syncconf') },
   peer: { summary: 'add, list or remove a client of a server config; prints the new client\'s config', load: () => require('./peer') },
+  proxy: { summary: 'SOCKS5/HTTP proxy and port forwards into a tunnel, without root (like wireproxy)', load: () => require('./proxy') },
   serve: { summary: 'web console API and Prometheus metrics for the server interfaces (see --help)', load: () => require('./serve') },
   genkey: { summary: 'print a new private key (base64)', load: () => require('./genkey') },
   pubkey: { summary: 'read a private key on stdin, print its public key', load: () => require('./pubkey') },

@@ -52,6 +52,11 @@ export class Netstack {
   /** Listeners and UDP sockets still open, closed with the tunnel (their keep-alive timers hold the process). */
   readonly #open = new Set<TunnelServer | TunnelDatagramSocket>();
 
+  /** @internal The binding's stack, for `wiretun proxy`'s native listeners. */
+  get native(): NativeNetstack {
+    return this.#stack;
+  }
+
   constructor(stack: NativeNetstack, settings: NetstackSettings) {
     this.#stack = stack;
     this.#settings = settings;

@@ -1,0 +1,195 @@
+// `wiretun proxy`'s configuration: wireproxy's INI (case-insensitive, sections repeatable; the wg-quick parts
+// inline or through a root `WGConfig = path`) or a plain wg-quick file plus flags. Pure: text in, a plan out,
+// or a ConfigError naming file:line and key. Nothing is bound until the whole plan is valid.
+import { isIP } from 'node:net';
+import { ConfigError } from '../config/wgquick';
+
+export type ProxyKind = 'socks5' | 'http' | 'forward' | 'reverse';
+
+/** One listener to start, in the binding's terms. */
+export interface ProxyListener {
+  kind: ProxyKind;
+  /** `ip:port` on the host (socks5, http, forward). */
+  bind?: string;
+  username?: string;
+  password?: string;
+  /** forward: the target through the tunnel; reverse: the target on the host. */
+  host?: string;
+  port?: number;
+  /** reverse: the tunnel port listened on. */
+  listenPort?: number;
+  /** Where it was asked for, for messages: `file:line` or the flag. */
+  where: string;
+}
+
+export interface ProxyPlan {
+  /** The wg-quick config: a file to read, or wg-quick text cut out of the wireproxy file (same line numbers). */
+  wg: { path: string } | { text: string; file: string };
+  listeners: ProxyListener[];
+}
+
+const WG_SECTIONS = new Set(['interface', 'peer']);
+const KEYS: Record<string, string[]> = {
+  socks5: ['bindaddress', 'username', 'password'],
+  http: ['bindaddress', 'username', 'password', 'certfile', 'keyfile'],
+  tcpclienttunnel: ['bindaddress', 'target'],
+  tcpservertunnel: ['listenport', 'target'],
+};
+const NOT_YET: Record<string, string> = {
+  udpproxytunnel: 'UDP forwards are not supported yet',
+  stdiotunnel: 'STDIO tunnels are not supported yet',
+  resolve: 'ResolveStrategy is not supported yet',
+};
+
+/** Whether a file is wireproxy's format rather than plain wg-quick. */
+export function isWireproxyConfig(text: string): boolean {
+  return text.split(/\r?\n/).some((raw) => {
+    const line = raw.trim().toLowerCase();
+    const m = /^\[([^\]]*)\]$/.exec(line);
+    if (m) return Object.hasOwn(KEYS, m[1].trim()) || Object.hasOwn(NOT_YET, m[1].trim());
+    return /^wgconfig\s*=/.test(line);
+  });
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT` or `PORT` (on 127.0.0.1) → `ip:port`; names other than localhost are refused. */
+export function parseBind(value: string, fail: (msg: string) => never): string {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(value) ?? (/^(\d+)$/.test(value) ? [value, undefined, '127.0.0.1', value] : null);
+  if (!m) return fail(`${JSON.stringify(value)} is not HOST:PORT`);
+  let host = m[1] ?? m[2] ?? '';
+  if (host === '' || host === 'localhost') host = '127.0.0.1';
+  const port = parsePort(m[3], fail);
+  if (!isIP(host)) return fail(`${JSON.stringify(host)} is not an IP address (listeners bind to addresses)`);
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function parsePort(s: string, fail: (msg: string) => never): number {
+  const port = /^\d{1,5}$/.test(s) ? Number(s) : NaN;
+  if (!(port >= 1 && port <= 65535)) return fail(`${JSON.stringify(s)} is not a port 1-65535`);
+  return port;
+}
+
+/** `HOST:PORT` of a target; HOST may be a name (resolved through the tunnel's DNS, or on the host for -R). */
+export function parseTarget(value: string, fail: (msg: string) => never): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(value);
+  if (!m) return fail(`${JSON.stringify(value)} is not HOST:PORT`);
+  const host = m[1] ?? m[2];
+  if (m[1] !== undefined && isIP(host) !== 6) return fail(`${JSON.stringify(host)} is not an IPv6 address`);
+  return { host, port: parsePort(m[3], fail) };
+}
+
+/** Parses a wireproxy file. `file` names it in errors; a relative WGConfig is taken relative to `dir`. */
+export function parseWireproxy(text: string, file: string, dir: string): ProxyPlan {
+  const lines = text.split(/\r?\n/);
+  const wgLines: string[] = [];
+  const listeners: ProxyListener[] = [];
+  let wgPath: string | undefined;
+  let section: string | undefined;
+  let current: { kind: string; line: number; values: Map<string, { value: string; line: number }> } | undefined;
+  const finish = (): void => {
+    if (current) listeners.push(toListener(current.kind, current.values, file, current.line));
+    current = undefined;
+  };
+  lines.forEach((raw, i) => {
+    const line = raw.replace(/^\s+|\s+$/g, '');
+    const n = i + 1;
+    const header = /^\[([^\]]*)\]$/.exec(line);
+    if (header) {
+      finish();
+      section = header[1].trim().toLowerCase();
+      if (Object.hasOwn(NOT_YET, section)) throw new ConfigError(`[${header[1]}]: ${NOT_YET[section]}`, { file, line: n });
+      if (Object.hasOwn(KEYS, section)) current = { kind: section, line: n, values: new Map() };
+      else if (!WG_SECTIONS.has(section)) throw new ConfigError(`unknown section [${header[1]}]`, { file, line: n });
+      wgLines.push(WG_SECTIONS.has(section) ? `[${section === 'peer' ? 'Peer' : 'Interface'}]` : '');
+      return;
+    }
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) {
+      wgLines.push('');
+      return;
+    }
+    const eq = line.indexOf('=');
+    if (eq < 0) throw new ConfigError(`${line}: expected Key = Value`, { file, line: n });
+    const key = line.slice(0, eq).trim();
+    const value = line.slice(eq + 1).trim();
+    if (section === undefined) {
+      if (key.toLowerCase() !== 'wgconfig') throw new ConfigError(`${key}: unknown key before any section (only WGConfig)`, { file, line: n, key });
+      if (value === '') throw new ConfigError(`${key}: a path is required`, { file, line: n, key });
+      wgPath = value.startsWith('/') ? value : `${dir}/${value}`;
+      wgLines.push('');
+    } else if (current) {
+      if (!KEYS[current.kind].includes(key.toLowerCase())) throw new ConfigError(`${key}: unknown key in [${current.kind}]`, { file, line: n, key });
+      if (current.values.has(key.toLowerCase())) throw new ConfigError(`${key}: given twice`, { file, line: n, key });
+      current.values.set(key.toLowerCase(), { value, line: n });
+      wgLines.push('');
+    } else {
+      wgLines.push(raw);
+    }
+  });
+  finish();
+  const inline = wgLines.some((l) => /^\[/.test(l));
+  if (wgPath !== undefined && inline) throw new ConfigError('WGConfig and an inline [Interface]/[Peer]: give one of them', { file });
+  if (wgPath === undefined && !inline) throw new ConfigError('no WireGuard config: a root WGConfig = path or an [Interface] section', { file });
+  if (listeners.length === 0) throw new ConfigError('no listeners: add [Socks5], [http], [TCPClientTunnel] or [TCPServerTunnel]', { file });
+  return { wg: wgPath !== undefined ? { path: wgPath } : { text: wgLines.join('\n'), file }, listeners };
+}
+
+function toListener(kind: string, values: Map<string, { value: string; line: number }>, file: string, line: number): ProxyListener {
+  const where = `${file}:${line}`;
+  const get = (key: string, name: string, required: boolean): { value: string; fail: (m: string) => never } | undefined => {
+    const v = values.get(key);
+    if (!v) {
+      if (required) throw new ConfigError(`${name}: required in this section`, { file, line, key: name });
+      return undefined;
+    }
+    return { value: v.value, fail: (m: string) => { throw new ConfigError(`${name}: ${m}`, { file, line: v.line, key: name }); } };
+  };
+  const creds = (): Pick<ProxyListener, 'username' | 'password'> => {
+    const u = get('username', 'Username', false);
+    const p = get('password', 'Password', false);
+    if (!u !== !p) (u ?? p)!.fail('Username and Password go together');
+    return u && p ? { username: u.value, password: p.value } : {};
+  };
+  if (kind === 'socks5' || kind === 'http') {
+    const cert = get('certfile', 'CertFile', false) ?? get('keyfile', 'KeyFile', false);
+    if (cert) cert.fail('TLS for the HTTP proxy is not supported yet');
+    const b = get('bindaddress', 'BindAddress', true)!;
+    return { kind, bind: parseBind(b.value, b.fail), ...creds(), where };
+  }
+  const t = get('target', 'Target', true)!;
+  const target = parseTarget(t.value, t.fail);
+  if (kind === 'tcpclienttunnel') {
+    const b = get('bindaddress', 'BindAddress', true)!;
+    return { kind: 'forward', bind: parseBind(b.value, b.fail), ...target, where };
+  }
+  const l = get('listenport', 'ListenPort', true)!;
+  return { kind: 'reverse', listenPort: parsePort(l.value, l.fail), ...target, where };
+}
+
+/** `--socks5 [USER:PASS@]HOST:PORT`, `--http [USER:PASS@]HOST:PORT`, `-L [BIND:]PORT:HOST:PORT`, `-R PORT:HOST:PORT`. */
+export function parseFlag(flag: string, value: string): ProxyListener {
+  const fail = (m: string): never => { throw new ConfigError(`${flag} ${value}: ${m}`); };
+  if (flag === '--socks5' || flag === '--http') {
+    const at = value.lastIndexOf('@');
+    const bind = parseBind(at < 0 ? value : value.slice(at + 1), fail);
+    const kind = flag === '--socks5' ? 'socks5' : 'http';
+    if (at < 0) return { kind, bind, where: flag };
+    const userpass = value.slice(0, at);
+    const colon = userpass.indexOf(':');
+    if (colon <= 0) fail('credentials are USER:PASS@');
+    return { kind, bind, username: userpass.slice(0, colon), password: userpass.slice(colon + 1), where: flag };
+  }
+  // Split off the last HOST:PORT (HOST may be [IPv6]); what is left is [BIND:]PORT.
+  const m = /^(.*):((?:\[[^\]]+\]|[^:[\]]+):\d+)$/.exec(value);
+  if (!m) return fail('expected PORT:HOST:PORT');
+  const target = parseTarget(m[2], fail);
+  if (flag === '-R') return { kind: 'reverse', listenPort: parsePort(m[1], fail), ...target, where: flag };
+  return { kind: 'forward', bind: parseBind(m[1], fail), ...target, where: flag };
+}
+
+/** A warning for a listener anyone on the network can use, or undefined. */
+export function exposureWarning(l: ProxyListener): string | undefined {
+  if (!l.bind || l.username !== undefined) return undefined;
+  const host = l.bind.replace(/^\[|\]?:\d+$/g, '');
+  if (host === '127.0.0.1' || host === '::1' || host.startsWith('127.')) return undefined;
+  const what = l.kind === 'forward' ? 'a forward' : `a ${l.kind} proxy without credentials`;
+  return `${l.where}: ${what} on ${l.bind}: anyone who can reach it can use the tunnel`;
+}

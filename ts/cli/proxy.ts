@@ -1,0 +1,133 @@
+// `wiretun proxy CONFIG`: wireproxy's job without root. A rootless tunnel (userspace stack, no interface) with
+// SOCKS5, HTTP and TCP-forward listeners on host sockets in front of it; every proxied byte stays in Rust
+// (crates/wiretun-proxy). CONFIG is wireproxy's file or a wg-quick file with flags.
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { isIP } from 'node:net';
+import { ConfigError } from '../config/wgquick';
+import { parseConfig } from '../config/parse';
+import { native, NativeProxy } from '../native';
+import { Tunnel } from '../tunnel';
+import { WiretunError } from '../errors';
+import { usageError } from './common';
+import { exposureWarning, isWireproxyConfig, parseFlag, parseWireproxy, ProxyListener, ProxyPlan } from './proxy-config';
+
+const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
+                     [-L [BIND:]PORT:HOST:PORT]... [-R PORT:HOST:PORT]...
+
+  Runs a rootless tunnel (no interface, no privilege) and proxies into it, as wireproxy does.
+  CONFIG is a wireproxy config ([Socks5], [http], [TCPClientTunnel], [TCPServerTunnel]; WGConfig = path or
+  an inline [Interface]/[Peer]) or a wg-quick file, with listeners from the flags:
+    --socks5 ADDR   SOCKS5 (CONNECT; no auth, or USER:PASS@ for RFC 1929 username/password)
+    --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
+    -L [BIND:]PORT:HOST:PORT   forward a host port to HOST:PORT through the tunnel
+    -R PORT:HOST:PORT          forward the tunnel's PORT to HOST:PORT on this host
+  Listeners bind 127.0.0.1 unless told otherwise. SIGINT/SIGTERM close them and exit 0.
+`;
+
+const FLAGS = new Set(['--socks5', '--http', '-L', '-R']);
+
+/** CONFIG and the flag listeners, or a usage error's message. */
+export function parseArgs(argv: string[]): { config: string; flags: ProxyListener[] } | { error: string } | { help: true } {
+  let config: string | undefined;
+  const flags: ProxyListener[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') return { help: true };
+    if (FLAGS.has(a)) {
+      const value = argv[++i];
+      if (value === undefined) return { error: `${a} needs a value` };
+      try {
+        flags.push(parseFlag(a, value));
+      } catch (err) {
+        return { error: (err as Error).message };
+      }
+    } else if (a.startsWith('-')) {
+      return { error: `unknown option ${a}` };
+    } else if (config === undefined) {
+      config = a;
+    } else {
+      return { error: `unexpected argument ${a}` };
+    }
+  }
+  if (config === undefined) return { error: 'missing CONFIG' };
+  return { config, flags };
+}
+
+/** Reads CONFIG into a plan; throws ConfigError naming file:line. */
+export async function loadPlan(file: string, flags: ProxyListener[]): Promise<ProxyPlan> {
+  const text = (await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(`cannot read: ${err.code ?? err.message}`, { file });
+  })).toString('utf8');
+  const plan: ProxyPlan = isWireproxyConfig(text)
+    ? parseWireproxy(text, file, path.dirname(file))
+    : { wg: { path: file }, listeners: [] };
+  plan.listeners.push(...flags);
+  if (plan.listeners.length === 0) throw new ConfigError('no listeners: give --socks5, --http, -L or -R (or use a wireproxy config)', { file });
+  return plan;
+}
+
+async function openTunnel(plan: ProxyPlan): Promise<Tunnel> {
+  if ('path' in plan.wg) return Tunnel.fromConfig(plan.wg.path, { netstack: true });
+  const parsed = parseConfig(plan.wg.text, { file: plan.wg.file });
+  return Tunnel.fromConfig(parsed, { netstack: true, name: path.basename(plan.wg.file).replace(/\.[^.]*$/, '').slice(0, 15) || 'proxy' });
+}
+
+/** Starts every listener or none: one that fails closes those already started. */
+async function startAll(tunnel: Tunnel, listeners: ProxyListener[]): Promise<NativeProxy[]> {
+  const started: NativeProxy[] = [];
+  try {
+    for (const l of listeners) {
+      let host = l.host;
+      // A forward's target name is resolved once, through the tunnel's DNS.
+      if (l.kind === 'forward' && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host)).address;
+      try {
+        const { where: _where, ...spec } = l;
+        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, host }));
+      } catch (err) {
+        const [code, ...rest] = String((err as Error).message).split(': ');
+        const what = l.kind === 'reverse' ? `tunnel port ${l.listenPort}` : l.bind;
+        throw new WiretunError(code, `${l.where}: ${l.kind} on ${what}: ${rest.join(': ') || code}`);
+      }
+    }
+    return started;
+  } catch (err) {
+    for (const p of started) p.close();
+    throw err;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if ('help' in args) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if ('error' in args) return usageError('proxy', args.error, USAGE);
+  const plan = await loadPlan(args.config, args.flags);
+  if ('text' in plan.wg) parseConfig(plan.wg.text, { file: plan.wg.file }); // errors before anything binds
+  const tunnel = await openTunnel(plan);
+  let proxies: NativeProxy[];
+  try {
+    proxies = await startAll(tunnel, plan.listeners);
+  } catch (err) {
+    await tunnel.close();
+    throw err;
+  }
+  for (const l of plan.listeners) {
+    const warning = exposureWarning(l);
+    if (warning) process.stderr.write(`wiretun proxy: warning: ${warning}\n`);
+  }
+  plan.listeners.forEach((l, i) => {
+    const target = l.kind === 'socks5' || l.kind === 'http' ? '' : ` -> ${l.host}:${l.port}`;
+    process.stderr.write(`wiretun proxy: ${l.kind} on ${proxies[i].address}${target}\n`);
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  for (const p of proxies) p.close();
+  await tunnel.close();
+  process.stderr.write(`wiretun proxy: ${signal}: listeners closed\n`);
+  return 0;
+}
