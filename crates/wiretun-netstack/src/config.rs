@@ -33,8 +33,8 @@ pub struct StackConfig {
     pub tcp_tx_buffer: usize,
     /// Payload buffer of each UDP socket, each direction, in bytes (at least one 64 KiB datagram).
     pub udp_buffer: usize,
-    /// Most connections a listener holds between SYN and `accept` (handshakes in progress plus connections not
-    /// yet taken). SYNs beyond it are answered with RST.
+    /// Most handshakes in progress per listener (SYN received, final ACK not yet). SYNs beyond it are
+    /// answered with RST.
     pub listen_backlog: usize,
     /// How long a dial waits for the handshake before failing with `ETIMEDOUT`, unless the dial names its own.
     pub connect_timeout: Duration,

@@ -9,6 +9,8 @@
 //! One thread per stack owns the smoltcp interface and every socket; the handles here talk to it through a
 //! queue and a waker. See README.md for the design, the buffer policy and what the device must provide.
 
+#![warn(missing_docs)]
+
 mod api;
 mod config;
 mod conn;

@@ -21,7 +21,9 @@ const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
 /// A received datagram.
 #[derive(Debug)]
 pub struct Datagram {
+    /// The payload.
     pub data: Vec<u8>,
+    /// The sender's address and port.
     pub from: SocketAddr,
 }
 
