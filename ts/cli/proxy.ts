@@ -122,10 +122,13 @@ export async function run(argv: string[]): Promise<number> {
     const target = l.kind === 'socks5' || l.kind === 'http' ? '' : ` -> ${l.host}:${l.port}`;
     process.stderr.write(`wiretun proxy: ${l.kind} on ${proxies[i].address}${target}\n`);
   });
+  // The native listeners hold no handle on the event loop, and signal handlers do not either: a timer does.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  clearInterval(keepAlive);
   for (const p of proxies) p.close();
   await tunnel.close();
   process.stderr.write(`wiretun proxy: ${signal}: listeners closed\n`);
