@@ -10,6 +10,8 @@
 //!
 //! Names are resolved by a [`Resolve`] the caller gives (the tunnel's DNS), never by the system's resolver.
 
+#[cfg(feature = "servers")]
+pub mod dns;
 pub mod http;
 #[cfg(feature = "servers")]
 mod relay;

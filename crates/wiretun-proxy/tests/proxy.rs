@@ -370,3 +370,61 @@ fn reverse_forward_reaches_a_host_port() {
     .unwrap();
     echo_check(TcpStream::connect(fwd.local_addr()).unwrap());
 }
+
+/// A DNS server on B's stack (10.0.0.2:53): server.test is 10.0.0.2, anything else NXDOMAIN.
+fn dns_server(b: &Rootless) -> std::thread::JoinHandle<()> {
+    let sock = b.stack().bind_udp("10.0.0.2:53".parse().unwrap()).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = sock.recv_from_timeout(&mut buf, Duration::from_secs(30)) {
+            let q = &buf[..n];
+            let qend = 12 + q[12..].iter().position(|&b| b == 0).unwrap() + 5;
+            let known = &q[12..qend - 4] == b"\x06server\x04test\x00";
+            let is_a = q[qend - 3] == 1;
+            let mut r = q[..2].to_vec();
+            r.extend_from_slice(&[
+                0x81,
+                if known { 0x80 } else { 0x83 },
+                0,
+                1,
+                0,
+                (known && is_a) as u8,
+                0,
+                0,
+                0,
+                0,
+            ]);
+            r.extend_from_slice(&q[12..qend]);
+            if known && is_a {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 2]);
+            }
+            sock.send_to(&r, from).unwrap();
+        }
+    })
+}
+
+#[test]
+fn socks5_names_resolve_through_the_tunnel_dns() {
+    let (a, b, _echo) = pair("dns");
+    let _dns = dns_server(&b);
+    let mut o = opts(&a, false);
+    let resolver = wiretun_proxy::dns::StackResolver::new(
+        a.stack().clone(),
+        vec!["10.0.0.2:53".parse().unwrap()],
+    );
+    o.resolver = Some(Arc::new(resolver));
+    let server = Server::socks5(o.clone(), local(), None).unwrap();
+    let (s, code) = socks_connect(server.local_addr(), None, &name_request("server.test", 80));
+    assert_eq!(code, 0);
+    echo_check(s);
+    assert_eq!(
+        socks_connect(server.local_addr(), None, &name_request("nowhere.test", 80)).1,
+        0x04
+    );
+    let http = Server::http(o, local(), None).unwrap();
+    let mut s = TcpStream::connect(http.local_addr()).unwrap();
+    s.write_all(b"CONNECT server.test:80 HTTP/1.1\r\n\r\n")
+        .unwrap();
+    assert!(http_head(&mut s).starts_with("HTTP/1.1 200 "));
+    echo_check(s);
+}

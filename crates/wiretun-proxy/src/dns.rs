@@ -1,0 +1,234 @@
+//! A small DNS client over the stack's UDP: A and AAAA questions to the tunnel's DNS servers, through the
+//! tunnel, so a SOCKS5 or HTTP target name never reaches the host's resolver. The query and answer codecs are
+//! pure functions. No TCP retry: an answer with TC set is used for what it holds (a name with that many
+//! addresses still yields the ones that fit).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const A: u16 = 1;
+const AAAA: u16 = 28;
+
+/// A query for `name` of `qtype`, recursion desired.
+pub fn encode_query(id: u16, name: &str, qtype: u16) -> io::Result<Vec<u8>> {
+    let mut q = Vec::with_capacity(18 + name.len());
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > 253 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad host name length",
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name}: bad label"),
+            ));
+        }
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1]);
+    Ok(q)
+}
+
+/// What an answer said: `Ok(None)` for another query's answer, `Err(NotFound)` for NXDOMAIN, else the
+/// addresses of the asked type.
+pub fn parse_answer(msg: &[u8], id: u16, qtype: u16) -> io::Result<Option<Vec<IpAddr>>> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed DNS answer");
+    if msg.len() < 12 || u16::from_be_bytes([msg[0], msg[1]]) != id || msg[2] & 0x80 == 0 {
+        return Ok(None);
+    }
+    match msg[3] & 0x0f {
+        0 => {}
+        3 => {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no such name (NXDOMAIN)",
+            ))
+        }
+        rc => return Err(io::Error::other(format!("DNS server answered rcode {rc}"))),
+    }
+    let qd = u16::from_be_bytes([msg[4], msg[5]]);
+    let an = u16::from_be_bytes([msg[6], msg[7]]);
+    let mut at = 12;
+    for _ in 0..qd {
+        at = skip_name(msg, at).ok_or_else(bad)? + 4;
+    }
+    let mut out = Vec::new();
+    for _ in 0..an {
+        at = skip_name(msg, at).ok_or_else(bad)?;
+        let rr = msg.get(at..at + 10).ok_or_else(bad)?;
+        let (ty, len) = (
+            u16::from_be_bytes([rr[0], rr[1]]),
+            u16::from_be_bytes([rr[8], rr[9]]) as usize,
+        );
+        let data = msg.get(at + 10..at + 10 + len).ok_or_else(bad)?;
+        at += 10 + len;
+        match (ty, len) {
+            (A, 4) if qtype == A => out.push(IpAddr::V4(Ipv4Addr::new(
+                data[0], data[1], data[2], data[3],
+            ))),
+            (AAAA, 16) if qtype == AAAA => {
+                let o: [u8; 16] = data.try_into().expect("16 bytes");
+                out.push(IpAddr::V6(Ipv6Addr::from(o)));
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The offset after a (possibly compressed) name.
+fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xc0 == 0xc0 => return msg.get(at + 1).map(|_| at + 2),
+            l if l & 0xc0 == 0 => at += 1 + l as usize,
+            _ => return None,
+        }
+    }
+}
+
+/// Resolves through `servers` (tunnel addresses, port 53 if none given) over the stack's UDP.
+pub struct StackResolver {
+    stack: Arc<wiretun_netstack::Stack>,
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
+    next_id: AtomicU16,
+}
+
+impl StackResolver {
+    pub fn new(stack: Arc<wiretun_netstack::Stack>, servers: Vec<SocketAddr>) -> StackResolver {
+        let seed = Instant::now().elapsed().subsec_nanos() as u16 ^ std::process::id() as u16;
+        StackResolver {
+            stack,
+            servers,
+            timeout: Duration::from_secs(3),
+            next_id: AtomicU16::new(seed),
+        }
+    }
+
+    fn ask(&self, server: SocketAddr, name: &str, qtype: u16) -> io::Result<Vec<IpAddr>> {
+        let local = match server {
+            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+        };
+        let sock = self.stack.bind_udp(local)?;
+        let id = self
+            .next_id
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(40503);
+        sock.send_to(&encode_query(id, name, qtype)?, server)?;
+        let deadline = Instant::now() + self.timeout;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("DNS server {server}: no answer"),
+                ));
+            }
+            let (n, from) = sock.recv_from_timeout(&mut buf, left)?;
+            if from != server {
+                continue;
+            }
+            if let Some(addrs) = parse_answer(&buf[..n], id, qtype)? {
+                return Ok(addrs);
+            }
+        }
+    }
+}
+
+impl crate::Resolve for StackResolver {
+    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{name}: no DNS servers"));
+        for &server in &self.servers {
+            let v4 = self.ask(server, name, A);
+            if let Err(e) = &v4 {
+                if e.kind() != io::ErrorKind::NotFound {
+                    last = io::Error::new(e.kind(), format!("{name}: {e}"));
+                    continue;
+                }
+            }
+            let mut addrs = v4.unwrap_or_default();
+            addrs.extend(self.ask(server, name, AAAA).unwrap_or_default());
+            if addrs.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{name}: no such name"),
+                ));
+            }
+            return Ok(addrs);
+        }
+        Err(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(id: u16, rcode: u8, records: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1, 0, records.len() as u8, 0, 0, 0, 0]);
+        m.extend_from_slice(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        for (ty, data) in records {
+            m.extend_from_slice(&[0xc0, 0x0c]);
+            m.extend_from_slice(&ty.to_be_bytes());
+            m.extend_from_slice(&[0, 1, 0, 0, 0, 30, 0, data.len() as u8]);
+            m.extend_from_slice(data);
+        }
+        m
+    }
+
+    #[test]
+    fn query_and_answer() {
+        let q = encode_query(0x1234, "a.test.", A).unwrap();
+        assert_eq!(
+            q,
+            b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x04test\x00\x00\x01\x00\x01"
+        );
+        let m = answer(
+            0x1234,
+            0,
+            &[(A, &[10, 0, 0, 2]), (5, b"\x01b\x00"), (A, &[10, 0, 0, 3])],
+        );
+        let got = parse_answer(&m, 0x1234, A).unwrap().unwrap();
+        assert_eq!(
+            got,
+            vec![
+                "10.0.0.2".parse::<IpAddr>().unwrap(),
+                "10.0.0.3".parse().unwrap()
+            ]
+        );
+        assert_eq!(parse_answer(&m, 0x9999, A).unwrap(), None);
+        let nx = answer(7, 3, &[]);
+        assert_eq!(
+            parse_answer(&nx, 7, A).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn hostile_answers() {
+        let m = answer(1, 0, &[(A, &[10, 0, 0, 2])]);
+        for cut in 12..m.len() {
+            assert!(parse_answer(&m[..cut], 1, A).is_err(), "cut at {cut}");
+        }
+        assert!(encode_query(1, "", A).is_err());
+        assert!(encode_query(1, "a..b", A).is_err());
+        assert!(encode_query(1, &"x".repeat(64), A).is_err());
+    }
+}
