@@ -168,6 +168,8 @@ export interface NativeProxySpec {
   port?: number;
   listenPort?: number;
   connectTimeoutMs?: number;
+  /** The tunnel's DNS servers, for SOCKS5/HTTP target names (asked through the tunnel). */
+  dns?: string[];
 }
 
 export interface NativeProxy {

@@ -58,7 +58,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
     await wg(srv.ns, ['set', iface.name, 'private-key', serverKey.file, 'listen-port', '51820',
       'peer', publicKeyFromPrivate(clientKey), 'allowed-ips', '10.211.0.2/32']);
     const serverCfg = path.join(lab.tmp, 'server.json');
-    writeFileSync(serverCfg, JSON.stringify({ keyFile: key, certFile: cert, records: {} }));
+    writeFileSync(serverCfg, JSON.stringify({ keyFile: key, certFile: cert, records: { 'files.test': { a: [SERVER] } } }));
     server = spawn('ip', ['netns', 'exec', srv.ns, process.execPath, path.join(__dirname, 'rootless', 'server.cjs'), serverCfg],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
@@ -67,7 +67,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
     });
     want = (await must('ip', ['netns', 'exec', srv.ns, 'sh', '-c', `curl -sS ${URL} | sha256sum | cut -d' ' -f1`])).trim();
     writeFileSync(path.join(shared, 'wg.conf'), [
-      '[Interface]', `PrivateKey = ${clientKey}`, 'Address = 10.211.0.2/24', '',
+      '[Interface]', `PrivateKey = ${clientKey}`, 'Address = 10.211.0.2/24', `DNS = ${SERVER}`, '',
       '[Peer]', `PublicKey = ${serverKey.pub}`, `Endpoint = ${srv.v4}:51820`, 'AllowedIPs = 10.211.0.0/24', '',
     ].join('\n'), { mode: 0o644 });
     writeFileSync(path.join(shared, 'wireproxy.conf'), [
@@ -106,6 +106,12 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
 
   it('moves 32 MB through SOCKS5 with and without credentials, hashes intact', async () => {
     expect(await curl(['--socks5-hostname', '127.0.0.1:11081', URL])).toEqual({ sha: want, status: 0 });
+    // By name: resolved by the proxy through the tunnel's DNS (the server side's DNS server), not the host's.
+    const byName = URL.replace(SERVER, 'files.test');
+    expect(await curl(['--socks5-hostname', '127.0.0.1:11081', byName])).toEqual({ sha: want, status: 0 });
+    expect(await curl(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', byName])).toEqual({ sha: want, status: 0 });
+    // An unknown name: SOCKS5 reply 0x04, which curl reports as exit 97.
+    expect((await curl(['--socks5-hostname', '127.0.0.1:11081', 'http://nowhere.test/'])).status).toBe(97);
     expect(await curl(['-x', 'socks5h://alice:s3cret@127.0.0.1:11080', URL])).toEqual({ sha: want, status: 0 });
   });
 
@@ -122,6 +128,18 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
       '-x', 'http://bob:wrong@127.0.0.1:13128', URL]);
     expect(r.stdout).toBe('407');
     expect((await curl(['-x', 'socks5h://127.0.0.1:11081', 'http://10.211.0.1:81/'])).status).not.toBe(0);
+  });
+
+  it('refuses a port in use and a bad config with exit 1', async () => {
+    const wgFile = path.join(shared, 'wg.conf');
+    const taken = await run('ip', ['netns', 'exec', clientNs, process.execPath, CLI, 'proxy', wgFile, '--socks5', '127.0.0.1:11080']);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/--socks5: socks5 on 127.0.0.1:11080: .*(in use|EADDRINUSE)/i);
+    const badFile = path.join(shared, 'bad.conf');
+    writeFileSync(badFile, 'WGConfig = wg.conf\n[Socks5]\nBindAddress = 127.0.0.1:99999\n');
+    const bad = await run('ip', ['netns', 'exec', clientNs, process.execPath, CLI, 'proxy', badFile]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`${badFile}:3: BindAddress: "99999" is not a port 1-65535`);
   });
 
   it('closes its listeners and exits 0 on SIGTERM', async () => {

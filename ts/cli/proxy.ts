@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isIP } from 'node:net';
-import { ConfigError } from '../config/wgquick';
+import { ConfigError, WgQuickConfig } from '../config/wgquick';
+import { readConfigFile } from '../config/locate';
 import { parseConfig } from '../config/parse';
 import { native, NativeProxy } from '../native';
 import { Tunnel } from '../tunnel';
@@ -67,14 +68,18 @@ export async function loadPlan(file: string, flags: ProxyListener[]): Promise<Pr
   return plan;
 }
 
-async function openTunnel(plan: ProxyPlan): Promise<Tunnel> {
-  if ('path' in plan.wg) return Tunnel.fromConfig(plan.wg.path, { netstack: true });
-  const parsed = parseConfig(plan.wg.text, { file: plan.wg.file });
-  return Tunnel.fromConfig(parsed, { netstack: true, name: path.basename(plan.wg.file).replace(/\.[^.]*$/, '').slice(0, 15) || 'proxy' });
+/** The wg-quick part, parsed (errors before anything binds), and the tunnel's name. */
+async function wgConfig(plan: ProxyPlan): Promise<{ config: WgQuickConfig; name: string }> {
+  if ('path' in plan.wg) {
+    const located = await readConfigFile(plan.wg.path);
+    return { config: parseConfig(located.data.toString('utf8'), { file: located.path }), name: located.interfaceName };
+  }
+  const name = path.basename(plan.wg.file).replace(/\.[^.]*$/, '').replace(/[^a-zA-Z0-9_=+.-]/g, '').slice(0, 15);
+  return { config: parseConfig(plan.wg.text, { file: plan.wg.file }), name: name || 'proxy' };
 }
 
 /** Starts every listener or none: one that fails closes those already started. */
-async function startAll(tunnel: Tunnel, listeners: ProxyListener[]): Promise<NativeProxy[]> {
+async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[]): Promise<NativeProxy[]> {
   const started: NativeProxy[] = [];
   try {
     for (const l of listeners) {
@@ -83,7 +88,7 @@ async function startAll(tunnel: Tunnel, listeners: ProxyListener[]): Promise<Nat
       if (l.kind === 'forward' && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host)).address;
       try {
         const { where: _where, ...spec } = l;
-        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, host }));
+        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, host, dns }));
       } catch (err) {
         const [code, ...rest] = String((err as Error).message).split(': ');
         const what = l.kind === 'reverse' ? `tunnel port ${l.listenPort}` : l.bind;
@@ -105,11 +110,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if ('error' in args) return usageError('proxy', args.error, USAGE);
   const plan = await loadPlan(args.config, args.flags);
-  if ('text' in plan.wg) parseConfig(plan.wg.text, { file: plan.wg.file }); // errors before anything binds
-  const tunnel = await openTunnel(plan);
+  const { config, name } = await wgConfig(plan);
+  const tunnel = await Tunnel.fromConfig(config, { netstack: true, name });
+  if (config.dns.length === 0 && plan.listeners.some((l) => l.kind === 'socks5' || l.kind === 'http')) {
+    process.stderr.write('wiretun proxy: the config has no DNS servers: SOCKS5/HTTP targets by name will be refused\n');
+  }
   let proxies: NativeProxy[];
   try {
-    proxies = await startAll(tunnel, plan.listeners);
+    proxies = await startAll(tunnel, plan.listeners, config.dns);
   } catch (err) {
     await tunnel.close();
     throw err;

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use wiretun_netstack::errno_name;
+use wiretun_proxy::dns::StackResolver;
 use wiretun_proxy::socks5::Host;
 use wiretun_proxy::{Credentials, Options, Reverse, Server};
 
@@ -27,6 +28,8 @@ pub struct JsProxySpec {
     /// reverse: the stack port to listen on.
     pub listen_port: Option<u32>,
     pub connect_timeout_ms: Option<u32>,
+    /// socks5, http: the tunnel's DNS servers (`ip` or `ip:port`), asked through the tunnel for target names.
+    pub dns: Option<Vec<String>>,
 }
 
 // Held only to be dropped: dropping a Server closes its listener, dropping a Reverse stops listening.
@@ -71,6 +74,22 @@ pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<Bind
     let mut opts = Options::new(netstack.stack().clone());
     if let Some(ms) = spec.connect_timeout_ms {
         opts.connect_timeout = Duration::from_millis(ms.into());
+    }
+    let servers = spec
+        .dns
+        .iter()
+        .flatten()
+        .map(|d| {
+            d.parse::<SocketAddr>()
+                .or_else(|_| d.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| err(format!("EINVAL: DNS server {d:?} is not an IP address")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !servers.is_empty() {
+        opts.resolver = Some(std::sync::Arc::new(StackResolver::new(
+            netstack.stack().clone(),
+            servers,
+        )));
     }
     let auth = match (spec.username, spec.password) {
         (Some(user), Some(pass)) if !user.is_empty() => Some(Credentials { user, pass }),
