@@ -110,7 +110,11 @@ pub struct StackResolver {
 
 impl StackResolver {
     pub fn new(stack: Arc<wiretun_netstack::Stack>, servers: Vec<SocketAddr>) -> StackResolver {
-        let seed = Instant::now().elapsed().subsec_nanos() as u16 ^ std::process::id() as u16;
+        // Query ids start at a random point (std's per-process random hash keys), so they are not guessable.
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish() as u16;
         StackResolver {
             stack,
             servers,
