@@ -58,6 +58,9 @@ mod servers {
         pub connect_timeout: Duration,
         /// How long a client may take to send its handshake or request head (a slow or idle client is dropped).
         pub handshake_timeout: Duration,
+        /// Clients in their handshake or dial at once, per listener (a thread each); more are closed at
+        /// once, so a flood of idle connections costs a bounded number of threads.
+        pub max_handshakes: usize,
     }
 
     impl Options {
@@ -67,6 +70,7 @@ mod servers {
                 resolver: None,
                 connect_timeout: Duration::from_secs(10),
                 handshake_timeout: Duration::from_secs(10),
+                max_handshakes: 256,
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -95,7 +95,18 @@ impl Drop for Server {
     }
 }
 
+/// One client's place among the listener's handshakes, given back when its thread ends (the splice then runs
+/// on the stack's thread).
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn accept_loop(listener: TcpListener, opts: Options, kind: Arc<Kind>, stop: Arc<AtomicBool>) {
+    let busy = Arc::new(AtomicUsize::new(0));
     for client in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -107,10 +118,19 @@ fn accept_loop(listener: TcpListener, opts: Options, kind: Arc<Kind>, stop: Arc<
                 continue;
             }
         };
-        let (opts, kind) = (opts.clone(), kind.clone());
+        if busy.fetch_add(1, Ordering::SeqCst) >= opts.max_handshakes {
+            busy.fetch_sub(1, Ordering::SeqCst);
+            log::warn!(
+                "proxy: {} clients in their handshake already: closing a new one",
+                opts.max_handshakes
+            );
+            continue;
+        }
+        let (opts, kind, slot) = (opts.clone(), kind.clone(), Slot(busy.clone()));
         let _ = std::thread::Builder::new()
             .name("proxy client".into())
             .spawn(move || {
+                let _slot = slot;
                 let peer = client.peer_addr().ok();
                 if let Err(e) = serve(&opts, &kind, client) {
                     log::info!("proxy: client {peer:?}: {e}");

@@ -428,3 +428,36 @@ fn socks5_names_resolve_through_the_tunnel_dns() {
     assert!(http_head(&mut s).starts_with("HTTP/1.1 200 "));
     echo_check(s);
 }
+
+#[test]
+fn idle_clients_beyond_the_handshake_limit_are_closed() {
+    let (a, _b, _echo) = pair("limit");
+    let mut o = opts(&a, false);
+    o.max_handshakes = 2;
+    let server = Server::socks5(o, local(), None).unwrap();
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(server.local_addr()).unwrap())
+        .collect();
+    // Accepts are taken in order, so the third is counted after the two idle ones.
+    let mut third = TcpStream::connect(server.local_addr()).unwrap();
+    third.write_all(&[5, 1, 0]).unwrap();
+    assert!(closed(&mut third));
+    // Once the idle ones are gone (handshake timeout), new clients get in again.
+    drop(idle);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut s = TcpStream::connect(server.local_addr()).unwrap();
+        s.write_all(&[5, 1, 0]).unwrap();
+        let mut reply = [0u8; 2];
+        if s.read_exact(&mut reply).is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slots were not given back"
+        );
+    }
+    let (s, code) = socks_connect(server.local_addr(), None, &v4_request([10, 0, 0, 2], 80));
+    assert_eq!(code, 0);
+    echo_check(s);
+}
