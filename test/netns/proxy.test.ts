@@ -78,12 +78,12 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
     ].join('\n'), { mode: 0o644 });
     proxy = spawn('ip', ['netns', 'exec', clientNs, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
       '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', process.execPath, CLI, 'proxy',
-      path.join(shared, 'wireproxy.conf'), '--socks5', '127.0.0.1:11081'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
+      path.join(shared, 'wireproxy.conf'), '--socks5', '127.0.0.1:11081', '--info', '127.0.0.1:19090'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`proxy did not start: ${stderr}`)), 20_000);
       proxy!.stderr!.on('data', (d: Buffer) => {
         stderr += d.toString();
-        if ((stderr.match(/ on /g) ?? []).length >= 4) (clearTimeout(timer), resolve());
+        if ((stderr.match(/ on /g) ?? []).length >= 5) (clearTimeout(timer), resolve());
       });
       proxy!.once('exit', (code) => reject(new Error(`proxy exited (${code}): ${stderr}`)));
     });
@@ -119,6 +119,14 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
     expect(await curl(['-x', 'http://bob:hunter2@127.0.0.1:13128', URL])).toEqual({ sha: want, status: 0 });
     expect(await curl(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', URL])).toEqual({ sha: want, status: 0 });
     expect(await curl([`http://127.0.0.1:18080/blob?size=${SIZE}`])).toEqual({ sha: want, status: 0 });
+  });
+
+  it('serves /readyz and /metrics (--info) once traffic has flowed', async () => {
+    const get = async (p: string): Promise<string> =>
+      must('ip', ['netns', 'exec', clientNs, 'curl', '-sS', '-w', ' %{http_code}', `http://127.0.0.1:19090${p}`]);
+    expect(await get('/readyz')).toBe('ready\n 200');
+    const m = /^wireguard_received_bytes_total\{interface="wg",public_key="[^"]+",allowed_ips="10.211.0.0\/24"\} (\d+)$/m.exec(await get('/metrics'));
+    expect(Number(m?.[1])).toBeGreaterThan(5 * SIZE);
   });
 
   it('refuses wrong credentials with the protocol replies', async () => {

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { exposureWarning, isWireproxyConfig, parseFlag, parseWireproxy } from '../../ts/cli/proxy-config';
 import { parseArgs } from '../../ts/cli/proxy';
 import { parseConfig } from '../../ts/config/parse';
+import { metrics, readyz } from '../../ts/cli/proxy-info';
+import type { PeerStatus } from '../../ts/tunnel';
 
 const KEY = 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=';
 const PUB = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
@@ -115,5 +117,32 @@ describe('proxy flags', () => {
     expect(exposureWarning(parseFlag('--socks5', '0.0.0.0:1080'))).toMatch(/without credentials on 0.0.0.0:1080/);
     expect(exposureWarning(parseFlag('--socks5', 'a:b@0.0.0.0:1080'))).toBeUndefined();
     expect(exposureWarning(parseFlag('-L', '[::]:80:10.0.0.1:80'))).toMatch(/a forward on \[::\]:80/);
+  });
+});
+
+describe('proxy --info', () => {
+  const peer = (lastHandshake: Date | null): PeerStatus => ({
+    publicKey: PUB, hasPresharedKey: false, endpoint: null, allowedIps: ['10.0.0.0/24', 'fd00::/64'],
+    lastHandshake, rxBytes: 10, txBytes: 20, persistentKeepalive: 0,
+  });
+
+  it('is ready only after a handshake younger than 3 minutes', () => {
+    const now = Date.parse('2026-01-01T00:10:00Z');
+    expect(readyz([peer(null)], now)).toBe(false);
+    expect(readyz([peer(new Date(now - 200_000))], now)).toBe(false);
+    expect(readyz([peer(null), peer(new Date(now - 5_000))], now)).toBe(true);
+  });
+
+  it('uses the exporter metric names and labels', () => {
+    const text = metrics('wp', [peer(new Date(1_700_000_000_000))]);
+    expect(text).toContain(`wireguard_sent_bytes_total{interface="wp",public_key="${PUB}",allowed_ips="10.0.0.0/24,fd00::/64"} 20\n`);
+    expect(text).toContain('wireguard_received_bytes_total{');
+    expect(text).toMatch(/wireguard_latest_handshake_seconds\{.*\} 1700000000\n/);
+    expect(text).not.toContain(KEY);
+  });
+
+  it('takes --info ADDR', () => {
+    expect(parseArgs(['a.conf', '-L', '1:10.0.0.1:1', '--info', '9090'])).toMatchObject({ info: '127.0.0.1:9090' });
+    expect(parseArgs(['a.conf', '--info', 'x:1'])).toEqual({ error: '--info x:1: "x" is not an IP address (listeners bind to addresses)' });
   });
 });

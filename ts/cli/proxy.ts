@@ -11,7 +11,8 @@ import { native, NativeProxy } from '../native';
 import { Tunnel } from '../tunnel';
 import { WiretunError } from '../errors';
 import { usageError } from './common';
-import { exposureWarning, isWireproxyConfig, parseFlag, parseWireproxy, ProxyListener, ProxyPlan } from './proxy-config';
+import { serveInfo } from './proxy-info';
+import { exposureWarning, isWireproxyConfig, parseBind, parseFlag, parseWireproxy, ProxyListener, ProxyPlan } from './proxy-config';
 
 const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
                      [-L [BIND:]PORT:HOST:PORT]... [-R PORT:HOST:PORT]...
@@ -23,19 +24,29 @@ const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--h
     --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
     -L [BIND:]PORT:HOST:PORT   forward a host port to HOST:PORT through the tunnel
     -R PORT:HOST:PORT          forward the tunnel's PORT to HOST:PORT on this host
+    --info ADDR                /metrics (Prometheus) and /readyz (200 after a recent handshake) on ADDR
   Listeners bind 127.0.0.1 unless told otherwise. SIGINT/SIGTERM close them and exit 0.
 `;
 
 const FLAGS = new Set(['--socks5', '--http', '-L', '-R']);
 
 /** CONFIG and the flag listeners, or a usage error's message. */
-export function parseArgs(argv: string[]): { config: string; flags: ProxyListener[] } | { error: string } | { help: true } {
+export function parseArgs(argv: string[]): { config: string; flags: ProxyListener[]; info?: string } | { error: string } | { help: true } {
   let config: string | undefined;
+  let info: string | undefined;
   const flags: ProxyListener[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') return { help: true };
-    if (FLAGS.has(a)) {
+    if (a === '--info' || a === '-i') {
+      const value = argv[++i];
+      if (value === undefined) return { error: `${a} needs a value` };
+      try {
+        info = parseBind(value, (m) => { throw new ConfigError(`${a} ${value}: ${m}`); });
+      } catch (err) {
+        return { error: (err as Error).message };
+      }
+    } else if (FLAGS.has(a)) {
       const value = argv[++i];
       if (value === undefined) return { error: `${a} needs a value` };
       try {
@@ -52,7 +63,7 @@ export function parseArgs(argv: string[]): { config: string; flags: ProxyListene
     }
   }
   if (config === undefined) return { error: 'missing CONFIG' };
-  return { config, flags };
+  return { config, flags, ...(info !== undefined ? { info } : {}) };
 }
 
 /** Reads CONFIG into a plan; throws ConfigError naming file:line. */
@@ -122,6 +133,19 @@ export async function run(argv: string[]): Promise<number> {
     await tunnel.close();
     throw err;
   }
+  let info: import('node:http').Server | undefined;
+  if (args.info !== undefined) {
+    const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(args.info)!;
+    try {
+      info = await serveInfo(host, Number(port), name, () => tunnel.peers());
+    } catch (err) {
+      for (const p of proxies) p.close();
+      await tunnel.close();
+      const e = err as NodeJS.ErrnoException;
+      throw new WiretunError(e.code ?? 'EIO', `--info ${args.info}: ${e.message}`);
+    }
+    process.stderr.write(`wiretun proxy: /metrics and /readyz on http://${args.info}\n`);
+  }
   for (const l of plan.listeners) {
     const warning = exposureWarning(l);
     if (warning) process.stderr.write(`wiretun proxy: warning: ${warning}\n`);
@@ -138,6 +162,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   clearInterval(keepAlive);
   for (const p of proxies) p.close();
+  info?.close();
   await tunnel.close();
   process.stderr.write(`wiretun proxy: ${signal}: listeners closed\n`);
   return 0;
