@@ -150,6 +150,16 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
     expect(bad.stderr).toContain(`${badFile}:3: BindAddress: "99999" is not a port 1-65535`);
   });
 
+  it('connects stdin/stdout to a tunnel port with --stdio and exits 0 when it closes', async () => {
+    const wgFile = path.join(shared, 'wg.conf');
+    const r = await run('ip', ['netns', 'exec', clientNs, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
+      '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', process.execPath, CLI, 'proxy', wgFile, '--stdio', `${SERVER}:7`],
+    { input: 'through the echo server\n' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('through the echo server\n');
+    expect(r.code).toBe(0);
+  });
+
   it('closes its listeners and exits 0 on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => proxy!.once('exit', resolve));
     proxy!.kill('SIGTERM');

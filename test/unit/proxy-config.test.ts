@@ -70,7 +70,8 @@ describe('wireproxy config', () => {
 
   it('refuses what it does not support, and mistakes, with file:line and key', () => {
     throwsAt(`${INLINE}\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:53\n`, 28, /\[UDPProxyTunnel\]: UDP forwards are not supported yet/);
-    throwsAt(`${INLINE}\n[STDIOTunnel]\nTarget = a:22\n`, 28, /\[STDIOTunnel\]: STDIO/);
+    expect(parseWireproxy(`${INLINE}\n[STDIOTunnel]\nTarget = a:22\n`, 'f', '.').listeners[4]).toMatchObject({ kind: 'stdio', host: 'a', port: 22 });
+    expect(parseFlag('--stdio', '[fd00::1]:22')).toMatchObject({ kind: 'stdio', host: 'fd00::1', port: 22 });
     throwsAt(`${INLINE}\n[Bogus]\n`, 28, /unknown section \[Bogus\]/);
     throwsAt(INLINE.replace('Username = alice', 'Usename = alice'), 14, /Usename: unknown key in \[socks5\]/);
     throwsAt(INLINE.replace('Password = s3cret\n', ''), 14, /Username: Username and Password go together/);

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/wgquick';
 
-export type ProxyKind = 'socks5' | 'http' | 'forward' | 'reverse';
+export type ProxyKind = 'socks5' | 'http' | 'forward' | 'reverse' | 'stdio';
 
 /** One listener to start, in the binding's terms. */
 export interface ProxyListener {
@@ -34,10 +34,10 @@ const KEYS: Record<string, string[]> = {
   http: ['bindaddress', 'username', 'password', 'certfile', 'keyfile'],
   tcpclienttunnel: ['bindaddress', 'target'],
   tcpservertunnel: ['listenport', 'target'],
+  stdiotunnel: ['target'],
 };
 const NOT_YET: Record<string, string> = {
   udpproxytunnel: 'UDP forwards are not supported yet',
-  stdiotunnel: 'STDIO tunnels are not supported yet',
   resolve: 'ResolveStrategy is not supported yet',
 };
 
@@ -156,6 +156,7 @@ function toListener(kind: string, values: Map<string, { value: string; line: num
   }
   const t = get('target', 'Target', true)!;
   const target = parseTarget(t.value, t.fail);
+  if (kind === 'stdiotunnel') return { kind: 'stdio', ...target, where };
   if (kind === 'tcpclienttunnel') {
     const b = get('bindaddress', 'BindAddress', true)!;
     return { kind: 'forward', bind: parseBind(b.value, b.fail), ...target, where };
@@ -167,6 +168,7 @@ function toListener(kind: string, values: Map<string, { value: string; line: num
 /** `--socks5 [USER:PASS@]HOST:PORT`, `--http [USER:PASS@]HOST:PORT`, `-L [BIND:]PORT:HOST:PORT`, `-R PORT:HOST:PORT`. */
 export function parseFlag(flag: string, value: string): ProxyListener {
   const fail = (m: string): never => { throw new ConfigError(`${flag} ${value}: ${m}`); };
+  if (flag === '--stdio') return { kind: 'stdio', ...parseTarget(value, fail), where: flag };
   if (flag === '--socks5' || flag === '--http') {
     const at = value.lastIndexOf('@');
     const bind = parseBind(at < 0 ? value : value.slice(at + 1), fail);

@@ -24,11 +24,12 @@ const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--h
     --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
     -L [BIND:]PORT:HOST:PORT   forward a host port to HOST:PORT through the tunnel
     -R PORT:HOST:PORT          forward the tunnel's PORT to HOST:PORT on this host
+    --stdio HOST:PORT          connect stdin/stdout to HOST:PORT (an ssh ProxyCommand); exits when it closes
     --info ADDR                /metrics (Prometheus) and /readyz (200 after a recent handshake) on ADDR
   Listeners bind 127.0.0.1 unless told otherwise. SIGINT/SIGTERM close them and exit 0.
 `;
 
-const FLAGS = new Set(['--socks5', '--http', '-L', '-R']);
+const FLAGS = new Set(['--socks5', '--http', '-L', '-R', '--stdio']);
 
 /** CONFIG and the flag listeners, or a usage error's message. */
 export function parseArgs(argv: string[]): { config: string; flags: ProxyListener[]; info?: string } | { error: string } | { help: true } {
@@ -94,12 +95,14 @@ async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[
   const started: NativeProxy[] = [];
   try {
     for (const l of listeners) {
+      if (l.kind === 'stdio') continue;
+      const kind = l.kind;
       let host = l.host;
       // A forward's target name is resolved once, through the tunnel's DNS.
       if (l.kind === 'forward' && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host)).address;
       try {
-        const { where: _where, ...spec } = l;
-        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, host, dns }));
+        const { where: _where, kind: _kind, ...spec } = l;
+        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns }));
       } catch (err) {
         const [code, ...rest] = String((err as Error).message).split(': ');
         const what = l.kind === 'reverse' ? `tunnel port ${l.listenPort}` : l.bind;
@@ -121,6 +124,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   if ('error' in args) return usageError('proxy', args.error, USAGE);
   const plan = await loadPlan(args.config, args.flags);
+  const stdioCount = plan.listeners.filter((l) => l.kind === 'stdio').length;
+  if (stdioCount > 1) throw new ConfigError(`${args.config}: only one stdio tunnel (there is one stdin)`);
   const { config, name } = await wgConfig(plan);
   const tunnel = await Tunnel.fromConfig(config, { netstack: true, name });
   if (config.dns.length === 0 && plan.listeners.some((l) => l.kind === 'socks5' || l.kind === 'http')) {
@@ -150,10 +155,18 @@ export async function run(argv: string[]): Promise<number> {
     const warning = exposureWarning(l);
     if (warning) process.stderr.write(`wiretun proxy: warning: ${warning}\n`);
   }
-  plan.listeners.forEach((l, i) => {
+  plan.listeners.filter((l) => l.kind !== 'stdio').forEach((l, i) => {
     const target = l.kind === 'socks5' || l.kind === 'http' ? '' : ` -> ${l.host}:${l.port}`;
     process.stderr.write(`wiretun proxy: ${l.kind} on ${proxies[i].address}${target}\n`);
   });
+  const stdio = plan.listeners.filter((l) => l.kind === 'stdio');
+  if (stdio.length === 1) {
+    const status = await pipeStdio(tunnel, stdio[0]);
+    for (const p of proxies) p.close();
+    info?.close();
+    await tunnel.close();
+    return status;
+  }
   // The native listeners hold no handle on the event loop, and signal handlers do not either: a timer does.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -166,4 +179,24 @@ export async function run(argv: string[]): Promise<number> {
   await tunnel.close();
   process.stderr.write(`wiretun proxy: ${signal}: listeners closed\n`);
   return 0;
+}
+
+/** stdin to HOST:PORT through the tunnel and its answer to stdout (these bytes pass through JS: one stream,
+ * an interactive one); resolves to 0 when the remote closes, 1 on an error. */
+function pipeStdio(tunnel: Tunnel, l: ProxyListener): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = tunnel.connect({ port: l.port!, host: l.host! });
+    let failed = false;
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      failed = true;
+      process.stderr.write(`wiretun proxy: ${l.where}: ${l.host}:${l.port}: ${err.message}\n`);
+    });
+    process.stdin.pipe(socket);
+    socket.pipe(process.stdout);
+    socket.once('close', () => {
+      process.stdin.unpipe(socket);
+      process.stdin.pause();
+      resolve(failed ? 1 : 0);
+    });
+  });
 }
