@@ -19,6 +19,8 @@ mod relay;
 mod server;
 pub mod socks5;
 #[cfg(feature = "servers")]
+pub mod udp;
+#[cfg(feature = "servers")]
 pub use servers::*;
 
 #[cfg(feature = "servers")]

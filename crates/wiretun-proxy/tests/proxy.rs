@@ -461,3 +461,39 @@ fn idle_clients_beyond_the_handshake_limit_are_closed() {
     assert_eq!(code, 0);
     echo_check(s);
 }
+
+#[test]
+fn udp_forward_round_trips_per_client() {
+    let (a, b, _echo) = pair("udp");
+    let echo = b.stack().bind_udp("10.0.0.2:7".parse().unwrap()).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = echo.recv_from_timeout(&mut buf, Duration::from_secs(20)) {
+            let mut reply = b"echo:".to_vec();
+            reply.extend_from_slice(&buf[..n]);
+            echo.send_to(&reply, from).unwrap();
+        }
+    });
+    let fwd = wiretun_proxy::udp::UdpForward::start(
+        &opts(&a, false),
+        local(),
+        "10.0.0.2:7".parse().unwrap(),
+    )
+    .unwrap();
+    for name in ["one", "two"] {
+        let c = std::net::UdpSocket::bind(local()).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        // The first datagrams may go out before the handshake completes; ask again until answered.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let n = loop {
+            c.send_to(name.as_bytes(), fwd.local_addr()).unwrap();
+            if let Ok((n, _)) = c.recv_from(&mut buf) {
+                break n;
+            }
+            assert!(std::time::Instant::now() < deadline, "no UDP answer");
+        };
+        assert_eq!(&buf[..n], format!("echo:{name}").as_bytes());
+    }
+}

@@ -1,0 +1,116 @@
+//! `-L [BIND:]PORT:HOST:PORT/udp`: a host UDP port whose datagrams go to one target through the tunnel. Each
+//! client address gets a stack socket of its own, so replies find their way back; a client quiet for
+//! [`IDLE`] loses its socket, and at most [`MAX_CLIENTS`] are kept.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wiretun_netstack::Datagram;
+
+use crate::Options;
+
+pub const IDLE: Duration = Duration::from_secs(120);
+pub const MAX_CLIENTS: usize = 1024;
+
+/// A running UDP forward; dropping it closes the host socket and every client's stack socket.
+pub struct UdpForward {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl UdpForward {
+    pub fn start(opts: &Options, bind: SocketAddr, target: SocketAddr) -> io::Result<UdpForward> {
+        let sock = UdpSocket::bind(bind)
+            .map_err(|e| io::Error::new(e.kind(), format!("listening on {bind}/udp: {e}")))?;
+        sock.set_read_timeout(Some(Duration::from_millis(500)))?;
+        let addr = sock.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, stack) = (stop.clone(), opts.stack.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("proxy {addr}/udp"))
+            .spawn(move || run(sock, stack, target, flag))?;
+        Ok(UdpForward {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for UdpForward {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(
+    sock: UdpSocket,
+    stack: Arc<wiretun_netstack::Stack>,
+    target: SocketAddr,
+    stop: Arc<AtomicBool>,
+) {
+    let sock = Arc::new(sock);
+    let mut clients: HashMap<SocketAddr, (wiretun_netstack::UdpSocket, Instant)> = HashMap::new();
+    let mut buf = vec![0u8; 65536];
+    let local: SocketAddr = match target {
+        SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+        SocketAddr::V6(_) => ([0u16; 8], 0).into(),
+    };
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        clients.retain(|_, (_, seen)| now.duration_since(*seen) < IDLE);
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => {
+                log::warn!("proxy udp: {e}");
+                continue;
+            }
+        };
+        if !clients.contains_key(&from) {
+            if clients.len() >= MAX_CLIENTS {
+                continue;
+            }
+            let back = sock.clone();
+            let bound = stack.bind_udp_with(local, move |d: Datagram| {
+                if d.from == target {
+                    let _ = back.send_to(&d.data, from);
+                }
+            });
+            match bound {
+                Ok(s) => {
+                    clients.insert(from, (s, now));
+                }
+                Err(e) => {
+                    log::info!("proxy udp: {from}: {e}");
+                    continue;
+                }
+            }
+        }
+        let entry = clients.get_mut(&from).expect("inserted");
+        entry.1 = now;
+        if let Err(e) = entry.0.send_to(&buf[..n], target) {
+            log::debug!("proxy udp: {from} -> {target}: {e}");
+        }
+    }
+}
