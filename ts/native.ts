@@ -160,7 +160,7 @@ export interface NativeNetstack {
 
 /** One `wiretun proxy` listener (crates/wiretun-proxy); its bytes stay in Rust. */
 export interface NativeProxySpec {
-  kind: 'socks5' | 'http' | 'forward' | 'reverse';
+  kind: 'socks5' | 'http' | 'forward' | 'udp-forward' | 'reverse';
   bind?: string;
   username?: string;
   password?: string;

@@ -78,12 +78,13 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
     ].join('\n'), { mode: 0o644 });
     proxy = spawn('ip', ['netns', 'exec', clientNs, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
       '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', process.execPath, CLI, 'proxy',
-      path.join(shared, 'wireproxy.conf'), '--socks5', '127.0.0.1:11081', '--info', '127.0.0.1:19090'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
+      path.join(shared, 'wireproxy.conf'), '--socks5', '127.0.0.1:11081', '--info', '127.0.0.1:19090',
+      '-L', `15353:${SERVER}:7/udp`], { stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`proxy did not start: ${stderr}`)), 20_000);
       proxy!.stderr!.on('data', (d: Buffer) => {
         stderr += d.toString();
-        if ((stderr.match(/ on /g) ?? []).length >= 5) (clearTimeout(timer), resolve());
+        if ((stderr.match(/ on /g) ?? []).length >= 6) (clearTimeout(timer), resolve());
       });
       proxy!.once('exit', (code) => reject(new Error(`proxy exited (${code}): ${stderr}`)));
     });
@@ -127,6 +128,15 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
     expect(await get('/readyz')).toBe('ready\n 200');
     const m = /^wireguard_received_bytes_total\{interface="wg",public_key="[^"]+",allowed_ips="10.211.0.0\/24"\} (\d+)$/m.exec(await get('/metrics'));
     expect(Number(m?.[1])).toBeGreaterThan(5 * SIZE);
+  });
+
+  it('forwards UDP with -L .../udp to the server side echo', async () => {
+    const script = `const s = require('dgram').createSocket('udp4');
+      const t = setInterval(() => s.send('over udp', 15353, '127.0.0.1'), 200);
+      s.on('message', (m) => { clearInterval(t); console.log(m.toString()); s.close(); });
+      setTimeout(() => process.exit(3), 10000).unref();
+      s.send('over udp', 15353, '127.0.0.1');`;
+    expect((await must('ip', ['netns', 'exec', clientNs, process.execPath, '-e', script])).trim()).toBe('over udp');
   });
 
   it('refuses wrong credentials with the protocol replies', async () => {

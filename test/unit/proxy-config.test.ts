@@ -69,7 +69,10 @@ describe('wireproxy config', () => {
   });
 
   it('refuses what it does not support, and mistakes, with file:line and key', () => {
-    throwsAt(`${INLINE}\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:53\n`, 28, /\[UDPProxyTunnel\]: UDP forwards are not supported yet/);
+    throwsAt(`${INLINE}\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:53\nTarget = 10.0.0.1:53\nInactivityTimeout = 5\n`, 31, /InactivityTimeout: not supported yet/);
+    expect(parseWireproxy(`${INLINE}\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:53\nTarget = 10.0.0.1:53\n`, 'f', '.').listeners[4])
+      .toMatchObject({ kind: 'udp-forward', bind: '127.0.0.1:53', host: '10.0.0.1', port: 53 });
+    expect(parseFlag('-L', '5353:10.0.0.1:53/udp')).toMatchObject({ kind: 'udp-forward', bind: '127.0.0.1:5353', host: '10.0.0.1', port: 53 });
     expect(parseWireproxy(`${INLINE}\n[STDIOTunnel]\nTarget = a:22\n`, 'f', '.').listeners[4]).toMatchObject({ kind: 'stdio', host: 'a', port: 22 });
     expect(parseFlag('--stdio', '[fd00::1]:22')).toMatchObject({ kind: 'stdio', host: 'fd00::1', port: 22 });
     throwsAt(`${INLINE}\n[Bogus]\n`, 28, /unknown section \[Bogus\]/);

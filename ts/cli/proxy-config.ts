@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/wgquick';
 
-export type ProxyKind = 'socks5' | 'http' | 'forward' | 'reverse' | 'stdio';
+export type ProxyKind = 'socks5' | 'http' | 'forward' | 'udp-forward' | 'reverse' | 'stdio';
 
 /** One listener to start, in the binding's terms. */
 export interface ProxyListener {
@@ -35,9 +35,9 @@ const KEYS: Record<string, string[]> = {
   tcpclienttunnel: ['bindaddress', 'target'],
   tcpservertunnel: ['listenport', 'target'],
   stdiotunnel: ['target'],
+  udpproxytunnel: ['bindaddress', 'target', 'inactivitytimeout'],
 };
 const NOT_YET: Record<string, string> = {
-  udpproxytunnel: 'UDP forwards are not supported yet',
   resolve: 'ResolveStrategy is not supported yet',
 };
 
@@ -157,6 +157,12 @@ function toListener(kind: string, values: Map<string, { value: string; line: num
   const t = get('target', 'Target', true)!;
   const target = parseTarget(t.value, t.fail);
   if (kind === 'stdiotunnel') return { kind: 'stdio', ...target, where };
+  if (kind === 'udpproxytunnel') {
+    const idle = get('inactivitytimeout', 'InactivityTimeout', false);
+    if (idle) idle.fail('not supported yet (clients idle for 120 s are dropped)');
+    const b = get('bindaddress', 'BindAddress', true)!;
+    return { kind: 'udp-forward', bind: parseBind(b.value, b.fail), ...target, where };
+  }
   if (kind === 'tcpclienttunnel') {
     const b = get('bindaddress', 'BindAddress', true)!;
     return { kind: 'forward', bind: parseBind(b.value, b.fail), ...target, where };
@@ -179,12 +185,13 @@ export function parseFlag(flag: string, value: string): ProxyListener {
     if (colon <= 0) fail('credentials are USER:PASS@');
     return { kind, bind, username: userpass.slice(0, colon), password: userpass.slice(colon + 1), where: flag };
   }
-  // Split off the last HOST:PORT (HOST may be [IPv6]); what is left is [BIND:]PORT.
-  const m = /^(.*):((?:\[[^\]]+\]|[^:[\]]+):\d+)$/.exec(value);
+  // Split off the last HOST:PORT (HOST may be [IPv6]); what is left is [BIND:]PORT. `/udp` makes -L a UDP one.
+  const udp = flag === '-L' && value.endsWith('/udp');
+  const m = /^(.*):((?:\[[^\]]+\]|[^:[\]]+):\d+)$/.exec(udp ? value.slice(0, -4) : value);
   if (!m) return fail('expected PORT:HOST:PORT');
   const target = parseTarget(m[2], fail);
   if (flag === '-R') return { kind: 'reverse', listenPort: parsePort(m[1], fail), ...target, where: flag };
-  return { kind: 'forward', bind: parseBind(m[1], fail), ...target, where: flag };
+  return { kind: udp ? 'udp-forward' : 'forward', bind: parseBind(m[1], fail), ...target, where: flag };
 }
 
 /** A warning for a listener anyone on the network can use, or undefined. */

@@ -22,7 +22,7 @@ const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--h
   an inline [Interface]/[Peer]) or a wg-quick file, with listeners from the flags:
     --socks5 ADDR   SOCKS5 (CONNECT; no auth, or USER:PASS@ for RFC 1929 username/password)
     --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
-    -L [BIND:]PORT:HOST:PORT   forward a host port to HOST:PORT through the tunnel
+    -L [BIND:]PORT:HOST:PORT[/udp]  forward a host TCP (or UDP) port to HOST:PORT through the tunnel
     -R PORT:HOST:PORT          forward the tunnel's PORT to HOST:PORT on this host
     --stdio HOST:PORT          connect stdin/stdout to HOST:PORT (an ssh ProxyCommand); exits when it closes
     --info ADDR                /metrics (Prometheus) and /readyz (200 after a recent handshake) on ADDR
@@ -99,7 +99,7 @@ async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[
       const kind = l.kind;
       let host = l.host;
       // A forward's target name is resolved once, through the tunnel's DNS.
-      if (l.kind === 'forward' && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host)).address;
+      if ((l.kind === 'forward' || l.kind === 'udp-forward') && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host)).address;
       try {
         const { where: _where, kind: _kind, ...spec } = l;
         started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns }));

@@ -12,11 +12,12 @@ use std::time::Duration;
 use wiretun_netstack::errno_name;
 use wiretun_proxy::dns::StackResolver;
 use wiretun_proxy::socks5::Host;
+use wiretun_proxy::udp::UdpForward;
 use wiretun_proxy::{Credentials, Options, Reverse, Server};
 
 #[napi(object, js_name = "NativeProxySpec")]
 pub struct JsProxySpec {
-    /// "socks5", "http", "forward" (-L) or "reverse" (-R).
+    /// "socks5", "http", "forward" (-L), "udp-forward" (-L .../udp) or "reverse" (-R).
     pub kind: String,
     /// The OS address to listen on, `ip:port` or `[ip6]:port` (socks5, http, forward).
     pub bind: Option<String>,
@@ -36,6 +37,7 @@ pub struct JsProxySpec {
 enum Running {
     Server(#[allow(dead_code)] Server),
     Reverse(#[allow(dead_code)] Reverse),
+    Udp(#[allow(dead_code)] UdpForward),
 }
 
 /// A running proxy listener; `close()` stops accepting (connections already spliced live on).
@@ -117,6 +119,23 @@ pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<Bind
                 Err(_) => return Err(err("EINVAL: forward: a target host is required".into())),
             };
             Server::forward(opts, bind()?, host, port16(spec.port, "forward")?).map_err(io)?
+        }
+        "udp-forward" => {
+            let host = spec.host.unwrap_or_default();
+            let ip = host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .map_err(|_| {
+                    err(format!(
+                        "EINVAL: udp forward: {host:?} is not an IP address"
+                    ))
+                })?;
+            let target = SocketAddr::new(ip, port16(spec.port, "udp forward")?);
+            let u = UdpForward::start(&opts, bind()?, target).map_err(io)?;
+            return Ok(BindingProxy {
+                address: format!("{}/udp", u.local_addr()),
+                running: Mutex::new(Some(Running::Udp(u))),
+            });
         }
         "reverse" => {
             let listen = port16(spec.listen_port, "reverse listen port")?;
