@@ -28,6 +28,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
   let shared: string;
   let server: ChildProcess | undefined;
   let proxy: ChildProcess | undefined;
+  let local: ChildProcess | undefined;
   let stderr = '';
   let clientNs: string;
   let want: string;
@@ -75,6 +76,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
       '[Socks5]', 'BindAddress = 127.0.0.1:11080', 'Username = alice', 'Password = s3cret', '',
       '[http]', 'BindAddress = 127.0.0.1:13128', 'Username = bob', 'Password = hunter2', '',
       '[TCPClientTunnel]', 'BindAddress = 127.0.0.1:18080', `Target = ${SERVER}:80`, '',
+      '[TCPServerTunnel]', 'ListenPort = 8081', 'Target = 127.0.0.1:18181', '',
     ].join('\n'), { mode: 0o644 });
     proxy = spawn('ip', ['netns', 'exec', clientNs, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
       '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', process.execPath, CLI, 'proxy',
@@ -84,13 +86,14 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
       const timer = setTimeout(() => reject(new Error(`proxy did not start: ${stderr}`)), 20_000);
       proxy!.stderr!.on('data', (d: Buffer) => {
         stderr += d.toString();
-        if ((stderr.match(/ on /g) ?? []).length >= 6) (clearTimeout(timer), resolve());
+        if ((stderr.match(/ on /g) ?? []).length >= 7) (clearTimeout(timer), resolve());
       });
       proxy!.once('exit', (code) => reject(new Error(`proxy exited (${code}): ${stderr}`)));
     });
   });
 
   afterAll(async () => {
+    local?.kill();
     proxy?.kill('SIGKILL');
     server?.kill();
     await lab?.destroy();
@@ -137,6 +140,15 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
       setTimeout(() => process.exit(3), 10000).unref();
       s.send('over udp', 15353, '127.0.0.1');`;
     expect((await must('ip', ['netns', 'exec', clientNs, process.execPath, '-e', script])).trim()).toBe('over udp');
+  });
+
+  it('serves a client-side port to the server side with [TCPServerTunnel] (-R)', async () => {
+    local = spawn('ip', ['netns', 'exec', clientNs, process.execPath, '-e',
+      "require('http').createServer((q, r) => r.end('from the client host')).listen(18181, '127.0.0.1', () => console.log('ready'))"],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => local!.stdout!.once('data', () => resolve()));
+    const got = await must('ip', ['netns', 'exec', lab.nodes[0].ns, 'curl', '-sS', '--max-time', '10', 'http://10.211.0.2:8081/']);
+    expect(got).toBe('from the client host');
   });
 
   it('refuses wrong credentials with the protocol replies', async () => {
