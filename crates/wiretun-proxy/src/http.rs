@@ -98,7 +98,10 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, Error> {
         let value = value.trim();
         if name.eq_ignore_ascii_case("proxy-authorization") {
             auth = Some(value.to_string());
-        } else if !name.eq_ignore_ascii_case("proxy-connection") {
+        } else if !["proxy-connection", "connection", "keep-alive"]
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h))
+        {
             headers.push((name, value));
         }
     }
@@ -121,7 +124,10 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, Error> {
         for (name, value) in headers {
             forward.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
-        forward.extend_from_slice(b"\r\n");
+        // The connection is spliced to this one origin after the head, so a second request on it (a client
+        // keeping its proxy connection alive, maybe for another host) would reach the wrong server: one
+        // request per connection, and the origin's close ends the client's too.
+        forward.extend_from_slice(b"Connection: close\r\n\r\n");
     }
     Ok(Parsed::Done(
         Head {
@@ -254,11 +260,17 @@ mod tests {
         assert_eq!((h.host.as_str(), h.port), ("example.com", 8080));
         assert_eq!(
             h.forward,
-            b"GET /a/b?c HTTP/1.1\r\nHost: example.com\r\n\r\n"
+            b"GET /a/b?c HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"
         );
         let h = done(b"GET http://example.com HTTP/1.0\n\n");
         assert_eq!(h.port, 80);
-        assert_eq!(h.forward, b"GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(h.forward, b"GET / HTTP/1.0\r\nConnection: close\r\n\r\n");
+        // The client's own keep-alive is replaced: the spliced connection serves one request.
+        let h = done(b"GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n");
+        assert_eq!(
+            h.forward,
+            b"GET / HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n"
+        );
     }
 
     #[test]
