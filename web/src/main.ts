@@ -55,7 +55,14 @@ function enter(s: Session): void {
 }
 
 async function logout(): Promise<void> {
-  await attempt(() => api('POST', '/api/logout'));
+  leave();
+  // The request takes the CSRF token now; forgetting the session right after means a poll that was in flight
+  // and now meets a 401 is not taken for a lost session, which would show a second login form while the
+  // first one is being filled in.
+  const request = api('POST', '/api/logout');
+  session = undefined;
+  useSession(undefined);
+  await attempt(() => request);
   showLogin('You are logged out.');
 }
 
