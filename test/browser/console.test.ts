@@ -267,7 +267,9 @@ describe.skipIf(skip !== undefined)('the console in a browser, against a real in
     await page.waitForSelector('text=Logging in asks for a code');
 
     await page.click('text=Log out');
-    await page.fill('[name=password]', PASSWORD);
+    // The login form's own field: until logout is done, the account page's "turn off" form has a password
+    // field too, and filling that one sent the login an empty password.
+    await page.fill('form[data-form=login] [name=password]', PASSWORD);
     await page.click('form[data-form=login] button[type=submit]');
     const codeField = page.locator('[name=totp]');
     await codeField.waitFor();
