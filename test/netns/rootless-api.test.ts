@@ -6,23 +6,17 @@
 // the server side, UDP, ping, DNS (with a TCP retry), IPv6 inside the tunnel and the errno cases. The client
 // namespace's links, addresses, routes, rules and firewall are the same before, during and after.
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generatePrivateKey, publicKeyFromPrivate } from '../../ts/keys';
-import { addressTunnel, startDaemon } from './lib/daemon';
 import { Impl, REPO, skipReason, WIREGUARD_GO, WIRETUND } from './lib/env';
-import { Lab } from './lib/lab';
 import { snapshot } from './lib/netstate';
 import { must } from './lib/proc';
-import { genKeyPair, wg } from './lib/wg';
+import { asNobody, CLIENT, hasSetpriv, RootlessPair, rootlessPair, SERVER } from './lib/rootless-pair';
+import { wg } from './lib/wg';
 
 const DIST = path.join(REPO, 'dist', 'index.js');
 const TRANSFER = 8 << 20;
-const SERVER = { v4: '10.211.0.1', v6: 'fd00:211::1' };
-const CLIENT = { v4: '10.211.0.2', v6: 'fd00:211::2' };
-const hasSetpriv = existsSync('/usr/bin/setpriv');
 if (!skipReason && !hasSetpriv) console.warn('\n*** SKIPPED: rootless-api needs setpriv (util-linux) ***\n');
 
 interface Result {
@@ -58,23 +52,9 @@ function lines(child: ChildProcess): () => Promise<Record<string, unknown>> {
     });
 }
 
-/** Starts `node script` in `ns` and waits for its "ready" line. */
-async function startServer(ns: string, script: string, cfgFile: string): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, cfgFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server services did not start')), 20_000);
-    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(timer), resolve()));
-    child.once('exit', (code) => reject(new Error(`server services exited (${code})`)));
-  });
-  return child;
-}
-
 describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Impl[])('rootless API as nobody against $name', (impl) => {
-  let lab: Lab;
-  let shared: string;
-  let server: ChildProcess | undefined;
+  let pair: RootlessPair;
   let clientNs: string;
-  let ifname: string;
   let results: Record<string, Result> = {};
   const value = <T>(name: string): T => {
     const r = results[name];
@@ -89,40 +69,15 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
   };
 
   beforeAll(async () => {
-    if (!existsSync(DIST)) throw new Error('dist/ missing: run `npm run build` first');
-    lab = await Lab.create(2);
-    const [srv, cli] = lab.nodes;
-    clientNs = cli.ns;
-    await lab.waitUnderlay(cli, srv);
-    // Files nobody must read: the client's config and the CA certificate. Keys here are the test's own.
-    shared = mkdtempSync(path.join(tmpdir(), 'wtrootless-'));
-    chmodSync(shared, 0o755);
-    const cert = path.join(shared, 'cert.pem');
-    const key = path.join(lab.tmp, 'key.pem');
-    await must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=service.test', '-addext', `subjectAltName=DNS:service.test,IP:${SERVER.v4}`, '-keyout', key, '-out', cert]);
-    chmodSync(cert, 0o644);
-    const iface = await startDaemon(lab, impl, srv);
-    await addressTunnel(iface, 1);
-    ifname = iface.name;
-    const serverKey = await genKeyPair(lab.tmp);
-    const clientKey = generatePrivateKey();
-    await wg(srv.ns, ['set', iface.name, 'private-key', serverKey.file, 'listen-port', '51820',
-      'peer', publicKeyFromPrivate(clientKey), 'allowed-ips', `${CLIENT.v4}/32,${CLIENT.v6}/128`]);
     const many = Array.from({ length: 30 }, (_, i) => `10.211.1.${i + 1}`);
-    const serverCfg = path.join(lab.tmp, 'server.json');
-    writeFileSync(serverCfg, JSON.stringify({
-      keyFile: key,
-      certFile: cert,
-      records: { 'service.test': { a: [SERVER.v4], aaaa: [SERVER.v6] }, 'many.test': { a: many } },
-    }));
-    server = await startServer(srv.ns, path.join(__dirname, 'rootless', 'server.cjs'), serverCfg);
-    writeFileSync(path.join(shared, 'client.json'), JSON.stringify({
+    pair = await rootlessPair(impl, { records: { 'service.test': { a: [SERVER.v4], aaaa: [SERVER.v6] }, 'many.test': { a: many } } });
+    clientNs = pair.cli.ns;
+    writeFileSync(path.join(pair.shared, 'client.json'), JSON.stringify({
       dist: DIST,
-      caFile: cert,
-      privateKey: clientKey,
-      serverPublicKey: serverKey.pub,
-      endpoint: `${srv.v4}:51820`,
+      caFile: pair.cert,
+      privateKey: pair.clientKey,
+      serverPublicKey: pair.serverKey.pub,
+      endpoint: `${pair.srv.v4}:51820`,
       allowedIps: ['10.211.0.0/24', 'fd00:211::/64'],
       server: SERVER,
       client: CLIENT,
@@ -132,16 +87,13 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
   });
 
   afterAll(async () => {
-    server?.kill();
-    await lab?.destroy();
-    if (shared) rmSync(shared, { recursive: true, force: true });
+    await pair?.destroy();
   });
 
   it('runs unprivileged, creates no TUN and changes nothing in its namespace', async () => {
     const before = await snapshot(clientNs);
-    const child = spawn('ip', ['netns', 'exec', clientNs, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
-      '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', process.execPath, path.join(__dirname, 'rootless', 'client.cjs'),
-      path.join(shared, 'client.json')], { stdio: ['pipe', 'pipe', 'inherit'], cwd: '/' });
+    const child = spawn('ip', ['netns', 'exec', clientNs, ...asNobody([process.execPath, path.join(__dirname, 'rootless', 'client.cjs'),
+      path.join(pair.shared, 'client.json')])], { stdio: ['pipe', 'pipe', 'inherit'], cwd: '/' });
     const next = lines(child);
     try {
       const up = await next();
@@ -167,7 +119,7 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
     expect(value('uapiPath')).toBeNull();
     expect(value<number>('firstPing')).toBeGreaterThan(0);
     // The server's own view: a handshake with the client, and traffic both ways.
-    const dump = (await wg(lab.nodes[0].ns, ['show', ifname, 'dump'])).trim().split('\n')[1].split('\t');
+    const dump = (await wg(pair.srv.ns, ['show', pair.iface.name, 'dump'])).trim().split('\n')[1].split('\t');
     expect(Number(dump[5])).toBeGreaterThan(TRANSFER);
     expect(Number(dump[6])).toBeGreaterThan(TRANSFER);
   });
