@@ -1,135 +1,140 @@
-// `wiretun proxy` as nobody with every capability dropped, against a real WireGuard server (Debian's
-// wireguard-go in a namespace, node's HTTP server behind its TUN: rootless/server.cjs). The client namespace
-// runs the proxy from a wireproxy config ([Socks5] and [http] with credentials, [TCPClientTunnel]) plus a
-// --socks5 flag without them; curl there downloads a 32 MB file through SOCKS5, the HTTP proxy (absolute URI
-// and CONNECT) and the forward, each checked against the sha256 the server side sees. Wrong credentials get
-// SOCKS5's RFC 1929 refusal and HTTP's 407; SIGTERM closes the listeners and exits 0.
-import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// `wiretun proxy` as nobody with every capability dropped, against real WireGuard servers (Debian's
+// wireguard-go and wiretund, each with node's services behind its TUN: rootless/server.cjs). The client
+// namespace runs the proxy from a wireproxy config ([Socks5] and [http] with credentials, [TCPClientTunnel],
+// [TCPServerTunnel]) plus flags; curl there moves 50 MB each way through SOCKS5 (socks5h), the HTTP proxy
+// (absolute URI and CONNECT) and the -L forward, and curl on the server side each way through -R to a
+// service on the client's loopback; every transfer's sha256 is compared with the other end's. Also IPv6
+// inside the tunnel, --info, a UDP forward, --stdio, the auth refusals, exit 1 on a bad config or a port in
+// use, and SIGTERM. Load and hostile input: proxy-load.test.ts.
+import { ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generatePrivateKey, publicKeyFromPrivate } from '../../ts/keys';
-import { addressTunnel, startDaemon } from './lib/daemon';
-import { REPO, skipReason, WIREGUARD_GO } from './lib/env';
-import { Lab } from './lib/lab';
-import { must, run } from './lib/proc';
-import { genKeyPair, wg } from './lib/wg';
+import { Impl, skipReason, WIREGUARD_GO, WIRETUND } from './lib/env';
+import { must } from './lib/proc';
+import { asNobody, CLIENT, hasSetpriv, RootlessPair, rootlessPair, Running, SERVER, startProxy, startServices, WIRETUN_CLI } from './lib/rootless-pair';
 
-const CLI = path.join(REPO, 'bin', 'wiretun');
-const SIZE = 32 << 20;
-const SERVER = '10.211.0.1';
-const URL = `http://${SERVER}/blob?size=${SIZE}`;
-const hasSetpriv = existsSync('/usr/bin/setpriv');
+const SIZE = 50 << 20;
+const BLOB = `http://${SERVER.v4}/blob?size=${SIZE}`;
+const HASH = `http://${SERVER.v4}/hash`;
 if (!skipReason && !hasSetpriv) console.warn('\n*** SKIPPED: proxy needs setpriv (util-linux) ***\n');
 
-describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wireguard-go', () => {
-  let lab: Lab;
-  let shared: string;
-  let server: ChildProcess | undefined;
-  let proxy: ChildProcess | undefined;
+describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Impl[])('wiretun proxy as nobody against $name', (impl) => {
+  let pair: RootlessPair;
+  let proxy: Running;
   let local: ChildProcess | undefined;
-  let stderr = '';
-  let clientNs: string;
-  let want: string;
+  let upload: string;
+  let down: { sha: string; status: number };
+  let up: { bytes: number; sha256: string };
 
-  /** curl in the client namespace; stdout's sha256 and curl's exit status. */
-  const curl = async (args: string[]): Promise<{ sha: string; status: number }> => {
-    const r = await run('ip', ['netns', 'exec', clientNs, 'bash', '-c',
-      `set -o pipefail; curl -sS --max-time 60 ${args.map((a) => `'${a}'`).join(' ')} | sha256sum | cut -d' ' -f1`]);
+  const sh = (args: string[]) => args.map((a) => `'${a}'`).join(' ');
+  /** curl in `ns` (the client's unless told): stdout's sha256 and curl's exit status. */
+  const curl = async (args: string[], ns?: string): Promise<{ sha: string; status: number }> => {
+    const r = await pair.exec(['bash', '-c', `set -o pipefail; curl -sS --max-time 120 ${sh(args)} | sha256sum | cut -d' ' -f1`], { ns });
     return { sha: r.stdout.trim(), status: r.code ?? -1 };
   };
+  /** curl -T of the 50 MB file as a POST: what the receiving end's /hash counted. */
+  const post = async (args: string[], ns?: string): Promise<{ bytes: number; sha256: string } | string> => {
+    const r = await pair.exec(['curl', '-sS', '--max-time', '120', '-T', upload, '-X', 'POST', ...args], { ns });
+    try {
+      return JSON.parse(r.stdout) as { bytes: number; sha256: string };
+    } catch {
+      return `curl exit ${r.code}: ${r.stdout}${r.stderr}`;
+    }
+  };
+  /** The server side's own view of a download: its sha256, fetched there without the tunnel. */
+  const serverSha = async (url: string) =>
+    (await must('ip', ['netns', 'exec', pair.srv.ns, 'sh', '-c', `curl -sS '${url}' | sha256sum | cut -d' ' -f1`])).trim();
 
   beforeAll(async () => {
-    if (!existsSync(path.join(REPO, 'dist', 'cli', 'proxy.js'))) throw new Error('dist/ missing: run `npm run build:ts` first');
-    lab = await Lab.create(2);
-    const [srv, cli] = lab.nodes;
-    clientNs = cli.ns;
-    await lab.waitUnderlay(cli, srv);
-    shared = mkdtempSync(path.join(tmpdir(), 'wtproxy-'));
-    chmodSync(shared, 0o755);
-    const key = path.join(lab.tmp, 'key.pem');
-    const cert = path.join(lab.tmp, 'cert.pem');
-    await must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=service.test', '-keyout', key, '-out', cert]);
-    const iface = await startDaemon(lab, WIREGUARD_GO, srv);
-    await addressTunnel(iface, 1);
-    const serverKey = await genKeyPair(lab.tmp);
-    const clientKey = generatePrivateKey();
-    await wg(srv.ns, ['set', iface.name, 'private-key', serverKey.file, 'listen-port', '51820',
-      'peer', publicKeyFromPrivate(clientKey), 'allowed-ips', '10.211.0.2/32']);
-    const serverCfg = path.join(lab.tmp, 'server.json');
-    writeFileSync(serverCfg, JSON.stringify({ keyFile: key, certFile: cert, records: { 'files.test': { a: [SERVER] } } }));
-    server = spawn('ip', ['netns', 'exec', srv.ns, process.execPath, path.join(__dirname, 'rootless', 'server.cjs'), serverCfg],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('server services did not start')), 20_000);
-      server!.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(timer), resolve()));
-    });
-    want = (await must('ip', ['netns', 'exec', srv.ns, 'sh', '-c', `curl -sS ${URL} | sha256sum | cut -d' ' -f1`])).trim();
-    writeFileSync(path.join(shared, 'wg.conf'), [
-      '[Interface]', `PrivateKey = ${clientKey}`, 'Address = 10.211.0.2/24', `DNS = ${SERVER}`, '',
-      '[Peer]', `PublicKey = ${serverKey.pub}`, `Endpoint = ${srv.v4}:51820`, 'AllowedIPs = 10.211.0.0/24', '',
-    ].join('\n'), { mode: 0o644 });
-    writeFileSync(path.join(shared, 'wireproxy.conf'), [
+    pair = await rootlessPair(impl, { records: { 'files.test': { a: [SERVER.v4] } } });
+    down = { sha: await serverSha(BLOB), status: 0 };
+    // A random upload whose hash only this end knows; the receiving end's /hash reports what it got.
+    upload = path.join(pair.lab.tmp, 'upload.bin');
+    const bytes = randomBytes(SIZE);
+    writeFileSync(upload, bytes);
+    up = { bytes: SIZE, sha256: createHash('sha256').update(bytes).digest('hex') };
+    // The client host's own service for -R: the same routes, on its loopback (as root: it is the host's app).
+    const localCfg = path.join(pair.lab.tmp, 'local.json');
+    writeFileSync(localCfg, JSON.stringify({ keyFile: path.join(pair.lab.tmp, 'key.pem'), certFile: pair.cert, records: {} }));
+    local = await startServices(pair.cli.ns, localCfg);
+    pair.writeClientConf();
+    writeFileSync(path.join(pair.shared, 'wireproxy.conf'), [
       'WGConfig = wg.conf', '',
       '[Socks5]', 'BindAddress = 127.0.0.1:11080', 'Username = alice', 'Password = s3cret', '',
       '[http]', 'BindAddress = 127.0.0.1:13128', 'Username = bob', 'Password = hunter2', '',
-      '[TCPClientTunnel]', 'BindAddress = 127.0.0.1:18080', `Target = ${SERVER}:80`, '',
-      '[TCPServerTunnel]', 'ListenPort = 8081', 'Target = 127.0.0.1:18181', '',
+      '[TCPClientTunnel]', 'BindAddress = 127.0.0.1:18080', `Target = ${SERVER.v4}:80`, '',
+      '[TCPServerTunnel]', 'ListenPort = 8081', 'Target = 127.0.0.1:80', '',
     ].join('\n'), { mode: 0o644 });
-    proxy = spawn('ip', ['netns', 'exec', clientNs, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
-      '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', process.execPath, CLI, 'proxy',
-      path.join(shared, 'wireproxy.conf'), '--socks5', '127.0.0.1:11081', '--info', '127.0.0.1:19090',
-      '-L', `15353:${SERVER}:7/udp`], { stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`proxy did not start: ${stderr}`)), 20_000);
-      proxy!.stderr!.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if ((stderr.match(/ on /g) ?? []).length >= 7) (clearTimeout(timer), resolve());
-      });
-      proxy!.once('exit', (code) => reject(new Error(`proxy exited (${code}): ${stderr}`)));
-    });
+    proxy = await startProxy(pair, [path.join(pair.shared, 'wireproxy.conf'), '--socks5', '127.0.0.1:11081',
+      '--info', '127.0.0.1:19090', '-L', `15353:${SERVER.v4}:7/udp`, '-L', `18086:[${SERVER.v6}]:80`], 7);
   });
 
   afterAll(async () => {
     local?.kill();
-    proxy?.kill('SIGKILL');
-    server?.kill();
-    await lab?.destroy();
-    if (shared) rmSync(shared, { recursive: true, force: true });
+    proxy?.child.kill('SIGKILL');
+    await pair?.destroy();
   });
 
   it('runs as nobody with no capabilities', async () => {
     // ip netns exec and setpriv exec: the spawned pid is the proxy's node process.
-    const status = await must('cat', [`/proc/${proxy!.pid}/status`]);
+    const status = await must('cat', [`/proc/${proxy.child.pid}/status`]);
     expect(status).toMatch(/^Uid:\s+65534\s/m);
     expect(status).toMatch(/^CapEff:\s+0000000000000000$/m);
     expect(status).toMatch(/^CapBnd:\s+0000000000000000$/m);
   });
 
-  it('moves 32 MB through SOCKS5 with and without credentials, hashes intact', async () => {
-    expect(await curl(['--socks5-hostname', '127.0.0.1:11081', URL])).toEqual({ sha: want, status: 0 });
-    // By name: resolved by the proxy through the tunnel's DNS (the server side's DNS server), not the host's.
-    const byName = URL.replace(SERVER, 'files.test');
-    expect(await curl(['--socks5-hostname', '127.0.0.1:11081', byName])).toEqual({ sha: want, status: 0 });
-    expect(await curl(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', byName])).toEqual({ sha: want, status: 0 });
+  it('moves 50 MB each way through SOCKS5 (socks5h, with credentials), hashes intact', async () => {
+    expect(await curl(['-x', 'socks5h://alice:s3cret@127.0.0.1:11080', BLOB])).toEqual(down);
+    expect(await post(['-x', 'socks5h://alice:s3cret@127.0.0.1:11080', HASH])).toEqual(up);
+    // Without credentials, and by name: resolved by the proxy through the tunnel's DNS, not the host's.
+    const small = `http://files.test/blob?size=${1 << 20}`;
+    const smallSha = await serverSha(small.replace('files.test', SERVER.v4));
+    expect((await curl(['--socks5-hostname', '127.0.0.1:11081', small])).sha).toBe(smallSha);
+    expect((await curl(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', small])).sha).toBe(smallSha);
     // An unknown name: SOCKS5 reply 0x04, which curl reports as exit 97.
     expect((await curl(['--socks5-hostname', '127.0.0.1:11081', 'http://nowhere.test/'])).status).toBe(97);
-    expect(await curl(['-x', 'socks5h://alice:s3cret@127.0.0.1:11080', URL])).toEqual({ sha: want, status: 0 });
   });
 
-  it('moves 32 MB through the HTTP proxy (absolute URI and CONNECT) and the forward', async () => {
-    expect(await curl(['-x', 'http://bob:hunter2@127.0.0.1:13128', URL])).toEqual({ sha: want, status: 0 });
-    expect(await curl(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', URL])).toEqual({ sha: want, status: 0 });
-    expect(await curl([`http://127.0.0.1:18080/blob?size=${SIZE}`])).toEqual({ sha: want, status: 0 });
+  it('moves 50 MB each way through the HTTP proxy, absolute URI and CONNECT', async () => {
+    expect(await curl(['-x', 'http://bob:hunter2@127.0.0.1:13128', BLOB])).toEqual(down);
+    expect(await post(['-x', 'http://bob:hunter2@127.0.0.1:13128', HASH])).toEqual(up);
+    expect(await curl(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', BLOB])).toEqual(down);
+    expect(await post(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', HASH])).toEqual(up);
+  });
+
+  it('moves 50 MB each way through the -L forward', async () => {
+    expect(await curl([`http://127.0.0.1:18080/blob?size=${SIZE}`])).toEqual(down);
+    expect(await post(['http://127.0.0.1:18080/hash'])).toEqual(up);
+  });
+
+  it('moves 50 MB each way through [TCPServerTunnel] (-R) to the client host, for curl on the server side', async () => {
+    const srvNs = pair.srv.ns;
+    expect(await curl([`http://${CLIENT.v4}:8081/blob?size=${SIZE}`], srvNs)).toEqual(down);
+    expect(await post([`http://${CLIENT.v4}:8081/hash`], srvNs)).toEqual(up);
+    // The service saw the connection come from its own loopback: the proxy dialled it.
+    expect((await must('ip', ['netns', 'exec', srvNs, 'curl', '-sS', `http://[${CLIENT.v6}]:8081/hello`])).trim()).toMatch(/^hello (::ffff:)?127\.0\.0\.1 http$/);
+  });
+
+  it('carries IPv6 inside the tunnel: SOCKS5 to a v6 literal, HTTP CONNECT and absolute URI to [v6], -L to a v6 target', async () => {
+    const hello = `http://[${SERVER.v6}]/hello`;
+    const want = `hello ${CLIENT.v6} http`;
+    const text = async (args: string[]) => (await pair.exec(['curl', '-sS', '--max-time', '20', ...args])).stdout;
+    expect(await text(['--socks5', '127.0.0.1:11081', hello])).toBe(want);
+    expect(await text(['--socks5-hostname', '127.0.0.1:11081', hello])).toBe(want);
+    expect(await text(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', hello])).toBe(want);
+    expect(await text(['-x', 'http://bob:hunter2@127.0.0.1:13128', hello])).toBe(want);
+    expect(await text(['http://127.0.0.1:18086/hello'])).toBe(want);
+    expect((await curl(['--socks5', '127.0.0.1:11081', `http://[${SERVER.v6}]/blob?size=${SIZE}`]))).toEqual(down);
+    expect(await post(['-p', '-x', 'http://bob:hunter2@127.0.0.1:13128', `http://[${SERVER.v6}]/hash`])).toEqual(up);
   });
 
   it('serves /readyz and /metrics (--info) once traffic has flowed', async () => {
     const get = async (p: string): Promise<string> =>
-      must('ip', ['netns', 'exec', clientNs, 'curl', '-sS', '-w', ' %{http_code}', `http://127.0.0.1:19090${p}`]);
+      (await pair.exec(['curl', '-sS', '-w', ' %{http_code}', `http://127.0.0.1:19090${p}`])).stdout;
     expect(await get('/readyz')).toBe('ready\n 200');
-    const m = /^wireguard_received_bytes_total\{interface="wg",public_key="[^"]+",allowed_ips="10.211.0.0\/24"\} (\d+)$/m.exec(await get('/metrics'));
+    const m = /^wireguard_received_bytes_total\{interface="wg",public_key="[^"]+",allowed_ips="10.211.0.0\/24,fd00:211::\/64"\} (\d+)$/m.exec(await get('/metrics'));
     expect(Number(m?.[1])).toBeGreaterThan(5 * SIZE);
   });
 
@@ -139,54 +144,42 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody against wi
       s.on('message', (m) => { clearInterval(t); console.log(m.toString()); s.close(); });
       setTimeout(() => process.exit(3), 10000).unref();
       s.send('over udp', 15353, '127.0.0.1');`;
-    expect((await must('ip', ['netns', 'exec', clientNs, process.execPath, '-e', script])).trim()).toBe('over udp');
-  });
-
-  it('serves a client-side port to the server side with [TCPServerTunnel] (-R)', async () => {
-    local = spawn('ip', ['netns', 'exec', clientNs, process.execPath, '-e',
-      "require('http').createServer((q, r) => r.end('from the client host')).listen(18181, '127.0.0.1', () => console.log('ready'))"],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => local!.stdout!.once('data', () => resolve()));
-    const got = await must('ip', ['netns', 'exec', lab.nodes[0].ns, 'curl', '-sS', '--max-time', '10', 'http://10.211.0.2:8081/']);
-    expect(got).toBe('from the client host');
+    expect((await must('ip', ['netns', 'exec', pair.cli.ns, process.execPath, '-e', script])).trim()).toBe('over udp');
   });
 
   it('refuses wrong credentials with the protocol replies', async () => {
     // curl: 97 is CURLE_PROXY (the SOCKS5 server refused the user/password).
-    expect((await curl(['-x', 'socks5h://alice:wrong@127.0.0.1:11080', URL])).status).toBe(97);
-    const r = await run('ip', ['netns', 'exec', clientNs, 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}',
-      '-x', 'http://bob:wrong@127.0.0.1:13128', URL]);
+    expect((await curl(['-x', 'socks5h://alice:wrong@127.0.0.1:11080', BLOB])).status).toBe(97);
+    const r = await pair.exec(['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', 'http://bob:wrong@127.0.0.1:13128', BLOB]);
     expect(r.stdout).toBe('407');
-    expect((await curl(['-x', 'socks5h://127.0.0.1:11081', 'http://10.211.0.1:81/'])).status).not.toBe(0);
+    expect((await curl(['-x', 'socks5h://127.0.0.1:11081', `http://${SERVER.v4}:81/`])).status).not.toBe(0);
   });
 
   it('refuses a port in use and a bad config with exit 1', async () => {
-    const wgFile = path.join(shared, 'wg.conf');
-    const taken = await run('ip', ['netns', 'exec', clientNs, process.execPath, CLI, 'proxy', wgFile, '--socks5', '127.0.0.1:11080']);
+    const wgFile = path.join(pair.shared, 'wg.conf');
+    const taken = await pair.exec([process.execPath, WIRETUN_CLI, 'proxy', wgFile, '--socks5', '127.0.0.1:11080']);
     expect(taken.code).toBe(1);
     expect(taken.stderr).toMatch(/--socks5: socks5 on 127.0.0.1:11080: .*(in use|EADDRINUSE)/i);
-    const badFile = path.join(shared, 'bad.conf');
+    const badFile = path.join(pair.shared, 'bad.conf');
     writeFileSync(badFile, 'WGConfig = wg.conf\n[Socks5]\nBindAddress = 127.0.0.1:99999\n');
-    const bad = await run('ip', ['netns', 'exec', clientNs, process.execPath, CLI, 'proxy', badFile]);
+    const bad = await pair.exec([process.execPath, WIRETUN_CLI, 'proxy', badFile]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`${badFile}:3: BindAddress: "99999" is not a port 1-65535`);
   });
 
   it('connects stdin/stdout to a tunnel port with --stdio and exits 0 when it closes', async () => {
-    const wgFile = path.join(shared, 'wg.conf');
-    const r = await run('ip', ['netns', 'exec', clientNs, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
-      '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', process.execPath, CLI, 'proxy', wgFile, '--stdio', `${SERVER}:7`],
-    { input: 'through the echo server\n' });
+    const wgFile = path.join(pair.shared, 'wg.conf');
+    const r = await pair.exec(asNobody([process.execPath, WIRETUN_CLI, 'proxy', wgFile, '--stdio', `${SERVER.v4}:7`]),
+      { input: 'through the echo server\n' });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('through the echo server\n');
     expect(r.code).toBe(0);
   });
 
   it('closes its listeners and exits 0 on SIGTERM', async () => {
-    const exited = new Promise<number | null>((resolve) => proxy!.once('exit', resolve));
-    proxy!.kill('SIGTERM');
-    expect(await exited, stderr).toBe(0);
-    expect(stderr).toMatch(/SIGTERM: listeners closed/);
+    proxy.child.kill('SIGTERM');
+    expect(await proxy.exit, proxy.stderr()).toBe(0);
+    expect(proxy.stderr()).toMatch(/SIGTERM: listeners closed/);
     expect((await curl([`http://127.0.0.1:18080/`])).status).toBe(7);
   });
 });
