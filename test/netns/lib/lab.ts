@@ -75,6 +75,14 @@ export class Lab {
     return lab;
   }
 
+  /** One more node on the segment (the next address), removed with the lab: a middle box such as a relay. */
+  async addNode(): Promise<Node> {
+    const i = this.nodes.length;
+    const node = await createNode(this.hub, `wtn-${this.id}-${String.fromCharCode(97 + i)}`, i);
+    this.nodes.push(node);
+    return node;
+  }
+
   /** A fresh interface name, unique on the host (UAPI sockets share one directory across namespaces). */
   ifname(): string {
     const name = `wt${TAG}x${(ifCounter++).toString(36)}`.slice(0, 15);

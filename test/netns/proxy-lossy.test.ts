@@ -1,0 +1,75 @@
+// `wiretun proxy` as nobody over a slow, lossy underlay: 50 ms RTT and 1% loss each way (the issue's setting),
+// made without netem as lib/lossy.ts describes: the client's endpoint is a delay relay in a third namespace, and
+// nftables drops 1% of the datagrams the relay sends, so each direction of the tunnel loses single datagrams.
+// Through a -L forward, 20 MB go up (POST /hash: the server side hashes what it got) and 20 MB come down
+// (GET /blob: hashed here against what the server side serves) at the same time; both must arrive intact.
+// Durations are printed for the record, never asserted (speed belongs to bench/).
+import { randomBytes, createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipReason, WIREGUARD_GO } from './lib/env';
+import { addLoss, DelayRelay, startDelayRelay } from './lib/lossy';
+import { must } from './lib/proc';
+import { hasSetpriv, RootlessPair, rootlessPair, Running, SERVER, startProxy } from './lib/rootless-pair';
+
+const SIZE = 20 << 20;
+const ONE_WAY_MS = 25; // RTT 50 ms
+const LOSS_PERCENT = 1;
+// Generous against a CI machine's bad day; a healthy run takes a fraction of it.
+const TRANSFER_LIMIT_S = 150;
+const FORWARD = '127.0.0.1:18080';
+
+describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody over 50 ms RTT and 1% loss', () => {
+  let pair: RootlessPair;
+  let relay: DelayRelay | undefined;
+  let proxy: Running | undefined;
+  let upload: string;
+  let uploadSha: string;
+
+  beforeAll(async () => {
+    pair = await rootlessPair(WIREGUARD_GO);
+    const mid = await pair.lab.addNode();
+    await pair.lab.waitUnderlay(pair.cli, mid);
+    await pair.lab.waitUnderlay(mid, pair.srv);
+    relay = await startDelayRelay({ ns: mid.ns, listen: { host: mid.v4, port: 0 }, target: { host: pair.srv.v4, port: 51820 },
+      delayMs: ONE_WAY_MS });
+    await addLoss(mid.ns, mid.dev, LOSS_PERCENT, { direction: 'egress' });
+    const conf = pair.writeClientConf({ endpoint: `${mid.v4}:${relay.port}`, dns: false });
+    proxy = await startProxy(pair, [conf, '-L', `${FORWARD}:${SERVER.v4}:80`], 1);
+    const data = randomBytes(SIZE);
+    upload = path.join(pair.lab.tmp, 'upload.bin');
+    writeFileSync(upload, data);
+    uploadSha = createHash('sha256').update(data).digest('hex');
+  }, 90_000);
+
+  afterAll(async () => {
+    proxy?.child.kill('SIGKILL');
+    await relay?.close();
+    await pair?.destroy();
+  });
+
+  /** curl through the forward, timed; the shell pipes its output through sha256sum when `hash` is set. */
+  const curl = async (what: string, args: string, hash: boolean) => {
+    const t0 = Date.now();
+    const pipe = hash ? " | sha256sum | cut -d' ' -f1" : '';
+    const r = await pair.exec(['bash', '-c', `set -o pipefail; curl -sS --max-time ${TRANSFER_LIMIT_S} ${args}${pipe}`],
+      { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 });
+    const s = (Date.now() - t0) / 1000;
+    console.log(`${what}: ${SIZE >> 20} MB in ${s.toFixed(1)} s (${((SIZE * 8) / s / 1e6).toFixed(1)} Mb/s), curl exit ${r.code}`);
+    return { out: r.stdout.trim(), code: r.code, err: r.stderr };
+  };
+
+  it('moves 20 MB each way at once with hashes intact', async () => {
+    const url = `http://${FORWARD}`;
+    const want = (await must('bash', ['-c', `curl -sS http://${SERVER.v4}/blob?size=${SIZE} | sha256sum | cut -d' ' -f1`],
+      { ns: pair.srv.ns })).trim();
+    const [down, up] = await Promise.all([
+      curl('down', `'${url}/blob?size=${SIZE}'`, true),
+      curl('up', `--data-binary @${upload} -H 'Content-Type: application/octet-stream' '${url}/hash'`, false),
+    ]);
+    expect(down, proxy!.stderr()).toEqual({ out: want, code: 0, err: '' });
+    expect(up.code, `${up.err}\n${proxy!.stderr()}`).toBe(0);
+    expect(JSON.parse(up.out)).toEqual({ bytes: SIZE, sha256: uploadSha });
+  }, (TRANSFER_LIMIT_S + 20) * 1000);
+});
