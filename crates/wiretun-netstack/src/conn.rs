@@ -71,6 +71,22 @@ impl Pass {
     }
 }
 
+/// Whether the handshake is behind this state. Not just ESTABLISHED: the handshake's last segment can come
+/// with data and a FIN in one batch, so a pass may first see the connection already closing; it was still
+/// made (and its data is there to read), as it would be on an OS stack's accept queue.
+fn synchronized(state: State) -> bool {
+    matches!(
+        state,
+        State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait
+            | State::Closing
+            | State::LastAck
+            | State::TimeWait
+    )
+}
+
 /// Advances one connection; true: remove it now.
 pub(crate) fn step(
     id: usize,
@@ -87,7 +103,7 @@ pub(crate) fn step(
         Phase::Handshake { listener, deadline } => {
             let lid = *listener;
             let l = listeners.get_mut(&lid);
-            if state == State::Established {
+            if synchronized(state) {
                 let remote = conn.remote.expect("handshake has a tuple");
                 conn.phase = Phase::Owned;
                 conn.track.handshake_done(now);
@@ -114,7 +130,7 @@ pub(crate) fn step(
         Phase::Dialing { deadline, .. } => {
             let deadline = *deadline;
             let failed = match state {
-                State::Established => None,
+                s if synchronized(s) => None,
                 State::Closed => Some(if conn.rst_seen || deadline > now {
                     error::refused(conn.remote.expect("dial has a tuple"))
                 } else {

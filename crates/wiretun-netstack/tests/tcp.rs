@@ -298,3 +298,38 @@ fn flow_control_with_a_slow_reader() {
         .result
         .unwrap();
 }
+
+/// A client that sends and closes right after its handshake: the handshake's last ACK, the data and the FIN
+/// can reach the listening side in one batch, so the connection is first seen already in CLOSE-WAIT. It must
+/// still be accepted with its data (it once waited out the handshake timeout instead), and likewise a dial
+/// whose peer answers and closes at once must still succeed.
+#[test]
+fn connections_closed_right_after_the_handshake_are_still_made() {
+    let p = pair_with(
+        Link {
+            delay: Duration::from_millis(2),
+            ..Link::default()
+        },
+        |_| {},
+    );
+    let listener = p.b.listen_tcp(addr(B4, 90)).unwrap();
+    for round in 0..20 {
+        let a =
+            p.a.dial_tcp_timeout(addr(B4, 90), Duration::from_secs(5))
+                .wait()
+                .unwrap();
+        let (done_a, _ends_a) = done_channel();
+        let mut app_a = app(a.splice_pair(done_a).unwrap());
+        app_a.write_all(b"bye").unwrap();
+        app_a.shut_write();
+        let b = listener
+            .accept_timeout(Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("round {round}: not accepted: {e}"));
+        let (done_b, _ends_b) = done_channel();
+        let mut app_b = app(b.splice_pair(done_b).unwrap());
+        app_b.set_timeout(Duration::from_secs(5));
+        let mut got = Vec::new();
+        app_b.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"bye", "round {round}");
+    }
+}
