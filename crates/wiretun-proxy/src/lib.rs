@@ -4,12 +4,15 @@
 //! stack's thread splices the client's socket to the stack connection from then on.
 //!
 //! - [`Server::forward`]: `-L [BIND:]PORT:HOST:PORT`, every client goes to one target.
-//! - [`Server::socks5`]: RFC 1928 CONNECT with no authentication or RFC 1929 username/password.
+//! - [`Server::socks5`]: RFC 1928 CONNECT and UDP ASSOCIATE, with no authentication or RFC 1929
+//!   username/password.
 //! - [`Server::http`]: CONNECT and absolute-URI requests, Basic proxy authentication.
 //! - [`Reverse::start`]: `-R PORT:HOST:PORT`, a stack port whose connections go to a host address.
 //!
 //! Names are resolved by a [`Resolve`] the caller gives (the tunnel's DNS), never by the system's resolver.
 
+#[cfg(feature = "servers")]
+mod associate;
 #[cfg(feature = "servers")]
 pub mod dns;
 pub mod http;

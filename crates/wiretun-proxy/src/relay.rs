@@ -28,7 +28,8 @@ pub(crate) fn dial(opts: &Options, host: &Host, port: u16) -> io::Result<TcpConn
     Err(last)
 }
 
-fn resolve(opts: &Options, name: &str) -> io::Result<Vec<IpAddr>> {
+/// A name (or an IP literal, maybe in brackets) through the tunnel's DNS; never empty on success.
+pub(crate) fn resolve(opts: &Options, name: &str) -> io::Result<Vec<IpAddr>> {
     let literal = name
         .strip_prefix('[')
         .and_then(|n| n.strip_suffix(']'))

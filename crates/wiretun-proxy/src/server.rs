@@ -231,7 +231,7 @@ fn serve_socks5(
             )));
         }
     }
-    let (host, port) = match read_msg(&mut client, &mut buf, 1024, |b| {
+    let request = match read_msg(&mut client, &mut buf, 1024, |b| {
         socks(socks5::parse_request(b))
     })? {
         Ok(v) => v,
@@ -245,6 +245,10 @@ fn serve_socks5(
             return Err(io::Error::other(e.to_string()));
         }
     };
+    if request.command == socks5::CMD_UDP_ASSOCIATE {
+        return crate::associate::associate(opts, client, &request);
+    }
+    let (host, port) = (request.host, request.port);
     let conn = match dial(opts, &host, port) {
         Ok(c) => c,
         Err(e) => {

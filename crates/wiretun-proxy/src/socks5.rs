@@ -11,6 +11,7 @@ pub const METHOD_NONE: u8 = 0x00;
 pub const METHOD_USERPASS: u8 = 0x02;
 pub const METHOD_REFUSED: u8 = 0xff;
 pub const CMD_CONNECT: u8 = 0x01;
+pub const CMD_UDP_ASSOCIATE: u8 = 0x03;
 
 /// Reply codes (RFC 1928 section 6).
 pub mod reply {
@@ -37,7 +38,7 @@ pub enum Error {
     Version(u8),
     /// A greeting offering no methods, a zero-length user name, a reserved byte that is not zero.
     Malformed(&'static str),
-    /// A command other than CONNECT: answered with reply 0x07.
+    /// A command other than CONNECT and UDP ASSOCIATE (BIND): answered with reply 0x07.
     Command(u8),
     /// An address type other than IPv4, domain or IPv6: answered with reply 0x08.
     AddressType(u8),
@@ -48,7 +49,10 @@ impl std::fmt::Display for Error {
         match self {
             Error::Version(v) => write!(f, "not SOCKS5 (version byte {v:#04x})"),
             Error::Malformed(what) => write!(f, "malformed {what}"),
-            Error::Command(c) => write!(f, "command {c:#04x} not supported (only CONNECT)"),
+            Error::Command(c) => write!(
+                f,
+                "command {c:#04x} not supported (only CONNECT and UDP ASSOCIATE)"
+            ),
             Error::AddressType(t) => write!(f, "address type {t:#04x} not supported"),
         }
     }
@@ -112,15 +116,24 @@ pub fn parse_userpass(buf: &[u8]) -> Result<Parsed<UserPass>, Error> {
     ))
 }
 
-/// Where a CONNECT goes.
+/// Where a CONNECT or a datagram goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Host {
     Ip(IpAddr),
     Name(String),
 }
 
-/// `VER CMD RSV ATYP DST.ADDR DST.PORT`.
-pub fn parse_request(buf: &[u8]) -> Result<Parsed<(Host, u16)>, Error> {
+/// A request: CONNECT to `host:port`, or UDP ASSOCIATE where `host:port` is the address the client will send
+/// its datagrams from (zeros when it does not know).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub command: u8,
+    pub host: Host,
+    pub port: u16,
+}
+
+/// `VER CMD RSV ATYP DST.ADDR DST.PORT`; CONNECT and UDP ASSOCIATE.
+pub fn parse_request(buf: &[u8]) -> Result<Parsed<Request>, Error> {
     if buf.len() < 4 {
         if let Some(&ver) = buf.first() {
             if ver != VERSION {
@@ -135,41 +148,89 @@ pub fn parse_request(buf: &[u8]) -> Result<Parsed<(Host, u16)>, Error> {
     if buf[2] != 0 {
         return Err(Error::Malformed("request (reserved byte is not zero)"));
     }
-    let (host, at) = match buf[3] {
-        0x01 => match buf.get(4..8) {
-            Some(a) => (Host::Ip(Ipv4Addr::new(a[0], a[1], a[2], a[3]).into()), 8),
-            None => return Ok(Parsed::Need),
+    let Some((host, port, used)) = parse_addr(&buf[3..])? else {
+        return Ok(Parsed::Need);
+    };
+    // The command is checked only once the whole request is in, so the error reply comes after it.
+    if buf[1] != CMD_CONNECT && buf[1] != CMD_UDP_ASSOCIATE {
+        return Err(Error::Command(buf[1]));
+    }
+    let request = Request {
+        command: buf[1],
+        host,
+        port,
+    };
+    Ok(Parsed::Done(request, 3 + used))
+}
+
+/// `ATYP ADDR PORT`: the address, the port and the bytes taken; `None` when more bytes are needed.
+fn parse_addr(buf: &[u8]) -> Result<Option<(Host, u16, usize)>, Error> {
+    let Some(&atyp) = buf.first() else {
+        return Ok(None);
+    };
+    let (host, at) = match atyp {
+        0x01 => match buf.get(1..5) {
+            Some(a) => (Host::Ip(Ipv4Addr::new(a[0], a[1], a[2], a[3]).into()), 5),
+            None => return Ok(None),
         },
-        0x04 => match buf.get(4..20) {
+        0x04 => match buf.get(1..17) {
             Some(a) => {
                 let octets: [u8; 16] = a.try_into().expect("16 bytes");
-                (Host::Ip(Ipv6Addr::from(octets).into()), 20)
+                (Host::Ip(Ipv6Addr::from(octets).into()), 17)
             }
-            None => return Ok(Parsed::Need),
+            None => return Ok(None),
         },
         0x03 => {
-            let Some(&len) = buf.get(4) else {
-                return Ok(Parsed::Need);
+            let Some(&len) = buf.get(1) else {
+                return Ok(None);
             };
-            let end = 5 + len as usize;
-            let Some(name) = buf.get(5..end) else {
-                return Ok(Parsed::Need);
+            let end = 2 + len as usize;
+            let Some(name) = buf.get(2..end) else {
+                return Ok(None);
             };
             (Host::Name(parse_name(name)?), end)
         }
         t => return Err(Error::AddressType(t)),
     };
-    let Some(port) = buf.get(at..at + 2) else {
-        return Ok(Parsed::Need);
-    };
-    // The command is checked only once the whole request is in, so the error reply comes after it.
-    if buf[1] != CMD_CONNECT {
-        return Err(Error::Command(buf[1]));
+    Ok(buf
+        .get(at..at + 2)
+        .map(|p| (host, u16::from_be_bytes([p[0], p[1]]), at + 2)))
+}
+
+/// A UDP datagram's header (RFC 1928 section 7): `RSV(2) FRAG ATYP DST.ADDR DST.PORT DATA`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UdpHeader {
+    pub frag: u8,
+    pub host: Host,
+    pub port: u16,
+    /// Where DATA starts.
+    pub data_at: usize,
+}
+
+/// Parses a whole datagram's header. A datagram comes whole, so a short one is an error, never "need more".
+pub fn parse_udp_header(dgram: &[u8]) -> Result<UdpHeader, Error> {
+    if dgram.len() < 4 {
+        return Err(Error::Malformed("UDP header (too short)"));
     }
-    Ok(Parsed::Done(
-        (host, u16::from_be_bytes([port[0], port[1]])),
-        at + 2,
-    ))
+    if dgram[0] != 0 || dgram[1] != 0 {
+        return Err(Error::Malformed("UDP header (reserved bytes are not zero)"));
+    }
+    match parse_addr(&dgram[3..])? {
+        Some((host, port, used)) => Ok(UdpHeader {
+            frag: dgram[2],
+            host,
+            port,
+            data_at: 3 + used,
+        }),
+        None => Err(Error::Malformed("UDP header (address cut short)")),
+    }
+}
+
+/// The header a reply datagram from `from` carries back to the client.
+pub fn encode_udp_header(from: std::net::SocketAddr) -> Vec<u8> {
+    let mut out = vec![0, 0, 0];
+    push_addr(&mut out, Some(from));
+    out
 }
 
 /// A domain name as a resolver takes it: printable ASCII, not empty. (A name that is an IP literal stays a
@@ -186,20 +247,27 @@ fn parse_name(name: &[u8]) -> Result<String, Error> {
 /// A reply with a bound address (the stack's side of the connection, or zeros on failure).
 pub fn encode_reply(code: u8, bound: Option<std::net::SocketAddr>) -> Vec<u8> {
     let mut out = vec![VERSION, code, 0];
-    match bound {
-        Some(std::net::SocketAddr::V6(a)) => {
-            out.push(0x04);
-            out.extend_from_slice(&a.ip().octets());
-            out.extend_from_slice(&a.port().to_be_bytes());
-        }
-        Some(std::net::SocketAddr::V4(a)) => {
-            out.push(0x01);
-            out.extend_from_slice(&a.ip().octets());
-            out.extend_from_slice(&a.port().to_be_bytes());
-        }
-        None => out.extend_from_slice(&[0x01, 0, 0, 0, 0, 0, 0]),
-    }
+    push_addr(&mut out, bound);
     out
+}
+
+/// `ATYP ADDR PORT` of an address (IPv4-mapped IPv6 as IPv4), or an IPv4 zero address.
+fn push_addr(out: &mut Vec<u8>, addr: Option<std::net::SocketAddr>) {
+    let Some(addr) = addr else {
+        out.extend_from_slice(&[0x01, 0, 0, 0, 0, 0, 0]);
+        return;
+    };
+    match addr.ip().to_canonical() {
+        IpAddr::V6(ip) => {
+            out.push(0x04);
+            out.extend_from_slice(&ip.octets());
+        }
+        IpAddr::V4(ip) => {
+            out.push(0x01);
+            out.extend_from_slice(&ip.octets());
+        }
+    }
+    out.extend_from_slice(&addr.port().to_be_bytes());
 }
 
 /// The reply code for a failed dial, by the error's kind.
@@ -257,6 +325,18 @@ mod tests {
         assert!(parse_userpass(&[1, 0, 0]).is_err());
     }
 
+    fn req(command: u8, host: &str, port: u16) -> Request {
+        let host = match host.parse() {
+            Ok(ip) => Host::Ip(ip),
+            Err(_) => Host::Name(host.into()),
+        };
+        Request {
+            command,
+            host,
+            port,
+        }
+    }
+
     #[test]
     fn requests() {
         let v4 = [5, 1, 0, 1, 10, 0, 0, 2, 0, 80];
@@ -265,26 +345,25 @@ mod tests {
         }
         assert_eq!(
             parse_request(&v4),
-            Ok(Parsed::Done(
-                (Host::Ip("10.0.0.2".parse().unwrap()), 80),
-                10
-            ))
+            Ok(Parsed::Done(req(1, "10.0.0.2", 80), 10))
         );
         let mut v6 = vec![5, 1, 0, 4];
         v6.extend_from_slice(&"fd00::2".parse::<Ipv6Addr>().unwrap().octets());
         v6.extend_from_slice(&[1, 187]);
         assert_eq!(
             parse_request(&v6),
-            Ok(Parsed::Done(
-                (Host::Ip("fd00::2".parse().unwrap()), 443),
-                22
-            ))
+            Ok(Parsed::Done(req(1, "fd00::2", 443), 22))
         );
         let mut name = vec![5, 1, 0, 3, 7];
         name.extend_from_slice(b"a.b.com\x1f\x90");
         assert_eq!(
             parse_request(&name),
-            Ok(Parsed::Done((Host::Name("a.b.com".into()), 8080), 14))
+            Ok(Parsed::Done(req(1, "a.b.com", 8080), 14))
+        );
+        // UDP ASSOCIATE with the zero address: the client does not know its UDP source yet.
+        assert_eq!(
+            parse_request(&[5, 3, 0, 1, 0, 0, 0, 0, 0, 0]),
+            Ok(Parsed::Done(req(3, "0.0.0.0", 0), 10))
         );
     }
 
@@ -295,8 +374,8 @@ mod tests {
             Err(Error::Command(2))
         );
         assert_eq!(
-            parse_request(&[5, 3, 0, 1, 1, 2, 3, 4, 0, 1]),
-            Err(Error::Command(3))
+            parse_request(&[5, 0, 0, 1, 1, 2, 3, 4, 0, 1]),
+            Err(Error::Command(0))
         );
         assert_eq!(
             parse_request(&[5, 1, 0, 9, 1, 2]),
@@ -325,5 +404,62 @@ mod tests {
         assert_eq!(reply_for(&E::from(K::HostUnreachable)), 0x04);
         assert_eq!(reply_for(&E::from(K::TimedOut)), 0x06);
         assert_eq!(reply_for(&E::from(K::Other)), 0x01);
+    }
+
+    #[test]
+    fn udp_headers() {
+        let mut d = vec![0, 0, 0, 1, 10, 0, 0, 2, 0, 53];
+        d.extend_from_slice(b"query");
+        let h = parse_udp_header(&d).unwrap();
+        assert_eq!((h.frag, h.port, &d[h.data_at..]), (0, 53, &b"query"[..]));
+        assert_eq!(h.host, Host::Ip("10.0.0.2".parse().unwrap()));
+        let mut v6 = vec![0, 0, 0, 4];
+        v6.extend_from_slice(&"fd00::2".parse::<Ipv6Addr>().unwrap().octets());
+        v6.extend_from_slice(&[0, 53]);
+        assert_eq!(parse_udp_header(&v6).unwrap().data_at, 22);
+        let name = parse_udp_header(b"\0\0\0\x03\x08dns.test\0\x35x").unwrap();
+        assert_eq!(
+            (name.host, name.port, name.data_at),
+            (Host::Name("dns.test".into()), 53, 15)
+        );
+        // A fragment parses (the server drops it by its FRAG); an empty payload is a datagram too.
+        assert_eq!(
+            parse_udp_header(&[0, 0, 1, 1, 1, 2, 3, 4, 0, 1])
+                .unwrap()
+                .frag,
+            1
+        );
+        assert_eq!(parse_udp_header(&d[..10]).unwrap().data_at, 10);
+        // Encoding: IPv4 (also when IPv4-mapped) and IPv6 sources.
+        assert_eq!(
+            encode_udp_header("10.0.0.2:53".parse().unwrap()),
+            [0, 0, 0, 1, 10, 0, 0, 2, 0, 53]
+        );
+        assert_eq!(
+            encode_udp_header("[::ffff:10.0.0.2]:53".parse().unwrap()).len(),
+            10
+        );
+        let e = encode_udp_header("[fd00::2]:53".parse().unwrap());
+        assert_eq!(parse_udp_header(&e).unwrap().data_at, e.len());
+    }
+
+    #[test]
+    fn hostile_udp_headers() {
+        let d = [0, 0, 0, 1, 10, 0, 0, 2, 0, 53];
+        for cut in 0..d.len() {
+            assert!(parse_udp_header(&d[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(parse_udp_header(&[0, 1, 0, 1, 1, 2, 3, 4, 0, 1]).is_err());
+        assert!(parse_udp_header(&[1, 0, 0, 1, 1, 2, 3, 4, 0, 1]).is_err());
+        assert_eq!(
+            parse_udp_header(&[0, 0, 0, 7, 1, 2, 3, 4, 0, 1]),
+            Err(Error::AddressType(7))
+        );
+        // Names: empty, not printable, longer than the datagram.
+        assert!(parse_udp_header(&[0, 0, 0, 3, 0, 0, 53]).is_err());
+        assert!(parse_udp_header(b"\0\0\0\x03\x03a\nb\0\x35").is_err());
+        assert!(parse_udp_header(&[0, 0, 0, 3, 255, b'a', 0, 53]).is_err());
+        // A version byte of SOCKS (5) where RSV belongs: a client that sent a TCP message over UDP.
+        assert!(parse_udp_header(&[5, 1, 0, 1, 1, 2, 3, 4, 0, 1]).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! `-L [BIND:]PORT:HOST:PORT/udp`: a host UDP port whose datagrams go to one target through the tunnel. Each
-//! client address gets a stack socket of its own, so replies find their way back; a client quiet for
-//! [`IDLE`] loses its socket, and at most [`MAX_CLIENTS`] are kept.
+//! client address gets a stack socket of its own, so replies find their way back; a client quiet for the
+//! inactivity timeout ([`IDLE`] unless told, wireproxy's `InactivityTimeout`) loses its socket, and at most
+//! [`MAX_CLIENTS`] are kept.
 
 use std::collections::HashMap;
 use std::io;
@@ -14,8 +15,10 @@ use wiretun_netstack::Datagram;
 
 use crate::Options;
 
+/// The inactivity timeout when none is given.
 pub const IDLE: Duration = Duration::from_secs(120);
 pub const MAX_CLIENTS: usize = 1024;
+const POLL: Duration = Duration::from_millis(500);
 
 /// A running UDP forward; dropping it closes the host socket and every client's stack socket.
 pub struct UdpForward {
@@ -26,15 +29,28 @@ pub struct UdpForward {
 
 impl UdpForward {
     pub fn start(opts: &Options, bind: SocketAddr, target: SocketAddr) -> io::Result<UdpForward> {
+        UdpForward::start_with(opts, bind, target, Some(IDLE))
+    }
+
+    /// With a client inactivity timeout of `idle`; `None` keeps clients until the forward closes (a new
+    /// client is then turned away once [`MAX_CLIENTS`] are held).
+    pub fn start_with(
+        opts: &Options,
+        bind: SocketAddr,
+        target: SocketAddr,
+        idle: Option<Duration>,
+    ) -> io::Result<UdpForward> {
         let sock = UdpSocket::bind(bind)
             .map_err(|e| io::Error::new(e.kind(), format!("listening on {bind}/udp: {e}")))?;
-        sock.set_read_timeout(Some(Duration::from_millis(500)))?;
+        // Short enough that a small inactivity timeout is honoured to within a fraction of a second.
+        let tick = idle.map_or(POLL, |i| (i / 4).clamp(Duration::from_millis(20), POLL));
+        sock.set_read_timeout(Some(tick))?;
         let addr = sock.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, stack) = (stop.clone(), opts.stack.clone());
         let thread = std::thread::Builder::new()
             .name(format!("proxy {addr}/udp"))
-            .spawn(move || run(sock, stack, target, flag))?;
+            .spawn(move || run(sock, stack, target, idle, flag))?;
         Ok(UdpForward {
             addr,
             stop,
@@ -60,6 +76,7 @@ fn run(
     sock: UdpSocket,
     stack: Arc<wiretun_netstack::Stack>,
     target: SocketAddr,
+    idle: Option<Duration>,
     stop: Arc<AtomicBool>,
 ) {
     let sock = Arc::new(sock);
@@ -71,7 +88,9 @@ fn run(
     };
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
-        clients.retain(|_, (_, seen)| now.duration_since(*seen) < IDLE);
+        if let Some(idle) = idle {
+            clients.retain(|_, (_, seen)| now.duration_since(*seen) < idle);
+        }
         let (n, from) = match sock.recv_from(&mut buf) {
             Ok(r) => r,
             Err(e)

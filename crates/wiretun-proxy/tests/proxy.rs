@@ -8,38 +8,18 @@ use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wiretun_core::keys::{generate_private_key, public_key};
-use wiretun_core::PeerUpdate;
-use wiretun_netstack::{OsStream, StackConfig};
+use wiretun_netstack::OsStream;
 use wiretun_proxy::socks5::Host;
 use wiretun_proxy::{Credentials, Options, Resolve, Reverse, Server};
 use wiretun_rootless::Rootless;
 
+mod common;
+
 const SIZE: usize = 3 << 20;
-
-fn rootless(name: &str, v4: &str, v6: &str) -> Rootless {
-    let config = StackConfig::new(vec![(v4.parse().unwrap(), 24), (v6.parse().unwrap(), 64)]);
-    let r = Rootless::create(name, config).unwrap();
-    r.device().set_private_key(Some(generate_private_key()));
-    r
-}
-
-fn peer(a: &Rootless, b: &Rootless, allowed: &[&str]) {
-    let update = PeerUpdate {
-        endpoint: Some(SocketAddr::from(([127, 0, 0, 1], b.device().listen_port()))),
-        allowed_ips: allowed.iter().map(|n| n.parse().unwrap()).collect(),
-        ..PeerUpdate::default()
-    };
-    let key = public_key(&b.device().private_key().unwrap());
-    a.device().set_peer(key, update).unwrap();
-}
 
 /// A (10.0.0.1) and B (10.0.0.2, fd00::2) with an echo server on B's port 80.
 fn pair(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
-    let a = rootless(&format!("px-a-{tag}"), "10.0.0.1", "fd00::1");
-    let b = rootless(&format!("px-b-{tag}"), "10.0.0.2", "fd00::2");
-    peer(&a, &b, &["10.0.0.2/32", "fd00::2/128"]);
-    peer(&b, &a, &["10.0.0.1/32", "fd00::1/128"]);
+    let (a, b) = common::linked(tag);
     let echo = b
         .stack()
         .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {

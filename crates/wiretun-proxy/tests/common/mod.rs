@@ -1,0 +1,54 @@
+//! Rootless devices for the proxy tests: WireGuard over 127.0.0.1 UDP with real handshakes, a userspace
+//! stack on each side.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use wiretun_core::keys::{generate_private_key, public_key};
+use wiretun_core::PeerUpdate;
+use wiretun_netstack::StackConfig;
+use wiretun_rootless::Rootless;
+
+pub fn rootless(name: &str, v4: &str, v6: &str) -> Rootless {
+    let config = StackConfig::new(vec![(v4.parse().unwrap(), 24), (v6.parse().unwrap(), 64)]);
+    let r = Rootless::create(name, config).unwrap();
+    r.device().set_private_key(Some(generate_private_key()));
+    r
+}
+
+/// Makes `b` a peer of `a`, reached at `b`'s loopback port.
+pub fn peer(a: &Rootless, b: &Rootless, allowed: &[&str]) {
+    let update = PeerUpdate {
+        endpoint: Some(SocketAddr::from(([127, 0, 0, 1], b.device().listen_port()))),
+        allowed_ips: allowed.iter().map(|n| n.parse().unwrap()).collect(),
+        ..PeerUpdate::default()
+    };
+    let key = public_key(&b.device().private_key().unwrap());
+    a.device().set_peer(key, update).unwrap();
+}
+
+/// A (10.0.0.1, fd00::1) and B (10.0.0.2, fd00::2), peers of each other.
+pub fn linked(tag: &str) -> (Rootless, Rootless) {
+    let a = rootless(&format!("px-a-{tag}"), "10.0.0.1", "fd00::1");
+    let b = rootless(&format!("px-b-{tag}"), "10.0.0.2", "fd00::2");
+    peer(&a, &b, &["10.0.0.2/32", "fd00::2/128"]);
+    peer(&b, &a, &["10.0.0.1/32", "fd00::1/128"]);
+    (a, b)
+}
+
+/// A UDP echo on B's stack at `addr` that answers `echo:<sender port>:<payload>`, so a test sees which
+/// tunnel socket a datagram came from.
+pub fn udp_echo(b: &Rootless, addr: &str) {
+    let echo = b.stack().bind_udp(addr.parse().unwrap()).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = echo.recv_from_timeout(&mut buf, Duration::from_secs(30)) {
+            let mut reply = format!("echo:{}:", from.port()).into_bytes();
+            reply.extend_from_slice(&buf[..n]);
+            let _ = echo.send_to(&reply, from);
+        }
+    });
+}
+
+pub type Pair = (Rootless, Rootless);

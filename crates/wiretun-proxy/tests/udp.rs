@@ -1,0 +1,235 @@
+//! UDP through the proxies, over two rootless devices in this process: SOCKS5 UDP ASSOCIATE (IPv4, IPv6 and
+//! name destinations, auth, what is dropped, the association ending with its control connection) and the
+//! UDP forward's inactivity timeout. B runs UDP echoes that say which tunnel port a datagram came from.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wiretun_proxy::socks5::{encode_udp_header, parse_udp_header, Host};
+use wiretun_proxy::udp::UdpForward;
+use wiretun_proxy::{Credentials, Options, Resolve, Server};
+
+mod common;
+
+struct Names;
+
+impl Resolve for Names {
+    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        match name {
+            "echo.test" => Ok(vec!["fd00::2".parse().unwrap()]),
+            _ => Err(io::Error::new(io::ErrorKind::NotFound, "no such name")),
+        }
+    }
+}
+
+fn local() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn alice() -> Option<Credentials> {
+    Some(Credentials {
+        user: "alice".into(),
+        pass: "s3cret".into(),
+    })
+}
+
+/// Greets with username/password and sends UDP ASSOCIATE; the control connection and the relay address, or
+/// the RFC 1929 status when authentication failed.
+fn associate(server: SocketAddr, pass: &str) -> Result<(TcpStream, SocketAddr), u8> {
+    let mut s = TcpStream::connect(server).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&[5, 1, 2]).unwrap();
+    let mut b = [0u8; 2];
+    s.read_exact(&mut b).unwrap();
+    assert_eq!(b, [5, 2]);
+    let mut auth = vec![1, 5];
+    auth.extend_from_slice(b"alice");
+    auth.push(pass.len() as u8);
+    auth.extend_from_slice(pass.as_bytes());
+    s.write_all(&auth).unwrap();
+    s.read_exact(&mut b).unwrap();
+    if b != [1, 0] {
+        return Err(b[1]);
+    }
+    s.write_all(&[5, 3, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+    let mut reply = [0u8; 10];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(
+        &reply[..4],
+        [5, 0, 0, 1],
+        "an IPv4 relay address for an IPv4 client"
+    );
+    let ip = IpAddr::from([reply[4], reply[5], reply[6], reply[7]]);
+    Ok((
+        s,
+        SocketAddr::new(ip, u16::from_be_bytes([reply[8], reply[9]])),
+    ))
+}
+
+fn wrap(dst: &[u8], payload: &str) -> Vec<u8> {
+    let mut d = vec![0, 0, 0];
+    d.extend_from_slice(dst);
+    d.extend_from_slice(payload.as_bytes());
+    d
+}
+
+fn v4(ip: [u8; 4], port: u16) -> Vec<u8> {
+    let mut a = vec![1];
+    a.extend_from_slice(&ip);
+    a.extend_from_slice(&port.to_be_bytes());
+    a
+}
+
+/// Sends `dgram` until something comes back (the first may go before the handshake is done); the answer's
+/// source and payload.
+fn ask(c: &UdpSocket, relay: SocketAddr, dgram: &[u8]) -> (SocketAddr, String) {
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 2048];
+    loop {
+        c.send_to(dgram, relay).unwrap();
+        if let Ok((n, _)) = c.recv_from(&mut buf) {
+            let h = parse_udp_header(&buf[..n]).expect("a SOCKS header on the answer");
+            let Host::Ip(ip) = h.host else {
+                panic!("answers name their source by address")
+            };
+            let payload = String::from_utf8_lossy(&buf[h.data_at..n]).into_owned();
+            return (SocketAddr::new(ip, h.port), payload);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer through the association"
+        );
+    }
+}
+
+fn socks5(tag: &str) -> (common::Pair, Server) {
+    let (a, b) = common::linked(tag);
+    common::udp_echo(&b, "[::]:7");
+    let mut o = Options::new(a.stack().clone());
+    o.resolver = Some(Arc::new(Names));
+    let server = Server::socks5(o, local(), alice()).unwrap();
+    ((a, b), server)
+}
+
+#[test]
+fn associate_relays_ipv4_ipv6_and_names() {
+    let (_pair, server) = socks5("assoc");
+    let (_control, relay) = associate(server.local_addr(), "s3cret").unwrap();
+    let c = UdpSocket::bind(local()).unwrap();
+    let (from, got) = ask(&c, relay, &wrap(&v4([10, 0, 0, 2], 7), "over v4"));
+    assert_eq!(from, "10.0.0.2:7".parse().unwrap());
+    assert!(
+        got.starts_with("echo:") && got.ends_with(":over v4"),
+        "{got}"
+    );
+    let six = encode_udp_header("[fd00::2]:7".parse().unwrap());
+    let (from, got) = ask(&c, relay, &[six, b"over v6".to_vec()].concat());
+    assert_eq!(from, "[fd00::2]:7".parse().unwrap());
+    assert!(got.ends_with(":over v6"), "{got}");
+    let mut name = vec![3, 9];
+    name.extend_from_slice(b"echo.test\x00\x07");
+    let (from, got) = ask(&c, relay, &wrap(&name, "by name"));
+    assert_eq!(from, "[fd00::2]:7".parse().unwrap());
+    assert!(got.ends_with(":by name"), "{got}");
+}
+
+#[test]
+fn associate_drops_fragments_bad_headers_and_strangers() {
+    let (_pair, server) = socks5("drops");
+    let (_control, relay) = associate(server.local_addr(), "s3cret").unwrap();
+    let c = UdpSocket::bind(local()).unwrap();
+    ask(&c, relay, &wrap(&v4([10, 0, 0, 2], 7), "first"));
+    // Another port of the client's host is not the association's client; nor are fragments or garbage.
+    let stranger = UdpSocket::bind(local()).unwrap();
+    stranger
+        .send_to(&wrap(&v4([10, 0, 0, 2], 7), "stranger"), relay)
+        .unwrap();
+    let mut frag = wrap(&v4([10, 0, 0, 2], 7), "fragment");
+    frag[2] = 1;
+    c.send_to(&frag, relay).unwrap();
+    c.send_to(b"\x05\x01\x00garbage", relay).unwrap();
+    c.send_to(&wrap(&[9, 1, 2], "bad type"), relay).unwrap();
+    c.send_to(&wrap(&[3, 0, 0, 7], "empty name"), relay)
+        .unwrap();
+    c.send_to(&wrap(&[3, 7], "cut short"), relay).unwrap();
+    let mut nowhere = vec![3, 12];
+    nowhere.extend_from_slice(b"nowhere.test\x00\x07");
+    c.send_to(&wrap(&nowhere, "unknown name"), relay).unwrap();
+    // Answers up to the next good datagram's are only late ones to the first: none of the above went
+    // through (the echoes keep order here).
+    let second = wrap(&v4([10, 0, 0, 2], 7), "second");
+    loop {
+        let (_, got) = ask(&c, relay, &second);
+        if got.ends_with(":second") {
+            break;
+        }
+        assert!(got.ends_with(":first"), "{got} went through");
+    }
+    stranger
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    assert!(stranger.recv_from(&mut [0u8; 64]).is_err());
+}
+
+#[test]
+fn associate_ends_with_its_control_connection() {
+    let (_pair, server) = socks5("ends");
+    let (control, relay) = associate(server.local_addr(), "s3cret").unwrap();
+    let c = UdpSocket::bind(local()).unwrap();
+    ask(&c, relay, &wrap(&v4([10, 0, 0, 2], 7), "alive"));
+    drop(control);
+    // The relay's port is given back once the association is gone.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while UdpSocket::bind(relay).is_err() {
+        assert!(Instant::now() < deadline, "the relay port stayed bound");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn associate_needs_the_credentials() {
+    let (_pair, server) = socks5("auth");
+    assert_eq!(associate(server.local_addr(), "wrong").unwrap_err(), 1);
+}
+
+/// The tunnel port B's echo saw for a datagram through `fwd` from `c`.
+fn tunnel_port(c: &UdpSocket, fwd: SocketAddr) -> String {
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 256];
+    loop {
+        c.send_to(b"x", fwd).unwrap();
+        if let Ok((n, _)) = c.recv_from(&mut buf) {
+            return String::from_utf8_lossy(&buf[..n]).into_owned();
+        }
+        assert!(Instant::now() < deadline, "no UDP answer");
+    }
+}
+
+#[test]
+fn udp_forward_inactivity_timeout() {
+    let (a, b) = common::linked("idle");
+    common::udp_echo(&b, "10.0.0.2:7");
+    let target = "10.0.0.2:7".parse().unwrap();
+    let o = Options::new(a.stack().clone());
+    let short =
+        UdpForward::start_with(&o, local(), target, Some(Duration::from_millis(300))).unwrap();
+    let never = UdpForward::start_with(&o, local(), target, None).unwrap();
+    let (c1, c2) = (
+        UdpSocket::bind(local()).unwrap(),
+        UdpSocket::bind(local()).unwrap(),
+    );
+    let (s1, n1) = (
+        tunnel_port(&c1, short.local_addr()),
+        tunnel_port(&c2, never.local_addr()),
+    );
+    // Quiet for longer than the short timeout: that client's tunnel socket is new, the other one's is not.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_ne!(tunnel_port(&c1, short.local_addr()), s1);
+    assert_eq!(tunnel_port(&c2, never.local_addr()), n1);
+}
