@@ -61,10 +61,11 @@ mod servers {
         pub resolver: Option<std::sync::Arc<dyn Resolve>>,
         /// How long a dial through the tunnel may take.
         pub connect_timeout: Duration,
-        /// How long a client may take to send its handshake or request head (a slow or idle client is dropped).
+        /// How long a client may take to send its whole handshake or request head (a slow or idle client is
+        /// dropped, however it drips).
         pub handshake_timeout: Duration,
-        /// Clients in their handshake or dial at once, per listener (a thread each); more are closed at
-        /// once, so a flood of idle connections costs a bounded number of threads.
+        /// Clients in their handshake or dial at once, per listener (a thread each); more wait in the listen
+        /// backlog for a slot, so a flood of idle connections costs a bounded number of threads.
         pub max_handshakes: usize,
     }
 

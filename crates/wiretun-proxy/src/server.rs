@@ -118,14 +118,16 @@ fn accept_loop(listener: TcpListener, opts: Options, kind: Arc<Kind>, stop: Arc<
                 continue;
             }
         };
-        if busy.fetch_add(1, Ordering::SeqCst) >= opts.max_handshakes {
-            busy.fetch_sub(1, Ordering::SeqCst);
-            log::warn!(
-                "proxy: {} clients in their handshake already: closing a new one",
-                opts.max_handshakes
-            );
-            continue;
+        // At the limit, wait for a slot instead of closing the client: a burst of real clients (1,000
+        // connecting at once) then queues in the listen backlog and is served in turn, and an idle flood holds
+        // the slots only until the handshake timeout.
+        while busy.load(Ordering::SeqCst) >= opts.max_handshakes {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        busy.fetch_add(1, Ordering::SeqCst);
         let (opts, kind, slot) = (opts.clone(), kind.clone(), Slot(busy.clone()));
         let _ = std::thread::Builder::new()
             .name("proxy client".into())
@@ -158,6 +160,11 @@ fn read_msg<T, E: std::fmt::Display>(
     cap: usize,
     parse: impl Fn(&[u8]) -> Result<Option<(T, usize)>, E>,
 ) -> io::Result<Result<T, E>> {
+    // The read timeout bounds the whole message, not each read: a client dripping a byte at a time must not
+    // hold its thread and slot for ever. What is left carries over to the next message of the handshake.
+    let deadline = client
+        .read_timeout()?
+        .map(|t| std::time::Instant::now() + t);
     loop {
         match parse(buf) {
             Ok(Some((value, used))) => {
@@ -175,6 +182,16 @@ fn read_msg<T, E: std::fmt::Display>(
         }
         let mut chunk = [0u8; 4096];
         let want = (cap - buf.len()).min(chunk.len());
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "handshake not sent in time",
+                ));
+            }
+            client.set_read_timeout(Some(left))?;
+        }
         let n = client.read(&mut chunk[..want])?;
         if n == 0 {
             return Err(io::Error::new(

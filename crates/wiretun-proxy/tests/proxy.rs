@@ -411,7 +411,7 @@ fn socks5_names_resolve_through_the_tunnel_dns() {
 }
 
 #[test]
-fn idle_clients_beyond_the_handshake_limit_are_closed() {
+fn clients_beyond_the_handshake_limit_wait_for_a_slot() {
     let (a, _b, _echo) = pair("limit");
     let mut o = opts(&a, false);
     o.max_handshakes = 2;
@@ -419,28 +419,53 @@ fn idle_clients_beyond_the_handshake_limit_are_closed() {
     let idle: Vec<TcpStream> = (0..2)
         .map(|_| TcpStream::connect(server.local_addr()).unwrap())
         .collect();
-    // Accepts are taken in order, so the third is counted after the two idle ones.
+    // Accepts are taken in order, so the third is counted after the two idle ones: it waits, unanswered.
     let mut third = TcpStream::connect(server.local_addr()).unwrap();
     third.write_all(&[5, 1, 0]).unwrap();
-    assert!(closed(&mut third));
-    // Once the idle ones are gone (handshake timeout), new clients get in again.
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut reply = [0u8; 2];
+    assert!(third.read_exact(&mut reply).is_err(), "served beyond the limit");
+    // Once the idle ones are gone, it is served, not closed.
     drop(idle);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut s = TcpStream::connect(server.local_addr()).unwrap();
-        s.write_all(&[5, 1, 0]).unwrap();
-        let mut reply = [0u8; 2];
-        if s.read_exact(&mut reply).is_ok() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "slots were not given back"
-        );
-    }
+    third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    third.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, [5, 0]);
+    drop(third);
     let (s, code) = socks_connect(server.local_addr(), None, &v4_request([10, 0, 0, 2], 80));
     assert_eq!(code, 0);
     echo_check(s);
+}
+
+#[test]
+fn a_client_dripping_its_handshake_is_dropped_at_the_handshake_timeout() {
+    let (a, _b, _echo) = pair("drip");
+    let mut o = opts(&a, false);
+    o.handshake_timeout = Duration::from_millis(600);
+    let server = Server::socks5(o, local(), None).unwrap();
+    let mut s = TcpStream::connect(server.local_addr()).unwrap();
+    let start = std::time::Instant::now();
+    s.write_all(&[5, 1, 0]).unwrap();
+    // A byte of a domain request every 100 ms: each read is quick, the message never completes.
+    let mut request = vec![5, 1, 0, 3, 255];
+    request.extend_from_slice(&[b'a'; 255]);
+    let dripping = s.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut w = dripping;
+        for b in request {
+            if w.write_all(&[b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, [5, 0]);
+    assert!(closed(&mut s));
+    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
 }
 
 #[test]
