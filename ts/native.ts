@@ -170,6 +170,10 @@ export interface NativeProxySpec {
   connectTimeoutMs?: number;
   /** The tunnel's DNS servers, for SOCKS5/HTTP target names (asked through the tunnel). */
   dns?: string[];
+  /** Search domains tried for target names without a dot. */
+  dnsSearch?: string[];
+  /** udp-forward: seconds a quiet client keeps its tunnel socket; 0 = forever, unset = 120. */
+  inactivityTimeoutS?: number;
 }
 
 export interface NativeProxy {

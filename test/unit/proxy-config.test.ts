@@ -69,7 +69,10 @@ describe('wireproxy config', () => {
   });
 
   it('refuses what it does not support, and mistakes, with file:line and key', () => {
-    throwsAt(`${INLINE}\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:53\nTarget = 10.0.0.1:53\nInactivityTimeout = 5\n`, 31, /InactivityTimeout: not supported yet/);
+    const udp = (idle: string): string => `${INLINE}\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:53\nTarget = 10.0.0.1:53\nInactivityTimeout = ${idle}\n`;
+    expect(parseWireproxy(udp('5'), 'f', '.').listeners[4]).toMatchObject({ kind: 'udp-forward', inactivityTimeoutS: 5 });
+    expect(parseWireproxy(udp('0'), 'f', '.').listeners[4]).toMatchObject({ inactivityTimeoutS: 0 });
+    for (const bad of ['-1', '1.5', '5s', '', '99999999']) throwsAt(udp(bad), 31, /InactivityTimeout: .* is not a whole number of seconds/);
     expect(parseWireproxy(`${INLINE}\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:53\nTarget = 10.0.0.1:53\n`, 'f', '.').listeners[4])
       .toMatchObject({ kind: 'udp-forward', bind: '127.0.0.1:53', host: '10.0.0.1', port: 53 });
     expect(parseFlag('-L', '5353:10.0.0.1:53/udp')).toMatchObject({ kind: 'udp-forward', bind: '127.0.0.1:5353', host: '10.0.0.1', port: 53 });

@@ -18,6 +18,8 @@ export interface ProxyListener {
   port?: number;
   /** reverse: the tunnel port listened on. */
   listenPort?: number;
+  /** udp-forward: wireproxy's InactivityTimeout, seconds a quiet client keeps its tunnel socket (0: for good). */
+  inactivityTimeoutS?: number;
   /** Where it was asked for, for messages: `file:line` or the flag. */
   where: string;
 }
@@ -66,6 +68,13 @@ function parsePort(s: string, fail: (msg: string) => never): number {
   const port = /^\d{1,5}$/.test(s) ? Number(s) : NaN;
   if (!(port >= 1 && port <= 65535)) return fail(`${JSON.stringify(s)} is not a port 1-65535`);
   return port;
+}
+
+/** Whole seconds, 0 up to a year (wireproxy takes an int; 0 there, as here, means no timeout). */
+function parseSeconds(s: string, fail: (msg: string) => never): number {
+  const n = /^\d{1,8}$/.test(s) ? Number(s) : NaN;
+  if (!(n <= 366 * 86400)) return fail(`${JSON.stringify(s)} is not a whole number of seconds (0 for none, at most a year)`);
+  return n;
 }
 
 /** `HOST:PORT` of a target; HOST may be a name (resolved through the tunnel's DNS, or on the host for -R). */
@@ -159,9 +168,9 @@ function toListener(kind: string, values: Map<string, { value: string; line: num
   if (kind === 'stdiotunnel') return { kind: 'stdio', ...target, where };
   if (kind === 'udpproxytunnel') {
     const idle = get('inactivitytimeout', 'InactivityTimeout', false);
-    if (idle) idle.fail('not supported yet (clients idle for 120 s are dropped)');
     const b = get('bindaddress', 'BindAddress', true)!;
-    return { kind: 'udp-forward', bind: parseBind(b.value, b.fail), ...target, where };
+    const timeout = idle ? { inactivityTimeoutS: parseSeconds(idle.value, idle.fail) } : {};
+    return { kind: 'udp-forward', bind: parseBind(b.value, b.fail), ...target, ...timeout, where };
   }
   if (kind === 'tcpclienttunnel') {
     const b = get('bindaddress', 'BindAddress', true)!;

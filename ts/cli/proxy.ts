@@ -20,7 +20,7 @@ const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--h
   Runs a rootless tunnel (no interface, no privilege) and proxies into it, as wireproxy does.
   CONFIG is a wireproxy config ([Socks5], [http], [TCPClientTunnel], [TCPServerTunnel]; WGConfig = path or
   an inline [Interface]/[Peer]) or a wg-quick file, with listeners from the flags:
-    --socks5 ADDR   SOCKS5 (CONNECT; no auth, or USER:PASS@ for RFC 1929 username/password)
+    --socks5 ADDR   SOCKS5 (CONNECT and UDP ASSOCIATE; no auth, or USER:PASS@ for RFC 1929 username/password)
     --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
     -L [BIND:]PORT:HOST:PORT[/udp]  forward a host TCP (or UDP) port to HOST:PORT through the tunnel
     -R PORT:HOST:PORT          forward the tunnel's PORT to HOST:PORT on this host
@@ -91,7 +91,7 @@ async function wgConfig(plan: ProxyPlan): Promise<{ config: WgQuickConfig; name:
 }
 
 /** Starts every listener or none: one that fails closes those already started. */
-async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[]): Promise<NativeProxy[]> {
+async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[], dnsSearch: string[] = []): Promise<NativeProxy[]> {
   const started: NativeProxy[] = [];
   try {
     for (const l of listeners) {
@@ -102,7 +102,7 @@ async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[
       if ((l.kind === 'forward' || l.kind === 'udp-forward') && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host)).address;
       try {
         const { where: _where, kind: _kind, ...spec } = l;
-        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns }));
+        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns, dnsSearch }));
       } catch (err) {
         const [code, ...rest] = String((err as Error).message).split(': ');
         const what = l.kind === 'reverse' ? `tunnel port ${l.listenPort}` : l.bind;
@@ -133,7 +133,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   let proxies: NativeProxy[];
   try {
-    proxies = await startAll(tunnel, plan.listeners, config.dns);
+    proxies = await startAll(tunnel, plan.listeners, config.dns, config.dnsSearch);
   } catch (err) {
     await tunnel.close();
     throw err;

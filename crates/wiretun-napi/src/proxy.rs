@@ -1,5 +1,5 @@
-//! `wiretun proxy`: SOCKS5, HTTP and TCP-forward listeners on OS sockets whose far side is a rootless
-//! tunnel's stack (crates/wiretun-proxy). JS only starts and closes them; the bytes stay in Rust.
+//! `wiretun proxy`: SOCKS5 (CONNECT, UDP ASSOCIATE), HTTP, TCP- and UDP-forward listeners on OS sockets
+//! whose far side is a rootless tunnel's stack (crates/wiretun-proxy). JS only starts and closes them; the bytes stay in Rust.
 
 #![cfg_attr(test, allow(dead_code))]
 
@@ -31,6 +31,11 @@ pub struct JsProxySpec {
     pub connect_timeout_ms: Option<u32>,
     /// socks5, http: the tunnel's DNS servers (`ip` or `ip:port`), asked through the tunnel for target names.
     pub dns: Option<Vec<String>>,
+    /// Search domains for target names without a dot (wg-quick's non-address words in `DNS =`).
+    pub dns_search: Option<Vec<String>>,
+    /// udp-forward: seconds a client may be quiet before its tunnel socket is dropped (wireproxy's
+    /// InactivityTimeout); 0 = never, unset = 120.
+    pub inactivity_timeout_s: Option<u32>,
 }
 
 // Held only to be dropped: dropping a Server closes its listener, dropping a Reverse stops listening.
@@ -88,10 +93,10 @@ pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<Bind
         })
         .collect::<Result<Vec<_>>>()?;
     if !servers.is_empty() {
-        opts.resolver = Some(std::sync::Arc::new(StackResolver::new(
-            netstack.stack().clone(),
-            servers,
-        )));
+        opts.resolver = Some(std::sync::Arc::new(
+            StackResolver::new(netstack.stack().clone(), servers)
+                .with_search(spec.dns_search.clone().unwrap_or_default()),
+        ));
     }
     let auth = match (spec.username, spec.password) {
         (Some(user), Some(pass)) if !user.is_empty() => Some(Credentials { user, pass }),
@@ -131,7 +136,12 @@ pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<Bind
                     ))
                 })?;
             let target = SocketAddr::new(ip, port16(spec.port, "udp forward")?);
-            let u = UdpForward::start(&opts, bind()?, target).map_err(io)?;
+            let idle = match spec.inactivity_timeout_s {
+                None => Some(wiretun_proxy::udp::IDLE),
+                Some(0) => None,
+                Some(s) => Some(Duration::from_secs(s.into())),
+            };
+            let u = UdpForward::start_with(&opts, bind()?, target, idle).map_err(io)?;
             return Ok(BindingProxy {
                 address: format!("{}/udp", u.local_addr()),
                 running: Mutex::new(Some(Running::Udp(u))),

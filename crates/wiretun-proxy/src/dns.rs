@@ -1,7 +1,8 @@
-//! A small DNS client over the stack's UDP: A and AAAA questions to the tunnel's DNS servers, through the
-//! tunnel, so a SOCKS5 or HTTP target name never reaches the host's resolver. The query and answer codecs are
-//! pure functions. No TCP retry: an answer with TC set is used for what it holds (a name with that many
-//! addresses still yields the ones that fit).
+//! A small DNS client over the stack: A and AAAA questions to the tunnel's DNS servers, through the tunnel, so
+//! a SOCKS5 or HTTP target name never reaches the host's resolver. Questions go over UDP; an answer with TC
+//! set (too large for a datagram) is asked again over TCP. Names without a dot are tried with each search
+//! domain of the config's DNS line first (wg-quick's words there that are not addresses), then as they are.
+//! The query and answer codecs are pure functions.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -87,6 +88,27 @@ pub fn parse_answer(msg: &[u8], id: u16, qtype: u16) -> io::Result<Option<Vec<Ip
     Ok(Some(out))
 }
 
+/// Whether an answer says it was cut to fit a datagram (TC): the whole one comes over TCP.
+pub fn is_truncated(msg: &[u8]) -> bool {
+    msg.len() >= 12 && msg[2] & 0x02 != 0
+}
+
+/// The names to ask for `name`, in order: with each search domain first when it has no dot (a trailing dot
+/// makes a name absolute, as in resolv.conf).
+pub fn candidates(name: &str, search: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    if !name.contains('.') {
+        for domain in search {
+            let domain = domain.trim_matches('.');
+            if !domain.is_empty() {
+                out.push(format!("{name}.{domain}"));
+            }
+        }
+    }
+    out.push(name.to_string());
+    out
+}
+
 /// The offset after a (possibly compressed) name.
 fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
     loop {
@@ -104,6 +126,7 @@ fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
 pub struct StackResolver {
     stack: Arc<wiretun_netstack::Stack>,
     servers: Vec<SocketAddr>,
+    search: Vec<String>,
     timeout: Duration,
     next_id: AtomicU16,
 }
@@ -118,9 +141,16 @@ impl StackResolver {
         StackResolver {
             stack,
             servers,
+            search: Vec::new(),
             timeout: Duration::from_secs(3),
             next_id: AtomicU16::new(seed),
         }
+    }
+
+    /// Search domains for names without a dot (wg-quick's non-address words in `DNS =`).
+    pub fn with_search(mut self, search: Vec<String>) -> StackResolver {
+        self.search = search;
+        self
     }
 
     fn ask(&self, server: SocketAddr, name: &str, qtype: u16) -> io::Result<Vec<IpAddr>> {
@@ -133,7 +163,8 @@ impl StackResolver {
             .next_id
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_mul(40503);
-        sock.send_to(&encode_query(id, name, qtype)?, server)?;
+        let query = encode_query(id, name, qtype)?;
+        sock.send_to(&query, server)?;
         let deadline = Instant::now() + self.timeout;
         let mut buf = vec![0u8; 4096];
         loop {
@@ -149,14 +180,47 @@ impl StackResolver {
                 continue;
             }
             if let Some(addrs) = parse_answer(&buf[..n], id, qtype)? {
+                if is_truncated(&buf[..n]) {
+                    return self.ask_tcp(server, &query, id, qtype);
+                }
                 return Ok(addrs);
             }
         }
     }
-}
 
-impl crate::Resolve for StackResolver {
-    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+    /// The same question over TCP (RFC 7766: each message after its two-byte length).
+    fn ask_tcp(
+        &self,
+        server: SocketAddr,
+        query: &[u8],
+        id: u16,
+        qtype: u16,
+    ) -> io::Result<Vec<IpAddr>> {
+        let conn = self
+            .stack
+            .dial_tcp_timeout(server, self.timeout)
+            .wait()
+            .map_err(|e| io::Error::new(e.kind(), format!("DNS server {server} over TCP: {e}")))?;
+        let answer = match conn.splice_pair(|_| {})? {
+            wiretun_netstack::OsStream::Tcp(s) => {
+                s.set_read_timeout(Some(self.timeout))?;
+                exchange(s, query)?
+            }
+            #[cfg(unix)]
+            wiretun_netstack::OsStream::Unix(s) => {
+                s.set_read_timeout(Some(self.timeout))?;
+                exchange(s, query)?
+            }
+        };
+        parse_answer(&answer, id, qtype)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("DNS server {server}: a TCP answer to another question"),
+            )
+        })
+    }
+
+    fn resolve_one(&self, name: &str) -> io::Result<Vec<IpAddr>> {
         let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{name}: no DNS servers"));
         for &server in &self.servers {
             let v4 = self.ask(server, name, A);
@@ -177,6 +241,31 @@ impl crate::Resolve for StackResolver {
             return Ok(addrs);
         }
         Err(last)
+    }
+}
+
+/// Writes one length-prefixed query and reads one length-prefixed answer.
+fn exchange<S: io::Read + io::Write>(mut s: S, query: &[u8]) -> io::Result<Vec<u8>> {
+    let mut msg = (query.len() as u16).to_be_bytes().to_vec();
+    msg.extend_from_slice(query);
+    s.write_all(&msg)?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len)?;
+    let mut answer = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut answer)?;
+    Ok(answer)
+}
+
+impl crate::Resolve for StackResolver {
+    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        let mut last = None;
+        for candidate in candidates(name, &self.search) {
+            match self.resolve_one(&candidate) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => last = Some(e),
+                done => return done,
+            }
+        }
+        Err(last.expect("at least the name itself"))
     }
 }
 
@@ -223,6 +312,20 @@ mod tests {
             parse_answer(&nx, 7, A).unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
+    }
+
+    #[test]
+    fn truncation_and_search_domains() {
+        let mut m = answer(1, 0, &[]);
+        assert!(!is_truncated(&m));
+        m[2] |= 0x02;
+        assert!(is_truncated(&m));
+        assert!(!is_truncated(&m[..11]));
+        let search = vec!["corp.test".to_string(), ".lab.".to_string(), "".to_string()];
+        assert_eq!(candidates("db", &search), ["db.corp.test", "db.lab", "db"]);
+        assert_eq!(candidates("db.", &search), ["db."]);
+        assert_eq!(candidates("db.corp.test", &search), ["db.corp.test"]);
+        assert_eq!(candidates("db", &[]), ["db"]);
     }
 
     #[test]
