@@ -97,7 +97,9 @@ export interface NativeNetstackOptions {
 
 /** A TCP connection accepted by a stack listener: a socket descriptor (a socketpair end) and its addresses. */
 export interface NativeConnection {
+  /** -1 when handed out by loopback port. */
   fd: number;
+  loopbackPort?: number | null;
   localAddress: string;
   localPort: number;
   remoteAddress: string;
@@ -125,9 +127,15 @@ export interface NativeNetstackStats {
   txBytes: number;
 }
 
-/** A socketpair whose other end a dial will splice to a stack connection. */
+/**
+ * A socketpair whose other end a dial will splice to a stack connection; or, opened with `loopback`, a
+ * loopback port JS connects to and then `adopt`s its connection's end of (fd is -1 then).
+ */
 export interface NativeStream {
   readonly fd: number;
+  readonly loopbackPort: number | null;
+  /** Takes JS's connection to `loopbackPort`, made from local port `peerPort`, as the end to splice. */
+  adopt(peerPort: number): void;
   /** Dials once; onDone is called once, on the JS thread. */
   dial(ip: string, port: number, timeoutMs: number, onDone: (result: NativeDialResult) => void): void;
   /** Gives up before dialling: the JS end sees end of file. */
@@ -150,8 +158,10 @@ export interface NativeUdpSocket {
 
 /** TCP, UDP and ping through a rootless tunnel's userspace stack. Callbacks do not keep the loop alive. */
 export interface NativeNetstack {
-  openStream(): NativeStream;
-  listen(ip: string, port: number, onConnection: (conn: NativeConnection) => void): NativeTcpListener;
+  openStream(loopback?: boolean): NativeStream;
+  /** With `loopback`, each connection comes as a loopbackPort to connect to and then `adoptAccepted`. */
+  listen(ip: string, port: number, onConnection: (conn: NativeConnection) => void, loopback?: boolean): NativeTcpListener;
+  adoptAccepted(loopbackPort: number, peerPort: number): void;
   bindUdp(ip: string, port: number, onMessage: (msg: NativeDatagram) => void): NativeUdpSocket;
   /** Resolves to the round-trip time in ms; rejects with ETIMEDOUT or EHOSTUNREACH. */
   ping(ip: string, timeoutMs: number): Promise<number>;

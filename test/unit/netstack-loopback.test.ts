@@ -86,7 +86,19 @@ afterAll(async () => {
   await b?.close();
 });
 
-describe('rootless tunnels over loopback', () => {
+// Sockets are socketpair ends on Unix and loopback TCP connections the addon adopts on Windows; the second
+// way runs here too (WIRETUN_NETSTACK_LOOPBACK), so the Windows path is tested where it cannot be run.
+describe.each([
+  { sockets: 'socketpair', env: undefined },
+  { sockets: 'loopback TCP', env: '1' },
+])('rootless tunnels over loopback ($sockets sockets)', ({ env }) => {
+  beforeAll(() => {
+    if (env) process.env.WIRETUN_NETSTACK_LOOPBACK = env;
+  });
+  afterAll(() => {
+    delete process.env.WIRETUN_NETSTACK_LOOPBACK;
+  });
+
   it('is a rootless tunnel with no uapi socket by default, and peers show the handshake', async () => {
     expect(a.netstack).toBe(true);
     expect(a.uapiPath).toBeNull();
@@ -166,6 +178,25 @@ describe('rootless tunnels over loopback', () => {
       // The far side sees the connection go: as an end of file, or (when the destroy overtakes the data in the
       // splice) as a close without one; a reset cannot cross the socketpair as such.
       await waitFor(() => ends.includes('close'));
+    } finally {
+      listener.close();
+    }
+  });
+
+  // A socketpair has no reset to pass on (its end of file stands in for one), nor can Node reset one.
+  it.runIf(env)('passes a remote reset on as ECONNRESET', async () => {
+    const listener = b.listen({ port: 9002 }, (socket) => {
+      socket.once('data', () => socket.resetAndDestroy());
+    });
+    try {
+      const client = a.connect(9002, '10.7.0.2');
+      const ended = new Promise<string>((resolve) => {
+        client.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+        client.on('end', () => resolve('end'));
+      });
+      client.write('hi');
+      client.resume();
+      expect(await ended).toBe('ECONNRESET');
     } finally {
       listener.close();
     }

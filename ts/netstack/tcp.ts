@@ -1,10 +1,11 @@
 // TCP through a rootless tunnel as plain net.Sockets. Each connection is one end of a socketpair whose other
 // end the native stack splices to the tunnel connection, so bytes never pass through JS and every library that
-// takes a socket (http, tls, database drivers) works unchanged.
+// takes a socket (http, tls, database drivers) works unchanged. Where Node cannot wrap a descriptor (Windows)
+// the socket is instead a loopback TCP connection to a port of the addon's, adopted by it once connected.
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { callNative, fromNativeMessage, WiretunError } from '../errors';
-import type { NativeConnection, NativeNetstack, NativeTcpListener } from '../native';
+import type { NativeConnection, NativeNetstack, NativeStream, NativeTcpListener } from '../native';
 
 /** A socket's addresses in the tunnel; a socketpair has none the kernel knows of. */
 interface Ends {
@@ -36,11 +37,44 @@ function setEnds(socket: net.Socket, ends: Ends): void {
     address === undefined ? {} : { address, family: family(address), port: ends.localPort ?? 0 };
 }
 
-/** Node wraps a descriptor in a net.Socket only on Unix (on Windows it takes CRT descriptors, not sockets). */
-function checkPlatform(what: string): void {
-  if (process.platform === 'win32') {
-    throw new WiretunError('EOPNOTSUPP', `${what} through a rootless tunnel is not available on Windows yet (Node cannot wrap the socket); createSocket, ping and lookup are`);
-  }
+/**
+ * Node wraps a descriptor in a net.Socket only on Unix (on Windows it takes CRT descriptors, not sockets),
+ * so there sockets are loopback connections the addon adopts. WIRETUN_NETSTACK_LOOPBACK=1 takes that path on
+ * Unix too (its tests run it here); it also lets a remote reset reach JS as ECONNRESET, which a socketpair
+ * cannot carry.
+ */
+function loopbackSockets(): boolean {
+  return process.platform === 'win32' || process.env.WIRETUN_NETSTACK_LOOPBACK === '1';
+}
+
+/**
+ * Connects `socket` to the stream's loopback port and has the addon adopt that connection, holding back the
+ * loopback connect's 'connect' and 'ready' and leaving the socket `connecting` until the tunnel connection is
+ * made (writes wait for that, as they do on any connecting socket).
+ */
+function adoptLoopback(socket: net.Socket, stream: NativeStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.emit = function held(this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'connect') {
+        try {
+          stream.adopt(this.localPort ?? 0);
+          (this as { connecting: boolean }).connecting = true;
+          resolve();
+        } catch (err) {
+          reject(fromNativeMessage(err instanceof Error ? err.message : String(err)));
+        }
+        return true;
+      }
+      if (event === 'ready') {
+        // Emitted right after 'connect': the last one held back.
+        delete (this as { emit?: unknown }).emit;
+        return true;
+      }
+      return (net.Socket.prototype.emit as (event: string | symbol, ...args: unknown[]) => boolean).call(this, event, ...args);
+    };
+    socket.once('close', () => reject(new WiretunError('ECONNRESET', 'the loopback connection closed before the tunnel connection was made')));
+    socket.connect(stream.loopbackPort ?? 0, '127.0.0.1');
+  });
 }
 
 /** A net.Socket on a descriptor the addon handed over. */
@@ -63,18 +97,19 @@ export function connectSocket(
   target: { host: string; port: number; timeoutMs: number },
   resolve: (host: string) => Promise<string>,
 ): net.Socket {
-  checkPlatform('connect');
-  const stream = callNative(() => stack.openStream());
-  const socket = fdSocket(stream.fd);
-  // net.Socket's own flag: while set, write() waits for 'connect' (as for any connecting socket), and http
-  // and tls wait for 'connect' before they start.
-  (socket as { connecting: boolean }).connecting = true;
+  const loopback = loopbackSockets();
+  const stream = callNative(() => stack.openStream(loopback));
+  const socket = loopback ? new net.Socket() : fdSocket(stream.fd);
   let dialled = false;
   socket.once('close', () => {
     if (!dialled) stream.close();
   });
-  resolve(target.host).then(
-    (ip) => {
+  const adopted = loopback ? adoptLoopback(socket, stream) : Promise.resolve();
+  // net.Socket's own flag: while set, write() waits for 'connect' (as for any connecting socket), and http
+  // and tls wait for 'connect' before they start.
+  (socket as { connecting: boolean }).connecting = true;
+  Promise.all([resolve(target.host), adopted]).then(
+    ([ip]) => {
       if (socket.destroyed) return;
       dialled = true;
       callNative(() =>
@@ -101,11 +136,31 @@ export function connectSocket(
   return socket;
 }
 
-/** An accepted connection as a connected net.Socket. */
-export function acceptedSocket(conn: NativeConnection): net.Socket {
-  const socket = fdSocket(conn.fd);
-  setEnds(socket, conn);
-  return socket;
+/** An accepted connection as a connected net.Socket, handed to `onSocket` (at once, or once adopted). */
+function acceptedSocket(stack: NativeNetstack, conn: NativeConnection, onSocket: (socket: net.Socket) => void): void {
+  const port = conn.loopbackPort;
+  if (port == null) {
+    const socket = fdSocket(conn.fd);
+    setEnds(socket, conn);
+    onSocket(socket);
+    return;
+  }
+  const socket = net.connect(port, '127.0.0.1');
+  // Before adoption nobody else holds the socket: a failure just drops it (the addon resets the connection
+  // it parked once its wait runs out).
+  const drop = () => socket.destroy();
+  socket.once('error', drop);
+  socket.once('connect', () => {
+    socket.off('error', drop);
+    try {
+      stack.adoptAccepted(port, socket.localPort ?? 0);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    setEnds(socket, conn);
+    onSocket(socket);
+  });
 }
 
 /** Events of a {@link TunnelServer}. */
@@ -129,15 +184,17 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   /** @internal Made by {@link Tunnel.listen}. */
   constructor(stack: NativeNetstack, host: string, port: number) {
     super();
-    checkPlatform('listen');
     const listener = callNative(() =>
-      stack.listen(host, port, (conn) => {
-        if (!this.#listener) {
-          acceptedSocket(conn).destroy();
-          return;
-        }
-        this.emit('connection', acceptedSocket(conn));
-      }),
+      stack.listen(
+        host,
+        port,
+        (conn) =>
+          acceptedSocket(stack, conn, (socket) => {
+            if (this.#listener) this.emit('connection', socket);
+            else socket.destroy();
+          }),
+        loopbackSockets(),
+      ),
     );
     this.#listener = listener;
     this.#address = { address: listener.localAddress, family: family(listener.localAddress), port: listener.localPort };

@@ -12,17 +12,22 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsDeferred};
 use napi_derive::napi;
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wiretun_netstack::{
-    errno_name, os_pair, Datagram, Listener, OsStream, Stack, StackConfig, TcpConn, UdpSocket,
+    errno_name, os_pair, Datagram, Listener, LoopbackPair, OsStream, Stack, StackConfig, TcpConn,
+    UdpSocket,
 };
 use wiretun_rootless::Rootless;
 
 /// Datagrams queued for JS per socket before more are dropped, as a full socket buffer drops them.
 const UDP_QUEUE: usize = 1024;
+
+/// How long an accepted connection handed out by loopback port waits for JS to connect and adopt it.
+const ADOPT_WITHIN: Duration = Duration::from_secs(30);
 
 fn io_err(err: &io::Error) -> napi::Error {
     napi::Error::from_reason(format!("{}: {err}", errno_name(err)))
@@ -42,11 +47,13 @@ pub struct JsNetstackOptions {
     pub connect_timeout_ms: Option<u32>,
 }
 
-/// A TCP connection handed to JS: a socket descriptor (Unix: a socketpair end) and the connection's
-/// addresses in the tunnel.
+/// A TCP connection handed to JS: a socket descriptor (a socketpair end), or with `loopbackPort` a loopback
+/// port JS connects to and then adopts (`adoptAccepted`); and the connection's addresses in the tunnel.
 #[napi(object, js_name = "NativeConnection")]
 pub struct JsConnection {
+    /// -1 when handed out by loopback port.
     pub fd: i64,
+    pub loopback_port: Option<u32>,
     pub local_address: String,
     pub local_port: u32,
     pub remote_address: String,
@@ -135,18 +142,47 @@ fn hand_out(conn: TcpConn) -> io::Result<JsConnection> {
     let (local, remote) = (conn.local_addr(), conn.peer_addr());
     // How the splice ends is the JS socket's to see (end of file); a reset has no other way through a
     // socketpair.
-    let os = conn.splice_pair(|end| {
-        if let Err(e) = end.result {
-            log::debug!("netstack connection ended: {e}");
-        }
-    })?;
+    let os = conn.splice_pair(log_end)?;
     Ok(JsConnection {
         fd: raw_descriptor(os),
+        loopback_port: None,
         local_address: local.ip().to_string(),
         local_port: local.port() as u32,
         remote_address: remote.ip().to_string(),
         remote_port: remote.port() as u32,
     })
+}
+
+fn log_end(end: wiretun_netstack::SpliceEnd) {
+    if let Err(e) = end.result {
+        log::debug!("netstack connection ended: {e}");
+    }
+}
+
+/// Accepted connections waiting for JS to connect to their loopback port, by that port.
+type Adoptable = Arc<Mutex<HashMap<u16, (Instant, LoopbackPair, TcpConn)>>>;
+
+/// Parks the connection behind a loopback listener of its own (see [`LoopbackPair`]); ones JS never
+/// adopted are dropped (reset) after [`ADOPT_WITHIN`].
+fn hand_out_loopback(conn: TcpConn, adoptable: &Adoptable) -> io::Result<JsConnection> {
+    let (local, remote) = (conn.local_addr(), conn.peer_addr());
+    let pair = LoopbackPair::new()?;
+    let port = pair.port()?;
+    let mut waiting = adoptable.lock();
+    waiting.retain(|_, (since, _, _)| since.elapsed() < ADOPT_WITHIN);
+    waiting.insert(port, (Instant::now(), pair, conn));
+    Ok(JsConnection {
+        fd: -1,
+        loopback_port: Some(port as u32),
+        local_address: local.ip().to_string(),
+        local_port: local.port() as u32,
+        remote_address: remote.ip().to_string(),
+        remote_port: remote.port() as u32,
+    })
+}
+
+fn port_arg(port: u32) -> Result<u16> {
+    u16::try_from(port).map_err(|_| invalid(format!("port {port} out of range")))
 }
 
 #[cfg(unix)]
@@ -171,7 +207,10 @@ pub(crate) fn binding(rootless: Option<&Arc<Rootless>>) -> Result<BindingNetstac
     let stack = rootless.map(|r| r.stack().clone()).ok_or_else(|| {
         napi::Error::from_reason("EINVAL: this tunnel has no network stack (it has a TUN)")
     })?;
-    Ok(BindingNetstack { stack })
+    Ok(BindingNetstack {
+        stack,
+        adoptable: Adoptable::default(),
+    })
 }
 
 type DialFn = ThreadsafeFunction<JsDialResult, (), JsDialResult, Status, false>;
@@ -182,6 +221,7 @@ type DatagramFn = ThreadsafeFunction<JsDatagram, (), JsDatagram, Status, false, 
 #[napi]
 pub struct BindingNetstack {
     stack: Arc<Stack>,
+    adoptable: Adoptable,
 }
 
 impl BindingNetstack {
@@ -194,28 +234,53 @@ impl BindingNetstack {
 #[napi]
 impl BindingNetstack {
     /// A socketpair for a TCP connection still to be dialled: JS wraps `fd` at once (as a connecting
-    /// socket) while it resolves the host name, then calls `dial`.
+    /// socket) while it resolves the host name, then calls `dial`. With `loopback`, no pair but a loopback
+    /// port JS connects to and then names its end of (`adopt`) before dialling.
     #[napi]
-    pub fn open_stream(&self) -> Result<BindingStream> {
-        let (ours, theirs) = os_pair().map_err(|e| io_err(&e))?;
+    pub fn open_stream(&self, loopback: Option<bool>) -> Result<BindingStream> {
+        let (fd, ours, pair) = if loopback.unwrap_or(false) {
+            let pair = LoopbackPair::new().map_err(|e| io_err(&e))?;
+            (-1, None, Some(pair))
+        } else {
+            let (ours, theirs) = os_pair().map_err(|e| io_err(&e))?;
+            (raw_descriptor(theirs), Some(ours), None)
+        };
         Ok(BindingStream {
             stack: self.stack.clone(),
-            fd: raw_descriptor(theirs),
-            ours: Mutex::new(Some(ours)),
+            fd,
+            ours: Mutex::new(ours),
+            pair: Mutex::new(pair),
         })
+    }
+
+    /// Splices an accepted connection handed out by loopback port to JS's connection to that port, made
+    /// from `peerPort`.
+    #[napi]
+    pub fn adopt_accepted(&self, loopback_port: u32, peer_port: u32) -> Result<()> {
+        let (_, pair, conn) = self
+            .adoptable
+            .lock()
+            .remove(&port_arg(loopback_port)?)
+            .ok_or_else(|| invalid(format!("no connection waits on loopback port {loopback_port}")))?;
+        let os = pair.adopt(port_arg(peer_port)?).map_err(|e| io_err(&e))?;
+        conn.splice(os, log_end);
+        Ok(())
     }
 
     /// Accepts TCP connections on `ip:port` (an unspecified address: every stack address; port 0: a free
     /// one), handing each to `onConnection`. The callback does not keep the event loop alive.
+    /// With `loopback`, each is handed out by loopback port (see `adoptAccepted`).
     #[napi(
-        ts_args_type = "ip: string, port: number, onConnection: (conn: NativeConnection) => void"
+        ts_args_type = "ip: string, port: number, onConnection: (conn: NativeConnection) => void, loopback?: boolean"
     )]
     pub fn listen(
         &self,
         ip: String,
         port: u32,
         on_connection: Function<JsConnection, ()>,
+        loopback: Option<bool>,
     ) -> Result<BindingTcpListener> {
+        let adoptable = loopback.unwrap_or(false).then(|| self.adoptable.clone());
         let local = socket_addr(&ip, port)?;
         let tsfn: ConnectionFn = on_connection
             .build_threadsafe_function()
@@ -224,7 +289,10 @@ impl BindingNetstack {
             .build()?;
         let listener = self
             .stack
-            .listen_tcp_with(local, move |conn| match hand_out(conn) {
+            .listen_tcp_with(local, move |conn| match match &adoptable {
+                Some(a) => hand_out_loopback(conn, a),
+                None => hand_out(conn),
+            } {
                 Ok(c) => {
                     tsfn.call(c, ThreadsafeFunctionCallMode::NonBlocking);
                 }
@@ -309,6 +377,8 @@ pub struct BindingStream {
     stack: Arc<Stack>,
     fd: i64,
     ours: Mutex<Option<OsStream>>,
+    /// Opened with `loopback`: the listener JS connects to, until `adopt`.
+    pair: Mutex<Option<LoopbackPair>>,
 }
 
 #[napi]
@@ -317,6 +387,26 @@ impl BindingStream {
     #[napi(getter)]
     pub fn fd(&self) -> i64 {
         self.fd
+    }
+
+    /// Opened with `loopback`: the port JS connects to (then `adopt`).
+    #[napi(getter)]
+    pub fn loopback_port(&self) -> Option<u32> {
+        let pair = self.pair.lock();
+        pair.as_ref().and_then(|p| p.port().ok()).map(u32::from)
+    }
+
+    /// Takes JS's connection to the loopback port, made from `peerPort`, as this stream's end to splice.
+    #[napi]
+    pub fn adopt(&self, peer_port: u32) -> Result<()> {
+        let pair = self
+            .pair
+            .lock()
+            .take()
+            .ok_or_else(|| invalid("this stream has no loopback port to adopt from".into()))?;
+        let os = pair.adopt(port_arg(peer_port)?).map_err(|e| io_err(&e))?;
+        *self.ours.lock() = Some(os);
+        Ok(())
     }
 
     /// Dials `ip:port` and, once established, splices the connection to this pair; `onDone` is called once
@@ -348,11 +438,7 @@ impl BindingStream {
             let outcome = match result {
                 Ok(conn) => {
                     let local = conn.local_addr();
-                    conn.splice(ours, |end| {
-                        if let Err(e) = end.result {
-                            log::debug!("netstack connection ended: {e}");
-                        }
-                    });
+                    conn.splice(ours, log_end);
                     JsDialResult {
                         error: None,
                         local_address: Some(local.ip().to_string()),
@@ -374,6 +460,7 @@ impl BindingStream {
     #[napi]
     pub fn close(&self) {
         self.ours.lock().take();
+        self.pair.lock().take();
     }
 }
 

@@ -2,7 +2,8 @@
 //! that gives an in-process user a real socket whose other end the stack drives.
 
 use std::io::{self, Read};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
 
@@ -172,5 +173,51 @@ pub fn os_pair() -> io::Result<(OsStream, OsStream)> {
                 return Ok((a.into(), b.into()));
             }
         }
+    }
+}
+
+/// How long [`LoopbackPair::adopt`] waits for the connection its caller says it has made.
+const ADOPT_WAIT: Duration = Duration::from_secs(2);
+
+/// The other way to hand out a socket, for where a descriptor cannot be handed over (Node on Windows wraps
+/// only CRT descriptors): a loopback TCP listener the in-process user connects to itself, which then names
+/// the local port it connected from. Only that connection is adopted; anything else that reaches the
+/// listener first is closed, so another local process cannot take the stream's place.
+#[derive(Debug)]
+pub struct LoopbackPair {
+    listener: TcpListener,
+}
+
+impl LoopbackPair {
+    /// A listener on 127.0.0.1, on a free port.
+    pub fn new() -> io::Result<LoopbackPair> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        listener.set_nonblocking(true)?;
+        Ok(LoopbackPair { listener })
+    }
+
+    /// The port to connect to.
+    pub fn port(&self) -> io::Result<u16> {
+        Ok(self.listener.local_addr()?.port())
+    }
+
+    /// The accepted end of the connection from `127.0.0.1:peer_port`. The caller's connect has completed,
+    /// so the connection is queued already; the wait only covers a slow accept queue.
+    pub fn adopt(&self, peer_port: u16) -> io::Result<OsStream> {
+        let until = Instant::now() + ADOPT_WAIT;
+        while Instant::now() < until {
+            match self.listener.accept() {
+                Ok((s, from)) if from.ip().is_loopback() && from.port() == peer_port => return Ok(s.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no connection from loopback port {peer_port}"),
+        ))
     }
 }
