@@ -108,16 +108,9 @@ impl Relay {
         }
         let mut buf = vec![0u8; 65536];
         while !closed(&mut control) {
-            let (n, from) = match sock.recv_from(&mut buf) {
-                Ok(r) => r,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
+            let (n, from) = match crate::udp::recv(sock, &mut buf) {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
                 Err(e) => {
                     log::info!("socks5 udp: {e}");
                     return;

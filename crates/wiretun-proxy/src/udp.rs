@@ -91,16 +91,9 @@ fn run(
         if let Some(idle) = idle {
             clients.retain(|_, (_, seen)| now.duration_since(*seen) < idle);
         }
-        let (n, from) = match sock.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
+        let (n, from) = match recv(&sock, &mut buf) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
             Err(e) => {
                 log::warn!("proxy udp: {e}");
                 continue;
@@ -131,5 +124,21 @@ fn run(
         if let Err(e) = entry.0.send_to(&buf[..n], target) {
             log::debug!("proxy udp: {from} -> {target}: {e}");
         }
+    }
+}
+
+/// A datagram from a socket with a read timeout; `None` when the timeout passed first.
+pub(crate) fn recv(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+    match sock.recv_from(buf) {
+        Ok(r) => Ok(Some(r)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }

@@ -82,28 +82,30 @@ fn v4(ip: [u8; 4], port: u16) -> Vec<u8> {
     a
 }
 
-/// Sends `dgram` until something comes back (the first may go before the handshake is done); the answer's
-/// source and payload.
-fn ask(c: &UdpSocket, relay: SocketAddr, dgram: &[u8]) -> (SocketAddr, String) {
+/// Sends `dgram` to `to` until something comes back (the first may go before the handshake is done).
+fn exchange(c: &UdpSocket, to: SocketAddr, dgram: &[u8]) -> Vec<u8> {
     c.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 2048];
     loop {
-        c.send_to(dgram, relay).unwrap();
+        c.send_to(dgram, to).unwrap();
         if let Ok((n, _)) = c.recv_from(&mut buf) {
-            let h = parse_udp_header(&buf[..n]).expect("a SOCKS header on the answer");
-            let Host::Ip(ip) = h.host else {
-                panic!("answers name their source by address")
-            };
-            let payload = String::from_utf8_lossy(&buf[h.data_at..n]).into_owned();
-            return (SocketAddr::new(ip, h.port), payload);
+            return buf[..n].to_vec();
         }
-        assert!(
-            Instant::now() < deadline,
-            "no answer through the association"
-        );
+        assert!(Instant::now() < deadline, "no UDP answer from {to}");
     }
+}
+
+/// A datagram through the association: the answer's source and payload.
+fn ask(c: &UdpSocket, relay: SocketAddr, dgram: &[u8]) -> (SocketAddr, String) {
+    let answer = exchange(c, relay, dgram);
+    let h = parse_udp_header(&answer).expect("a SOCKS header on the answer");
+    let Host::Ip(ip) = h.host else {
+        panic!("answers name their source by address")
+    };
+    let payload = String::from_utf8_lossy(&answer[h.data_at..]).into_owned();
+    (SocketAddr::new(ip, h.port), payload)
 }
 
 fn socks5(tag: &str) -> (common::Pair, Server) {
@@ -198,17 +200,7 @@ fn associate_needs_the_credentials() {
 
 /// The tunnel port B's echo saw for a datagram through `fwd` from `c`.
 fn tunnel_port(c: &UdpSocket, fwd: SocketAddr) -> String {
-    c.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 256];
-    loop {
-        c.send_to(b"x", fwd).unwrap();
-        if let Ok((n, _)) = c.recv_from(&mut buf) {
-            return String::from_utf8_lossy(&buf[..n]).into_owned();
-        }
-        assert!(Instant::now() < deadline, "no UDP answer");
-    }
+    String::from_utf8_lossy(&exchange(c, fwd, b"x")).into_owned()
 }
 
 #[test]
