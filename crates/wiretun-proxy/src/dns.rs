@@ -269,9 +269,37 @@ impl crate::Resolve for StackResolver {
     }
 }
 
+/// The host's own resolver (getaddrinfo), for `--system-dns` only: names then leave through the host's
+/// network, not the tunnel, which is why it is never the default.
+pub struct SystemResolver;
+
+impl crate::Resolve for SystemResolver {
+    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        use std::net::ToSocketAddrs;
+        let addrs: Vec<IpAddr> = (name, 0)
+            .to_socket_addrs()
+            .map_err(|e| io::Error::new(io::ErrorKind::NotFound, format!("{name}: {e}")))?
+            .map(|a| a.ip())
+            .collect();
+        if addrs.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{name}: no addresses")));
+        }
+        Ok(addrs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_resolver_uses_the_hosts_resolver() {
+        use crate::Resolve;
+        let ips = SystemResolver.resolve("localhost").unwrap();
+        assert!(ips.iter().all(|ip| ip.is_loopback()), "{ips:?}");
+        let err = SystemResolver.resolve("no-such-name.invalid").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
 
     fn answer(id: u16, rcode: u8, records: &[(u16, &[u8])]) -> Vec<u8> {
         let mut m = id.to_be_bytes().to_vec();
