@@ -22,6 +22,10 @@ mod relay;
 mod server;
 pub mod socks5;
 #[cfg(feature = "servers")]
+pub mod stdio;
+#[cfg(feature = "servers")]
+pub mod tls;
+#[cfg(feature = "servers")]
 pub mod udp;
 #[cfg(feature = "servers")]
 pub use servers::*;
@@ -53,12 +57,36 @@ mod servers {
         }
     }
 
+    /// wireproxy's `[Resolve]` ResolveStrategy: which of a name's addresses are dialed.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub enum Strategy {
+        /// IPv4 and IPv6 answers, in the resolver's order.
+        #[default]
+        Auto,
+        /// Only IPv4 answers (a name with none is not found).
+        Ipv4,
+        /// Only IPv6 answers.
+        Ipv6,
+    }
+
+    impl Strategy {
+        pub fn allows(self, ip: &IpAddr) -> bool {
+            match self {
+                Strategy::Auto => true,
+                Strategy::Ipv4 => ip.is_ipv4(),
+                Strategy::Ipv6 => ip.is_ipv6(),
+            }
+        }
+    }
+
     /// What every listener shares: the stack, the resolver and the timeouts.
     #[derive(Clone)]
     pub struct Options {
         pub stack: std::sync::Arc<wiretun_netstack::Stack>,
         /// `None` when the tunnel has no DNS servers: a name is then refused, with a log line saying why.
         pub resolver: Option<std::sync::Arc<dyn Resolve>>,
+        /// Which address family a resolved name is dialed by.
+        pub strategy: Strategy,
         /// How long a dial through the tunnel may take.
         pub connect_timeout: Duration,
         /// How long a client may take to send its whole handshake or request head (a slow or idle client is
@@ -74,6 +102,7 @@ mod servers {
             Options {
                 stack,
                 resolver: None,
+                strategy: Strategy::Auto,
                 connect_timeout: Duration::from_secs(10),
                 handshake_timeout: Duration::from_secs(10),
                 max_handshakes: 256,

@@ -26,6 +26,7 @@ enum Kind {
     Forward(Host, u16),
     Socks5(Option<Credentials>),
     Http(Option<String>),
+    Https(Option<String>, Arc<rustls::ServerConfig>),
 }
 
 impl Server {
@@ -47,6 +48,17 @@ impl Server {
     pub fn http(opts: Options, bind: SocketAddr, auth: Option<Credentials>) -> io::Result<Server> {
         let expected = auth.map(|c| http::basic_credentials(&c.user, &c.pass));
         Server::start(opts, bind, Kind::Http(expected))
+    }
+
+    /// The HTTP proxy behind TLS (wireproxy's `[http]` with CertFile/KeyFile): clients speak HTTPS to it.
+    pub fn https(
+        opts: Options,
+        bind: SocketAddr,
+        auth: Option<Credentials>,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> io::Result<Server> {
+        let expected = auth.map(|c| http::basic_credentials(&c.user, &c.pass));
+        Server::start(opts, bind, Kind::Https(expected, tls))
     }
 
     fn start(opts: Options, bind: SocketAddr, kind: Kind) -> io::Result<Server> {
@@ -150,6 +162,10 @@ fn serve(opts: &Options, kind: &Kind, client: TcpStream) -> io::Result<()> {
         }
         Kind::Socks5(auth) => serve_socks5(opts, auth.as_ref(), client),
         Kind::Http(expected) => serve_http(opts, expected.as_deref(), client),
+        Kind::Https(expected, tls) => {
+            let plain = crate::tls::accept(tls, client, opts.handshake_timeout)?;
+            serve_http(opts, expected.as_deref(), plain)
+        }
     }
 }
 
