@@ -45,11 +45,17 @@ pub(crate) fn resolve(opts: &Options, name: &str) -> io::Result<Vec<IpAddr>> {
             ),
         ));
     };
-    let addrs = resolver.resolve(name)?;
+    let mut addrs = resolver.resolve(name)?;
+    addrs.retain(|ip| opts.strategy.allows(ip));
     if addrs.is_empty() {
+        let only = match opts.strategy {
+            crate::Strategy::Auto => "",
+            crate::Strategy::Ipv4 => " IPv4 (ResolveStrategy = ipv4)",
+            crate::Strategy::Ipv6 => " IPv6 (ResolveStrategy = ipv6)",
+        };
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
-            format!("{name}: no addresses"),
+            format!("{name}: no{only} addresses"),
         ));
     }
     Ok(addrs)
@@ -84,7 +90,8 @@ pub(crate) fn relay(
     }
 }
 
-trait Duplex: Read + Write + Send + Sized + 'static {
+/// A stream socket that can be duplicated and half-closed (both ends of an [`OsStream`]).
+pub(crate) trait Duplex: Read + Write + Send + Sized + 'static {
     fn dup(&self) -> io::Result<Self>;
     fn close_write(&self);
 }
