@@ -36,6 +36,11 @@ pub struct JsProxySpec {
     /// udp-forward: seconds a client may be quiet before its tunnel socket is dropped (wireproxy's
     /// InactivityTimeout); 0 = never, unset = 120.
     pub inactivity_timeout_s: Option<u32>,
+    /// http: PEM certificate chain and private key files; with them the listener speaks HTTPS.
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    /// socks5, http: ResolveStrategy, the family target names are dialed by: 0 (either), 4 or 6.
+    pub resolve_family: Option<u32>,
 }
 
 // Held only to be dropped: dropping a Server closes its listener, dropping a Reverse stops listening.
@@ -82,6 +87,12 @@ pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<Bind
     if let Some(ms) = spec.connect_timeout_ms {
         opts.connect_timeout = Duration::from_millis(ms.into());
     }
+    opts.strategy = match spec.resolve_family.unwrap_or(0) {
+        0 => wiretun_proxy::Strategy::Auto,
+        4 => wiretun_proxy::Strategy::Ipv4,
+        6 => wiretun_proxy::Strategy::Ipv6,
+        f => return Err(err(format!("EINVAL: resolve family {f} is not 0, 4 or 6"))),
+    };
     let servers = spec
         .dns
         .iter()
@@ -115,7 +126,15 @@ pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<Bind
     let io = |e: std::io::Error| err(format!("{}: {e}", errno_name(&e)));
     let server = match spec.kind.as_str() {
         "socks5" => Server::socks5(opts, bind()?, auth).map_err(io)?,
-        "http" => Server::http(opts, bind()?, auth).map_err(io)?,
+        "http" => match (&spec.cert_file, &spec.key_file) {
+            (None, None) => Server::http(opts, bind()?, auth).map_err(io)?,
+            (Some(cert), Some(key)) => {
+                let tls = wiretun_proxy::tls::server_config(cert.as_ref(), key.as_ref())
+                    .map_err(|e| err(format!("EINVAL: {e}")))?;
+                Server::https(opts, bind()?, auth, tls).map_err(io)?
+            }
+            _ => return Err(err("EINVAL: a certificate file needs a key file".into())),
+        },
         "forward" => {
             let host = spec.host.unwrap_or_default();
             let host = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
