@@ -85,7 +85,7 @@ describe('wireproxy config', () => {
     throwsAt(INLINE.replace('127.0.0.1:25344', 'example.com:1080'), 13, /BindAddress: "example.com" is not an IP address/);
     throwsAt(INLINE.replace('Target = server.internal:22', 'Target = server.internal'), 22, /Target: "server.internal" is not HOST:PORT/);
     throwsAt(INLINE.replace('ListenPort = 3422\n', ''), 24, /ListenPort: required/);
-    throwsAt(INLINE.replace('bindaddress = 0.0.0.0:8080', 'bindaddress = 0.0.0.0:8080\nCertFile = c.pem'), 19, /CertFile: TLS for the HTTP proxy is not supported yet/);
+    throwsAt(INLINE.replace('bindaddress = 0.0.0.0:8080', 'bindaddress = 0.0.0.0:8080\nCertFile = c.pem'), 19, /KeyFile: required with CertFile/);
     throwsAt(`Foo = 1\n${INLINE}`, 1, /Foo: unknown key before any section/);
     throwsAt(`${INLINE}\n[Socks5]\njunk\n`, 29, /junk: expected Key = Value/);
     expect(() => parseWireproxy('[Socks5]\nBindAddress = 127.0.0.1:1\n', 'f', '.')).toThrow(/no WireGuard config/);

@@ -22,12 +22,28 @@ export interface ProxyListener {
   inactivityTimeoutS?: number;
   /** Where it was asked for, for messages: `file:line` or the flag. */
   where: string;
+  /** http: PEM files that make it an HTTPS proxy (wireproxy's CertFile/KeyFile), and their lines. */
+  certFile?: string;
+  keyFile?: string;
+  tlsWhere?: { file: string; cert: number; key: number };
+}
+
+/** wireproxy's ResolveStrategy: the address family target names are dialed by (auto: either). */
+export type ResolveStrategy = 'auto' | 'ipv4' | 'ipv6';
+
+/** `[Interface]` CheckAlive/CheckAliveInterval: addresses pinged through the tunnel every `interval` s. */
+export interface CheckAlive {
+  ips: string[];
+  interval: number;
+  where: string;
 }
 
 export interface ProxyPlan {
   /** The wg-quick config: a file to read, or wg-quick text cut out of the wireproxy file (same line numbers). */
   wg: { path: string } | { text: string; file: string };
   listeners: ProxyListener[];
+  resolve?: ResolveStrategy;
+  checkAlive?: CheckAlive;
 }
 
 const WG_SECTIONS = new Set(['interface', 'peer']);
@@ -38,10 +54,10 @@ const KEYS: Record<string, string[]> = {
   tcpservertunnel: ['listenport', 'target'],
   stdiotunnel: ['target'],
   udpproxytunnel: ['bindaddress', 'target', 'inactivitytimeout'],
+  resolve: ['resolvestrategy'],
 };
-const NOT_YET: Record<string, string> = {
-  resolve: 'ResolveStrategy is not supported yet',
-};
+const NOT_YET: Record<string, string> = {};
+const CHECK_ALIVE_KEYS = new Set(['checkalive', 'checkaliveinterval']);
 
 /** Whether a file is wireproxy's format rather than plain wg-quick. */
 export function isWireproxyConfig(text: string): boolean {
@@ -49,7 +65,7 @@ export function isWireproxyConfig(text: string): boolean {
     const line = raw.trim().toLowerCase();
     const m = /^\[([^\]]*)\]$/.exec(line);
     if (m) return Object.hasOwn(KEYS, m[1].trim()) || Object.hasOwn(NOT_YET, m[1].trim());
-    return /^wgconfig\s*=/.test(line);
+    return /^(wgconfig|checkalive|checkaliveinterval)\s*=/.test(line);
   });
 }
 
@@ -94,8 +110,11 @@ export function parseWireproxy(text: string, file: string, dir: string): ProxyPl
   let wgPath: string | undefined;
   let section: string | undefined;
   let current: { kind: string; line: number; values: Map<string, { value: string; line: number }> } | undefined;
+  let resolve: ResolveStrategy | undefined;
+  const alive = new Map<string, { value: string; line: number }>();
   const finish = (): void => {
-    if (current) listeners.push(toListener(current.kind, current.values, file, current.line));
+    if (current?.kind === 'resolve') resolve = toResolve(current.values, file, current.line, resolve !== undefined);
+    else if (current) listeners.push(toListener(current.kind, current.values, file, current.line, dir));
     current = undefined;
   };
   lines.forEach((raw, i) => {
@@ -129,19 +148,62 @@ export function parseWireproxy(text: string, file: string, dir: string): ProxyPl
       if (current.values.has(key.toLowerCase())) throw new ConfigError(`${key}: given twice`, { file, line: n, key });
       current.values.set(key.toLowerCase(), { value, line: n });
       wgLines.push('');
+    } else if (section === 'interface' && CHECK_ALIVE_KEYS.has(key.toLowerCase())) {
+      // wireproxy's own [Interface] keys: kept out of the wg-quick part.
+      if (alive.has(key.toLowerCase())) throw new ConfigError(`${key}: given twice`, { file, line: n, key });
+      alive.set(key.toLowerCase(), { value, line: n });
+      wgLines.push('');
     } else {
       wgLines.push(raw);
     }
   });
   finish();
-  const inline = wgLines.some((l) => /^\[/.test(l));
+  // An [Interface] holding only CheckAlive keys goes with WGConfig; any wg-quick key makes the part inline.
+  const inline = wgLines.some((l) => l.trim() !== '' && !/^\[/.test(l));
   if (wgPath !== undefined && inline) throw new ConfigError('WGConfig and an inline [Interface]/[Peer]: give one of them', { file });
   if (wgPath === undefined && !inline) throw new ConfigError('no WireGuard config: a root WGConfig = path or an [Interface] section', { file });
   if (listeners.length === 0) throw new ConfigError('no listeners: add [Socks5], [http], [TCPClientTunnel] or [TCPServerTunnel]', { file });
-  return { wg: wgPath !== undefined ? { path: wgPath } : { text: wgLines.join('\n'), file }, listeners };
+  const checkAlive = toCheckAlive(alive, file);
+  return {
+    wg: wgPath !== undefined ? { path: wgPath } : { text: wgLines.join('\n'), file },
+    listeners,
+    ...(resolve !== undefined ? { resolve } : {}),
+    ...(checkAlive ? { checkAlive } : {}),
+  };
 }
 
-function toListener(kind: string, values: Map<string, { value: string; line: number }>, file: string, line: number): ProxyListener {
+function toResolve(values: Map<string, { value: string; line: number }>, file: string, line: number, again: boolean): ResolveStrategy {
+  if (again) throw new ConfigError('[Resolve]: given twice', { file, line });
+  const v = values.get('resolvestrategy');
+  if (!v) return 'auto';
+  const strategy = v.value.toLowerCase();
+  if (strategy !== 'auto' && strategy !== 'ipv4' && strategy !== 'ipv6') {
+    throw new ConfigError(`ResolveStrategy: ${JSON.stringify(v.value)} is not auto, ipv4 or ipv6`, { file, line: v.line, key: 'ResolveStrategy' });
+  }
+  return strategy;
+}
+
+function toCheckAlive(values: Map<string, { value: string; line: number }>, file: string): CheckAlive | undefined {
+  const ips = values.get('checkalive');
+  const every = values.get('checkaliveinterval');
+  if (!ips) {
+    if (every) throw new ConfigError('CheckAliveInterval: needs CheckAlive (the addresses to ping)', { file, line: every.line, key: 'CheckAliveInterval' });
+    return undefined;
+  }
+  const list = ips.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = list.find((ip) => isIP(ip) === 0);
+  if (bad !== undefined || list.length === 0) {
+    throw new ConfigError(`CheckAlive: ${JSON.stringify(bad ?? ips.value)} is not an IP address`, { file, line: ips.line, key: 'CheckAlive' });
+  }
+  let interval = 5;
+  if (every) {
+    interval = /^\d{1,6}$/.test(every.value) ? Number(every.value) : NaN;
+    if (!(interval >= 1)) throw new ConfigError(`CheckAliveInterval: ${JSON.stringify(every.value)} is not a whole number of seconds >= 1`, { file, line: every.line, key: 'CheckAliveInterval' });
+  }
+  return { ips: list, interval, where: `${file}:${ips.line}` };
+}
+
+function toListener(kind: string, values: Map<string, { value: string; line: number }>, file: string, line: number, dir: string): ProxyListener {
   const where = `${file}:${line}`;
   const get = (key: string, name: string, required: boolean): { value: string; fail: (m: string) => never } | undefined => {
     const v = values.get(key);
@@ -158,10 +220,8 @@ function toListener(kind: string, values: Map<string, { value: string; line: num
     return u && p ? { username: u.value, password: p.value } : {};
   };
   if (kind === 'socks5' || kind === 'http') {
-    const cert = get('certfile', 'CertFile', false) ?? get('keyfile', 'KeyFile', false);
-    if (cert) cert.fail('TLS for the HTTP proxy is not supported yet');
     const b = get('bindaddress', 'BindAddress', true)!;
-    return { kind, bind: parseBind(b.value, b.fail), ...creds(), where };
+    return { kind, bind: parseBind(b.value, b.fail), ...creds(), ...tls(values, file, dir), where };
   }
   const t = get('target', 'Target', true)!;
   const target = parseTarget(t.value, t.fail);
@@ -178,6 +238,22 @@ function toListener(kind: string, values: Map<string, { value: string; line: num
   }
   const l = get('listenport', 'ListenPort', true)!;
   return { kind: 'reverse', listenPort: parsePort(l.value, l.fail), ...target, where };
+}
+
+/** [http] CertFile and KeyFile (both or neither), taken relative to the config's directory like WGConfig. */
+function tls(values: Map<string, { value: string; line: number }>, file: string, dir: string): Pick<ProxyListener, 'certFile' | 'keyFile' | 'tlsWhere'> {
+  const cert = values.get('certfile');
+  const key = values.get('keyfile');
+  if (!cert && !key) return {};
+  if (!cert || !key) {
+    const [name, other, line] = cert ? ['KeyFile', 'CertFile', cert.line] : ['CertFile', 'KeyFile', key!.line];
+    throw new ConfigError(`${name}: required with ${other} (HTTPS needs a PEM certificate and its key)`, { file, line, key: name });
+  }
+  for (const [v, name] of [[cert, 'CertFile'], [key, 'KeyFile']] as const) {
+    if (v.value === '') throw new ConfigError(`${name}: a path is required`, { file, line: v.line, key: name });
+  }
+  const abs = (p: string): string => (p.startsWith('/') ? p : `${dir}/${p}`);
+  return { certFile: abs(cert.value), keyFile: abs(key.value), tlsWhere: { file, cert: cert.line, key: key.line } };
 }
 
 /** `--socks5 [USER:PASS@]HOST:PORT`, `--http [USER:PASS@]HOST:PORT`, `-L [BIND:]PORT:HOST:PORT`, `-R PORT:HOST:PORT`. */

@@ -3,6 +3,7 @@
 // exporter's metric names, so existing dashboards read it. Plain HTTP on a host socket; no key material.
 import * as http from 'node:http';
 import type { PeerStatus } from '../tunnel';
+import type { AliveChecker } from './proxy-alive';
 
 const FRESH_MS = 180_000;
 
@@ -26,14 +27,17 @@ export function metrics(iface: string, peers: PeerStatus[]): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Serves /metrics and /readyz on `host:port`; resolves once listening, rejects (EADDRINUSE...) otherwise. */
-export function serveInfo(host: string, port: number, iface: string, peers: () => PeerStatus[]): Promise<http.Server> {
+/** Serves /metrics and /readyz on `host:port`; resolves once listening, rejects (EADDRINUSE...) otherwise.
+ * With CheckAlive, /readyz follows its pings (wireproxy's rule and JSON body) instead of the handshake. */
+export function serveInfo(host: string, port: number, iface: string, peers: () => PeerStatus[], alive?: AliveChecker): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics(iface, peers()));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics(iface, peers()) + (alive?.metrics() ?? ''));
+    } else if (url === '/readyz' && alive) {
+      res.writeHead(alive.ready() ? 200 : 503, { 'content-type': 'application/json' }).end(`${alive.json()}\n`);
     } else if (url === '/readyz') {
       const ok = readyz(peers());
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'no recent handshake\n');
