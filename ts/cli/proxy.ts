@@ -12,20 +12,26 @@ import { Tunnel } from '../tunnel';
 import { WiretunError } from '../errors';
 import { usageError } from './common';
 import { serveInfo } from './proxy-info';
+import { AliveChecker } from './proxy-alive';
+import { checkTls } from './proxy-tls';
+import './proxy-native';
 import { exposureWarning, isWireproxyConfig, parseBind, parseFlag, parseWireproxy, ProxyListener, ProxyPlan } from './proxy-config';
 
 const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
                      [-L [BIND:]PORT:HOST:PORT]... [-R PORT:HOST:PORT]...
 
   Runs a rootless tunnel (no interface, no privilege) and proxies into it, as wireproxy does.
-  CONFIG is a wireproxy config ([Socks5], [http], [TCPClientTunnel], [TCPServerTunnel]; WGConfig = path or
-  an inline [Interface]/[Peer]) or a wg-quick file, with listeners from the flags:
+  CONFIG is a wireproxy config ([Socks5], [http] (CertFile/KeyFile: HTTPS), [TCPClientTunnel],
+  [TCPServerTunnel], [UDPProxyTunnel], [STDIOTunnel], [Resolve] ResolveStrategy = auto|ipv4|ipv6, and
+  [Interface] CheckAlive/CheckAliveInterval for /readyz; WGConfig = path or an inline [Interface]/[Peer])
+  or a wg-quick file, with listeners from the flags:
     --socks5 ADDR   SOCKS5 (CONNECT and UDP ASSOCIATE; no auth, or USER:PASS@ for RFC 1929 username/password)
     --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
     -L [BIND:]PORT:HOST:PORT[/udp]  forward a host TCP (or UDP) port to HOST:PORT through the tunnel
     -R PORT:HOST:PORT          forward the tunnel's PORT to HOST:PORT on this host
     --stdio HOST:PORT          connect stdin/stdout to HOST:PORT (an ssh ProxyCommand); exits when it closes
-    --info ADDR                /metrics (Prometheus) and /readyz (200 after a recent handshake) on ADDR
+    --info ADDR                /metrics (Prometheus) and /readyz (200 after a recent handshake, or while
+                               every CheckAlive address answers) on ADDR
   Listeners bind 127.0.0.1 unless told otherwise. SIGINT/SIGTERM close them and exit 0.
 `;
 
@@ -77,6 +83,7 @@ export async function loadPlan(file: string, flags: ProxyListener[]): Promise<Pr
     : { wg: { path: file }, listeners: [] };
   plan.listeners.push(...flags);
   if (plan.listeners.length === 0) throw new ConfigError('no listeners: give --socks5, --http, -L or -R (or use a wireproxy config)', { file });
+  for (const l of plan.listeners) await checkTls(l);
   return plan;
 }
 
@@ -91,7 +98,7 @@ async function wgConfig(plan: ProxyPlan): Promise<{ config: WgQuickConfig; name:
 }
 
 /** Starts every listener or none: one that fails closes those already started. */
-async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[], dnsSearch: string[] = []): Promise<NativeProxy[]> {
+async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[], family: 0 | 4 | 6, dnsSearch: string[] = []): Promise<NativeProxy[]> {
   const started: NativeProxy[] = [];
   try {
     for (const l of listeners) {
@@ -99,10 +106,10 @@ async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[
       const kind = l.kind;
       let host = l.host;
       // A forward's target name is resolved once, through the tunnel's DNS.
-      if ((l.kind === 'forward' || l.kind === 'udp-forward') && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host)).address;
+      if ((l.kind === 'forward' || l.kind === 'udp-forward') && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host, { family })).address;
       try {
-        const { where: _where, kind: _kind, ...spec } = l;
-        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns, dnsSearch }));
+        const { where: _where, kind: _kind, tlsWhere: _tls, ...spec } = l;
+        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns, dnsSearch, resolveFamily: family }));
       } catch (err) {
         const [code, ...rest] = String((err as Error).message).split(': ');
         const what = l.kind === 'reverse' ? `tunnel port ${l.listenPort}` : l.bind;
@@ -127,23 +134,28 @@ export async function run(argv: string[]): Promise<number> {
   const stdioCount = plan.listeners.filter((l) => l.kind === 'stdio').length;
   if (stdioCount > 1) throw new ConfigError(`${args.config}: only one stdio tunnel (there is one stdin)`);
   const { config, name } = await wgConfig(plan);
+  const family = ({ auto: 0, ipv4: 4, ipv6: 6 } as const)[plan.resolve ?? 'auto'];
   const tunnel = await Tunnel.fromConfig(config, { netstack: true, name });
   if (config.dns.length === 0 && plan.listeners.some((l) => l.kind === 'socks5' || l.kind === 'http')) {
     process.stderr.write('wiretun proxy: the config has no DNS servers: SOCKS5/HTTP targets by name will be refused\n');
   }
   let proxies: NativeProxy[];
   try {
-    proxies = await startAll(tunnel, plan.listeners, config.dns, config.dnsSearch);
+    proxies = await startAll(tunnel, plan.listeners, config.dns, family, config.dnsSearch);
   } catch (err) {
     await tunnel.close();
     throw err;
   }
+  const log = (line: string): void => void process.stderr.write(`wiretun proxy: ${line}\n`);
+  const alive = plan.checkAlive && new AliveChecker(plan.checkAlive, (ip, ms) => tunnel.ping(ip, { timeout: ms }), log);
+  alive?.start();
   let info: import('node:http').Server | undefined;
   if (args.info !== undefined) {
     const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(args.info)!;
     try {
-      info = await serveInfo(host, Number(port), name, () => tunnel.peers());
+      info = await serveInfo(host, Number(port), name, () => tunnel.peers(), alive);
     } catch (err) {
+      alive?.stop();
       for (const p of proxies) p.close();
       await tunnel.close();
       const e = err as NodeJS.ErrnoException;
@@ -161,7 +173,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   const stdio = plan.listeners.filter((l) => l.kind === 'stdio');
   if (stdio.length === 1) {
-    const status = await pipeStdio(tunnel, stdio[0]);
+    const status = await pipeStdio(tunnel, stdio[0], family);
+    alive?.stop();
     for (const p of proxies) p.close();
     info?.close();
     await tunnel.close();
@@ -174,6 +187,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   clearInterval(keepAlive);
+  alive?.stop();
   for (const p of proxies) p.close();
   info?.close();
   await tunnel.close();
@@ -181,22 +195,15 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** stdin to HOST:PORT through the tunnel and its answer to stdout (these bytes pass through JS: one stream,
- * an interactive one); resolves to 0 when the remote closes, 1 on an error. */
-function pipeStdio(tunnel: Tunnel, l: ProxyListener): Promise<number> {
-  return new Promise((resolve) => {
-    const socket = tunnel.connect({ port: l.port!, host: l.host! });
-    let failed = false;
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      failed = true;
-      process.stderr.write(`wiretun proxy: ${l.where}: ${l.host}:${l.port}: ${err.message}\n`);
-    });
-    process.stdin.pipe(socket);
-    socket.pipe(process.stdout);
-    socket.once('close', () => {
-      process.stdin.unpipe(socket);
-      process.stdin.pause();
-      resolve(failed ? 1 : 0);
-    });
-  });
+/** stdin to HOST:PORT through the tunnel and its answer to stdout, joined in Rust (no byte passes through
+ * JS); resolves to 0 when the far end closes, 1 on an error. The end of stdin only half-closes. */
+async function pipeStdio(tunnel: Tunnel, l: ProxyListener, family: 0 | 4 | 6): Promise<number> {
+  try {
+    const ip = isIP(l.host!) ? l.host! : (await tunnel.lookup(l.host!, { family })).address;
+    await native().proxyStdio(tunnel.nativeNetstack(), ip, l.port!, 10_000);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`wiretun proxy: ${l.where}: ${l.host}:${l.port}: ${(err as Error).message}\n`);
+    return 1;
+  }
 }
