@@ -3,41 +3,21 @@
 //! ResolveStrategy's family filter. Device B (10.0.0.2 / fd00::2) runs an echo server on its port 80.
 
 use std::io::{self, Cursor, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wiretun_core::keys::{generate_private_key, public_key};
-use wiretun_core::PeerUpdate;
-use wiretun_netstack::{OsStream, StackConfig};
+use wiretun_netstack::OsStream;
 use wiretun_proxy::socks5::Host;
 use wiretun_proxy::{Options, Resolve, Server, Strategy};
 use wiretun_rootless::Rootless;
 
-fn device(name: &str, v4: &str, v6: &str) -> Rootless {
-    let config = StackConfig::new(vec![(v4.parse().unwrap(), 24), (v6.parse().unwrap(), 64)]);
-    let r = Rootless::create(name, config).unwrap();
-    r.device().set_private_key(Some(generate_private_key()));
-    r
-}
-
-fn link(a: &Rootless, b: &Rootless, allowed: &[&str]) {
-    let update = PeerUpdate {
-        endpoint: Some(SocketAddr::from(([127, 0, 0, 1], b.device().listen_port()))),
-        allowed_ips: allowed.iter().map(|n| n.parse().unwrap()).collect(),
-        ..PeerUpdate::default()
-    };
-    let key = public_key(&b.device().private_key().unwrap());
-    a.device().set_peer(key, update).unwrap();
-}
+mod common;
 
 fn echo_pair(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
-    let a = device(&format!("pxe-a-{tag}"), "10.0.0.1", "fd00::1");
-    let b = device(&format!("pxe-b-{tag}"), "10.0.0.2", "fd00::2");
-    link(&a, &b, &["10.0.0.2/32", "fd00::2/128"]);
-    link(&b, &a, &["10.0.0.1/32", "fd00::1/128"]);
+    let (a, b) = common::linked(&format!("x{tag}"));
     let echo = b
         .stack()
         .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {
