@@ -1,12 +1,12 @@
 //! `-L [BIND:]PORT:HOST:PORT/udp`: a host UDP port whose datagrams go to one target through the tunnel. Each
-//! client address gets a stack socket of its own, so replies find their way back; a client quiet for the
-//! inactivity timeout ([`IDLE`] unless told, wireproxy's `InactivityTimeout`) loses its socket, and at most
-//! [`MAX_CLIENTS`] are kept.
+//! client address gets a stack socket of its own, so replies find their way back; a client with no datagram
+//! either way for the inactivity timeout ([`IDLE`] unless told, wireproxy's `InactivityTimeout`) loses its
+//! socket, and at most [`MAX_CLIENTS`] are kept.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -80,16 +80,21 @@ fn run(
     stop: Arc<AtomicBool>,
 ) {
     let sock = Arc::new(sock);
-    let mut clients: HashMap<SocketAddr, (wiretun_netstack::UdpSocket, Instant)> = HashMap::new();
+    // Each client's last activity, either way (a reply counts, as in wireproxy), in ms since `start`.
+    let start = Instant::now();
+    let since = move || start.elapsed().as_millis() as u64;
+    let mut clients: HashMap<SocketAddr, (wiretun_netstack::UdpSocket, Arc<AtomicU64>)> =
+        HashMap::new();
     let mut buf = vec![0u8; 65536];
     let local: SocketAddr = match target {
         SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
         SocketAddr::V6(_) => ([0u16; 8], 0).into(),
     };
     while !stop.load(Ordering::SeqCst) {
-        let now = Instant::now();
         if let Some(idle) = idle {
-            clients.retain(|_, (_, seen)| now.duration_since(*seen) < idle);
+            let now = since();
+            let idle = idle.as_millis() as u64;
+            clients.retain(|_, (_, seen)| now.saturating_sub(seen.load(Ordering::Relaxed)) < idle);
         }
         let (n, from) = match recv(&sock, &mut buf) {
             Ok(Some(r)) => r,
@@ -103,15 +108,17 @@ fn run(
             if clients.len() >= MAX_CLIENTS {
                 continue;
             }
-            let back = sock.clone();
+            let (back, seen) = (sock.clone(), Arc::new(AtomicU64::new(since())));
+            let replied = seen.clone();
             let bound = stack.bind_udp_with(local, move |d: Datagram| {
                 if d.from == target {
+                    replied.store(since(), Ordering::Relaxed);
                     let _ = back.send_to(&d.data, from);
                 }
             });
             match bound {
                 Ok(s) => {
-                    clients.insert(from, (s, now));
+                    clients.insert(from, (s, seen));
                 }
                 Err(e) => {
                     log::info!("proxy udp: {from}: {e}");
@@ -120,7 +127,7 @@ fn run(
             }
         }
         let entry = clients.get_mut(&from).expect("inserted");
-        entry.1 = now;
+        entry.1.store(since(), Ordering::Relaxed);
         if let Err(e) = entry.0.send_to(&buf[..n], target) {
             log::debug!("proxy udp: {from} -> {target}: {e}");
         }

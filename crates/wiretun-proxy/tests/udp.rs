@@ -225,3 +225,33 @@ fn udp_forward_inactivity_timeout() {
     assert_ne!(tunnel_port(&c1, short.local_addr()), s1);
     assert_eq!(tunnel_port(&c2, never.local_addr()), n1);
 }
+
+#[test]
+fn udp_forward_replies_count_as_activity() {
+    let (a, b) = common::linked("replies");
+    // For each datagram, six answers 100 ms apart, each naming the tunnel port it went to.
+    let ticker = b.stack().bind_udp("10.0.0.2:9".parse().unwrap()).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok((_, from)) = ticker.recv_from_timeout(&mut buf, Duration::from_secs(30)) {
+            for _ in 0..6 {
+                let _ = ticker.send_to(format!("tick:{}", from.port()).as_bytes(), from);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    let o = Options::new(a.stack().clone());
+    let target = "10.0.0.2:9".parse().unwrap();
+    let fwd =
+        UdpForward::start_with(&o, local(), target, Some(Duration::from_millis(300))).unwrap();
+    let c = UdpSocket::bind(local()).unwrap();
+    let first = tunnel_port(&c, fwd.local_addr());
+    // The client stays quiet while the answers keep coming for longer than the timeout.
+    c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 64];
+    for _ in 0..4 {
+        let n = c.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], first.as_bytes());
+    }
+    assert_eq!(tunnel_port(&c, fwd.local_addr()), first);
+}
