@@ -7,12 +7,20 @@
 //   --scale-only    only the scale runs (configure time and memory per peer, no throughput), and only the
 //                   scale section of bench/RESULTS.md is rewritten: those figures hardly depend on load,
 //                   unlike the throughput table, which wants an idle machine
+//   --netstack-only  only the rootless section (wiretun proxy, gVisor netstack, onetun, TUN mode through a
+//                   forward and SOCKS5, at 0 ms and at 50 ms RTT / 1% loss, memory per held connection); only
+//                   that section of bench/RESULTS.md and bench/netstack.svg are rewritten
+//   --netstack-seconds S  length of each rootless stream at 0 ms (default 5; at loss 3 × S)
+//   --conns N       connections held open for the rootless memory figure (default 1000)
 import * as path from 'node:path';
 import { implementations, Impl } from './lib/impls';
 import { underlay, teardown, tunnel, stopTunnel, TUN, UNDER } from './lib/topology';
 import { runSample } from './lib/workloads';
 import { addPeers, ScaleResult, scaleSteps, THROUGHPUT_AT } from './lib/scale';
 import { ImplResult, writeChart, writeResults, writeScaleSection } from './lib/report';
+import { NetstackOptions, runNetstack, stopAll as stopNetstack } from './lib/netstack';
+import { rootlessClients } from './lib/netstack-clients';
+import { writeNetstackChart, writeNetstackSection } from './lib/netstack-report';
 
 interface Options {
   reps: number;
@@ -20,17 +28,22 @@ interface Options {
   only?: string[];
   scale: boolean;
   scaleOnly: boolean;
+  netstackOnly: boolean;
+  netstack: NetstackOptions;
 }
 
 function options(argv: string[]): Options {
-  const o: Options = { reps: 3, seconds: 10, scale: true, scaleOnly: false };
+  const o: Options = { reps: 3, seconds: 10, scale: true, scaleOnly: false, netstackOnly: false, netstack: { seconds: 5, lossySeconds: 15, conns: 1000 } };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--reps') o.reps = Number(argv[++i]);
     else if (a === '--seconds') o.seconds = Number(argv[++i]);
     else if (a === '--only') o.only = argv[++i].split(',');
-    else if (a === '--quick') Object.assign(o, { reps: 1, seconds: 3, scale: false });
+    else if (a === '--quick') Object.assign(o, { reps: 1, seconds: 3, scale: false, netstack: { seconds: 1, lossySeconds: 3, conns: 100 } });
     else if (a === '--scale-only') Object.assign(o, { reps: 1, scaleOnly: true });
+    else if (a === '--netstack-only') o.netstackOnly = true;
+    else if (a === '--netstack-seconds') Object.assign(o.netstack, { seconds: Number(argv[++i]), lossySeconds: 3 * Number(argv[i]) });
+    else if (a === '--conns') o.netstack.conns = Number(argv[++i]);
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -79,8 +92,9 @@ async function main(): Promise<void> {
   const impls = await implementations(o.only);
   const results: ImplResult[] = [];
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => void teardown().then(() => process.exit(signal === 'SIGINT' ? 130 : 143)));
+    process.on(signal, () => void stopNetstack().then(teardown).then(() => process.exit(signal === 'SIGINT' ? 130 : 143)));
   }
+  if (o.netstackOnly) return netstack(o);
   if (!o.only && !o.scaleOnly) results.push(await measure('raw', o));
   for (const impl of impls) {
     if (impl.skipped) {
@@ -100,10 +114,21 @@ async function main(): Promise<void> {
   writeResults(path.join(__dirname, 'RESULTS.md'), results, { version, reps: o.reps, seconds: o.seconds });
   writeChart(path.join(__dirname, 'throughput.svg'), results);
   console.log(`wrote ${path.join(__dirname, 'RESULTS.md')}`);
+  await netstack(o);
+}
+
+/** The rootless section, written into RESULTS.md in place of the one there (or after the rest). */
+async function netstack(o: Options): Promise<void> {
+  console.log('measuring rootless (netstack) clients');
+  const results = await runNetstack(await rootlessClients(), o.netstack);
+  writeNetstackSection(path.join(__dirname, 'RESULTS.md'), results, o.netstack);
+  writeNetstackChart(path.join(__dirname, 'netstack.svg'), results);
+  console.log(`wrote the rootless section of ${path.join(__dirname, 'RESULTS.md')} and netstack.svg`);
 }
 
 main().catch(async (err) => {
   console.error(err instanceof Error ? err.message : err);
+  await stopNetstack();
   await teardown();
   process.exit(1);
 });
