@@ -17,6 +17,7 @@ use crate::device::TunnelDevice;
 use crate::error;
 use crate::icmp::Pinger;
 use crate::peek;
+use crate::recovery::{self, Extra};
 use crate::shared::{Command, Shared};
 use crate::tcp::{Ctx, Ingress, TcpOpts, TcpTable};
 use crate::udp::UdpTable;
@@ -181,14 +182,14 @@ impl Engine {
                 }
                 None => Ingress::Plain,
             };
-            let mut what = what;
-            if let Ingress::Acks(extra) = &mut what {
-                // Straight to smoltcp, not through the look above: they are this packet's prelude.
-                for ack in extra.before.drain(..) {
-                    self.device.rx.push_front(ack);
-                    self.iface
-                        .poll_ingress_single(now, &mut self.device, &mut self.sockets);
-                }
+            if let (
+                Ingress::Acks(Extra {
+                    window: Some(w), ..
+                }),
+                Some(front),
+            ) = (&what, self.device.rx.front_mut())
+            {
+                recovery::set_window(front, *w);
             }
             if self
                 .iface

@@ -10,6 +10,7 @@ const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
 const ACK: u8 = 0x10;
 const SACK_KIND: u8 = 5;
+const WSCALE_KIND: u8 = 3;
 
 /// The TCP header fields the stack looks at, from the sender's point of view (`src` is the remote end).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,12 +27,19 @@ pub(crate) struct TcpPeek {
     pub payload: usize,
     /// Bytes the SACK blocks report received above the acknowledgment number.
     pub sacked_above: u32,
+    /// The window-scale option's shift, when present (only a SYN may carry it).
+    pub wscale: Option<u8>,
 }
 
 impl TcpPeek {
     /// A connection request: SYN without ACK.
     pub fn is_syn(&self) -> bool {
         self.flags & (SYN | ACK | RST | FIN) == SYN
+    }
+
+    /// Any SYN (with or without ACK): its window field is never scaled.
+    pub fn has_syn(&self) -> bool {
+        self.flags & SYN != 0
     }
 
     pub fn is_rst(&self) -> bool {
@@ -49,9 +57,11 @@ impl TcpPeek {
     }
 }
 
-/// Sum of the SACK blocks' lengths above `ack`, from the TCP options.
-fn sacked_above(options: &[u8], ack: u32) -> u32 {
+/// Sum of the SACK blocks' lengths above `ack` (0 without an ACK) and the window-scale shift, from the TCP
+/// options.
+fn options(options: &[u8], ack: Option<u32>) -> (u32, Option<u8>) {
     let mut sum = 0u32;
+    let mut wscale = None;
     let mut i = 0;
     while i < options.len() {
         match options[i] {
@@ -65,7 +75,10 @@ fn sacked_above(options: &[u8], ack: u32) -> u32 {
                 if len < 2 || i + len > options.len() {
                     break;
                 }
-                if kind == SACK_KIND {
+                if kind == WSCALE_KIND && len == 3 {
+                    wscale = Some(options[i + 2]);
+                }
+                if let (SACK_KIND, Some(ack)) = (kind, ack) {
                     for block in options[i + 2..i + len].chunks_exact(8) {
                         let left = u32::from_be_bytes([block[0], block[1], block[2], block[3]]);
                         let right = u32::from_be_bytes([block[4], block[5], block[6], block[7]]);
@@ -80,7 +93,7 @@ fn sacked_above(options: &[u8], ack: u32) -> u32 {
             }
         }
     }
-    sum
+    (sum, wscale)
 }
 
 /// The TCP fields of an unfragmented (or first-fragment) IPv4 or IPv6 packet carrying TCP directly; `None` for
@@ -126,6 +139,7 @@ pub(crate) fn tcp(packet: &[u8]) -> Option<TcpPeek> {
     }
     let flags = l4[13];
     let ack = (flags & ACK != 0).then(|| u32::from_be_bytes([l4[8], l4[9], l4[10], l4[11]]));
+    let (sacked_above, wscale) = options(&l4[20..header], ack);
     Some(TcpPeek {
         src: SocketAddr::new(src, u16::from_be_bytes([l4[0], l4[1]])),
         dst: SocketAddr::new(dst, u16::from_be_bytes([l4[2], l4[3]])),
@@ -134,7 +148,8 @@ pub(crate) fn tcp(packet: &[u8]) -> Option<TcpPeek> {
         ack,
         window: u16::from_be_bytes([l4[14], l4[15]]),
         payload: l4_len.saturating_sub(header),
-        sacked_above: ack.map_or(0, |a| sacked_above(&l4[20..header], a)),
+        sacked_above,
+        wscale,
     })
 }
 

@@ -118,7 +118,9 @@ impl TcpTable {
         // SAFETY: the socket holding these slices is removed from the set and dropped before `rings` (`remove`).
         let (rx, tx) = unsafe { rings.split() };
         let mut s = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
-        s.set_congestion_control(CongestionControl::Cubic);
+        // Congestion control is ours (recovery's window), applied through the window field smoltcp reads:
+        // its CUBIC cuts the window once per lost segment, which on a lossy path starves the stream.
+        s.set_congestion_control(CongestionControl::None);
         // Data comes from a splice in large reads; a small last write should not wait a round trip for an ACK.
         s.set_nagle_enabled(false);
         if let Some(k) = self.opts.keepalive {
@@ -181,7 +183,7 @@ impl TcpTable {
         self.tuples.insert((local, remote), id);
         let phase = Phase::Owned;
         let remote = Some(remote);
-        let track = PeerTrack::new(cx.now);
+        let track = PeerTrack::new(cx.now, self.opts.mss);
         let conn = Conn {
             handle,
             local,
@@ -261,7 +263,7 @@ impl TcpTable {
             let extra = conn
                 .track
                 .on_segment(p, self.opts.mss, cx.now, p.dst, p.src);
-            return if extra.before.is_empty() && extra.after.is_empty() {
+            return if extra.window.is_none() && extra.after.is_empty() {
                 Ingress::Plain
             } else {
                 Ingress::Acks(extra)
@@ -296,7 +298,10 @@ impl TcpTable {
         .ok()?;
         let local = SocketAddr::new(p.dst.ip(), port);
         let phase = Phase::Listening { listener: lid };
-        let track = PeerTrack::new(cx.now);
+        let mut track = PeerTrack::new(cx.now, self.opts.mss);
+        // The SYN reaches no connection's `on_segment` (its 4-tuple is known only once smoltcp took it),
+        // and it alone tells the peer's window scale.
+        track.peer_syn(p, cx.now);
         let conn = Conn {
             handle,
             local,
