@@ -22,7 +22,7 @@ export async function addLoss(ns: string, dev: string, percent: number, opts: { 
   if (!/^[\w.-]{1,15}$/.test(dev)) throw new Error(`addLoss: bad device name ${JSON.stringify(dev)}`);
   const direction = opts.direction ?? 'both';
   const chain = (hook: 'ingress' | 'egress') =>
-    `  chain ${hook} { type filter hook ${hook} device "${dev}" priority 0; numgen random mod 100 < ${percent} drop; }`;
+    `  chain ${hook} { type filter hook ${hook} device "${dev}" priority 0; numgen random mod 100 < ${percent} counter drop; }`;
   const hooks = direction === 'both' ? (['ingress', 'egress'] as const) : [direction];
   const table = lossTable(dev);
   // Replacing an earlier table for this device makes a second call change the rate instead of adding to it.
