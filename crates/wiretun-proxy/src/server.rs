@@ -62,7 +62,7 @@ impl Server {
     }
 
     fn start(opts: Options, bind: SocketAddr, kind: Kind) -> io::Result<Server> {
-        let listener = TcpListener::bind(bind)
+        let listener = listen(bind)
             .map_err(|e| io::Error::new(e.kind(), format!("listening on {bind}: {e}")))?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -105,6 +105,19 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// What std's `TcpListener::bind` does, with a backlog of 1024 instead of 128: clients beyond the handshake
+/// slots wait in it, and when it overflows (a burst of 1,000, or this process stalled) Linux answers with
+/// SYN cookies and resets the connections it then cannot take.
+fn listen(bind: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(bind), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(not(windows))]
+    socket.set_reuse_address(true)?;
+    socket.bind(&bind.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// One client's place among the listener's handshakes, given back when its thread ends (the splice then runs
