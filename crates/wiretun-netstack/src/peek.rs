@@ -27,6 +27,8 @@ pub(crate) struct TcpPeek {
     pub payload: usize,
     /// Bytes the SACK blocks report received above the acknowledgment number.
     pub sacked_above: u32,
+    /// Those blocks (left, right), up to the four an option can hold; unused ones are (0, 0).
+    pub sack: [(u32, u32); 4],
     /// The window-scale option's shift, when present (only a SYN may carry it).
     pub wscale: Option<u8>,
 }
@@ -59,8 +61,10 @@ impl TcpPeek {
 
 /// Sum of the SACK blocks' lengths above `ack` (0 without an ACK) and the window-scale shift, from the TCP
 /// options.
-fn options(options: &[u8], ack: Option<u32>) -> (u32, Option<u8>) {
+fn options(options: &[u8], ack: Option<u32>) -> (u32, [(u32, u32); 4], Option<u8>) {
     let mut sum = 0u32;
+    let mut blocks = [(0, 0); 4];
+    let mut n = 0;
     let mut wscale = None;
     let mut i = 0;
     while i < options.len() {
@@ -86,6 +90,10 @@ fn options(options: &[u8], ack: Option<u32>) -> (u32, Option<u8>) {
                             && (right.wrapping_sub(left) as i32) > 0
                         {
                             sum = sum.saturating_add(right.wrapping_sub(left));
+                            if n < blocks.len() {
+                                blocks[n] = (left, right);
+                                n += 1;
+                            }
                         }
                     }
                 }
@@ -93,7 +101,7 @@ fn options(options: &[u8], ack: Option<u32>) -> (u32, Option<u8>) {
             }
         }
     }
-    (sum, wscale)
+    (sum, blocks, wscale)
 }
 
 /// The TCP fields of an unfragmented (or first-fragment) IPv4 or IPv6 packet carrying TCP directly; `None` for
@@ -139,7 +147,7 @@ pub(crate) fn tcp(packet: &[u8]) -> Option<TcpPeek> {
     }
     let flags = l4[13];
     let ack = (flags & ACK != 0).then(|| u32::from_be_bytes([l4[8], l4[9], l4[10], l4[11]]));
-    let (sacked_above, wscale) = options(&l4[20..header], ack);
+    let (sacked_above, sack, wscale) = options(&l4[20..header], ack);
     Some(TcpPeek {
         src: SocketAddr::new(src, u16::from_be_bytes([l4[0], l4[1]])),
         dst: SocketAddr::new(dst, u16::from_be_bytes([l4[2], l4[3]])),
@@ -149,6 +157,7 @@ pub(crate) fn tcp(packet: &[u8]) -> Option<TcpPeek> {
         window: u16::from_be_bytes([l4[14], l4[15]]),
         payload: l4_len.saturating_sub(header),
         sacked_above,
+        sack,
         wscale,
     })
 }
@@ -220,6 +229,11 @@ mod tests {
         p[2..4].copy_from_slice(&len.to_be_bytes());
         let t = tcp(&p).unwrap();
         assert_eq!((t.ack, t.payload, t.sacked_above), (Some(1000), 10, 1000));
+        assert_eq!(
+            t.sack,
+            [(2000, 3000), (0, 0), (0, 0), (0, 0)],
+            "the block below the ACK is left out"
+        );
         assert!(!t.is_pure_ack(), "it carries data");
     }
 }

@@ -106,7 +106,7 @@ impl PeerTrack {
             Some(_) => {}
         }
         let lost = p.is_pure_ack()
-            && p.sacked_above > 2 * mss
+            && self.cc.sacked() > u64::from(2 * mss)
             && Some(ack) == self.ack
             && self.repaired != Some(ack);
         if lost {

@@ -47,6 +47,7 @@ pub(crate) struct Window {
     recover: Option<u32>,
     /// Bytes the window field last allowed above the acknowledgment.
     allowed: u64,
+    board: Scoreboard,
 }
 
 fn at_or_after(a: u32, b: u32) -> bool {
@@ -71,6 +72,7 @@ impl Window {
             next_rate: 0,
             recover: None,
             allowed: INITIAL_SEGMENTS * mss,
+            board: Scoreboard::default(),
         }
     }
 
@@ -92,11 +94,17 @@ impl Window {
         };
         self.last_ack = Some(ack);
         self.acked += advanced;
+        let sacked = self.board.update(ack, &p.sack);
         let before = self.delivered;
-        self.delivered = self.delivered.max(self.acked + u64::from(p.sacked_above));
+        self.delivered = self.delivered.max(self.acked + sacked);
         self.grow(self.delivered - before, ack);
         self.measure(ack, now);
-        self.field(p.window, self.scale, p.sacked_above)
+        self.field(p.window, self.scale, sacked)
+    }
+
+    /// Bytes the peer holds above its acknowledgment, as far as its SACK blocks have told.
+    pub fn sacked(&self) -> u64 {
+        self.board.total
     }
 
     fn grow(&mut self, newly: u64, ack: u32) {
@@ -166,12 +174,12 @@ impl Window {
 
     /// The peer's window field lowered to the congestion window (plus what it has SACKed); a zero window
     /// stays zero, so smoltcp's zero-window probing still sees it.
-    fn field(&mut self, peer: u16, scale: u8, sacked: u32) -> u16 {
+    fn field(&mut self, peer: u16, scale: u8, sacked: u64) -> u16 {
         if peer == 0 {
             return 0;
         }
         let peer_bytes = u64::from(peer) << scale;
-        let bytes = peer_bytes.min(self.cwnd + u64::from(sacked));
+        let bytes = peer_bytes.min(self.cwnd + sacked);
         self.allowed = bytes;
         (bytes >> scale).clamp(1, u64::from(u16::MAX)) as u16
     }
@@ -179,6 +187,64 @@ impl Window {
     #[cfg(test)]
     pub fn cwnd(&self) -> u64 {
         self.cwnd
+    }
+}
+
+/// Most SACKed ranges remembered; past it the highest are forgotten, which only undercounts (a smaller
+/// window, never a larger one).
+const RANGES: usize = 32;
+
+/// The SACKed ranges above the acknowledgment, merged across ACKs. A receiver reports three or four blocks
+/// per ACK (smoltcp one: the latest), so with several holes open one ACK tells only part of what the peer
+/// holds, and a window counting only that would hold new data back until the holes are repaired.
+#[derive(Default)]
+struct Scoreboard {
+    /// Disjoint, in sequence order.
+    ranges: Vec<(u32, u32)>,
+    total: u64,
+}
+
+impl Scoreboard {
+    fn update(&mut self, ack: u32, blocks: &[(u32, u32)]) -> u64 {
+        let fresh = blocks.iter().filter(|&&(l, r)| l != r);
+        if self.ranges.is_empty() && fresh.clone().next().is_none() {
+            return 0;
+        }
+        // Offsets from the acknowledgment, so wrapping sequence numbers sort and compare plainly.
+        let off = |x: u32| x.wrapping_sub(ack) as i32 as i64;
+        let mut all: Vec<(i64, i64)> = self
+            .ranges
+            .iter()
+            .chain(fresh)
+            .map(|&(l, r)| (off(l).max(0), off(r)))
+            .filter(|&(l, r)| r > l)
+            .collect();
+        all.sort_unstable();
+        self.ranges.clear();
+        self.total = 0;
+        let mut cur: Option<(i64, i64)> = None;
+        for (l, r) in all {
+            match cur {
+                Some((cl, cr)) if l <= cr => cur = Some((cl, cr.max(r))),
+                _ => {
+                    if let Some(c) = cur.replace((l, r)) {
+                        self.push(ack, c);
+                    }
+                }
+            }
+        }
+        if let Some(c) = cur {
+            self.push(ack, c);
+        }
+        self.total
+    }
+
+    fn push(&mut self, ack: u32, (l, r): (i64, i64)) {
+        if self.ranges.len() < RANGES {
+            self.ranges
+                .push((ack.wrapping_add(l as u32), ack.wrapping_add(r as u32)));
+            self.total += (r - l) as u64;
+        }
     }
 }
 
@@ -257,6 +323,27 @@ mod tests {
         // A second hole in the same window is the same episode.
         w.on_loss(201_000);
         assert_eq!(w.cwnd(), cut);
+    }
+
+    #[test]
+    fn scoreboard_merges_blocks_across_acks() {
+        let mut b = Scoreboard::default();
+        assert_eq!(b.update(1000, &[(3000, 4000), (0, 0)]), 1000);
+        assert_eq!(
+            b.update(1000, &[(6000, 7000)]),
+            2000,
+            "an earlier block is remembered"
+        );
+        assert_eq!(b.update(1000, &[(3500, 6500)]), 4000, "overlaps merge");
+        assert_eq!(b.ranges, [(3000, 7000)]);
+        assert_eq!(b.update(5000, &[]), 2000, "the ACK moved into it: trimmed");
+        assert_eq!(b.update(9000, &[]), 0);
+        let wrap = u32::MAX - 100;
+        assert_eq!(
+            b.update(wrap, &[(wrap.wrapping_add(1000), 2000)]),
+            1101,
+            "across the wrap"
+        );
     }
 
     #[test]
