@@ -1,10 +1,12 @@
 // `wiretun proxy`'s listeners under load and hostile input, as nobody with every capability dropped, against
 // wiretund (the listeners are the client side's: the server is only the far end). A node client in the client
-// namespace (rootless/proxy-clients.cjs) holds 1,000 SOCKS5 connections open at once through the tunnel to the
-// server side's echo port, each echoing its own line; then probes the SOCKS5 and HTTP listeners with garbage,
-// truncated requests, wrong versions, a huge header, slow and idle clients, all at once. Each gets its error
-// reply or a close within a bound (idle and slow ones: the handshake timeout, 10 s in crates/wiretun-proxy's
-// Options), and afterwards every listener still serves a normal request and the proxy is still running.
+// namespace (rootless/proxy-clients.cjs) holds 1,000 connections open at once through the tunnel to the server
+// side's echo port (SOCKS5, HTTP CONNECT and a -L forward in turn), each echoing its own line; then probes the
+// SOCKS5 and HTTP listeners with garbage, truncated requests, wrong versions, a huge header, slow and idle
+// clients, all at once. Each gets its error reply or a close within a bound (idle and slow ones: the handshake
+// timeout, 10 s in crates/wiretun-proxy's Options); a real client behind more idle ones than the listener's
+// handshake slots is served once they time out; afterwards every listener still serves a normal request and
+// the proxy is still running.
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipReason, WIRETUND } from './lib/env';
@@ -15,7 +17,9 @@ import { hasSetpriv, RootlessPair, rootlessPair, Running, SERVER, startProxy } f
 const CLIENTS = path.join(__dirname, 'rootless', 'proxy-clients.cjs');
 const CONNECTIONS = 1000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-const PORTS = { socks: 11081, socksAuth: 11080, http: 13129, httpAuth: 13128 };
+const PORTS = { socks: 11081, socksAuth: 11080, http: 13129, httpAuth: 13128, forward: 18007, flood: 11082 };
+/** More idle clients than a listener's handshake slots (256, crates/wiretun-proxy's Options). */
+const FLOOD = 300;
 if (!skipReason && !hasSetpriv) console.warn('\n*** SKIPPED: proxy-load needs setpriv (util-linux) ***\n');
 
 interface Probe {
@@ -52,7 +56,8 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy listeners under load
     pair = await rootlessPair(WIRETUND);
     const conf = pair.writeClientConf();
     proxy = await startProxy(pair, [conf, '--socks5', `127.0.0.1:${PORTS.socks}`, '--socks5', `alice:s3cret@127.0.0.1:${PORTS.socksAuth}`,
-      '--http', `127.0.0.1:${PORTS.http}`, '--http', `bob:hunter2@127.0.0.1:${PORTS.httpAuth}`, '-L', `18080:${SERVER.v4}:80`], 5, { nofile: 8192 });
+      '--http', `127.0.0.1:${PORTS.http}`, '--http', `bob:hunter2@127.0.0.1:${PORTS.httpAuth}`, '-L', `18080:${SERVER.v4}:80`,
+      '-L', `${PORTS.forward}:${SERVER.v4}:7`, '--socks5', `127.0.0.1:${PORTS.flood}`], 7, { nofile: 8192 });
   });
 
   afterAll(async () => {
@@ -60,9 +65,31 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy listeners under load
     await pair?.destroy();
   });
 
-  it(`holds ${CONNECTIONS} SOCKS5 connections open at once, each echoing its own bytes end to end`, async () => {
+  it.each([
+    { kind: 'socks', port: PORTS.socks },
+    { kind: 'http', port: PORTS.http },
+    { kind: 'forward', port: PORTS.forward },
+  ])(`holds ${CONNECTIONS} connections open at once through $kind, each echoing its own bytes end to end`, async ({ kind, port }) => {
     const r = await clients<{ established: number; echoed: number; failures: string[] }>('load',
-      { port: PORTS.socks, target: SERVER.v4, targetPort: 7, count: CONNECTIONS });
+      { kind, port, target: SERVER.v4, targetPort: 7, count: CONNECTIONS });
+    expect(r, proxy.stderr().slice(-3000)).toEqual({ established: CONNECTIONS, echoed: CONNECTIONS, failures: [] });
+  });
+
+  it.each([
+    { kind: 'socks', port: PORTS.socks },
+    { kind: 'http', port: PORTS.http },
+  ])('loses no $kind connection when the proxy is stopped and continued mid-load (job control)', async ({ kind, port }) => {
+    // After SIGSTOP/SIGCONT a read with a timeout (the handshake's) fails with EINTR instead of restarting.
+    const pid = proxy.child.pid!;
+    const stall = setInterval(() => (process.kill(pid, 'SIGSTOP'), setTimeout(() => process.kill(pid, 'SIGCONT'), 100)), 300);
+    let r;
+    try {
+      r = await clients<{ established: number; echoed: number; failures: string[] }>('load',
+        { kind, port, target: SERVER.v4, targetPort: 7, count: CONNECTIONS });
+    } finally {
+      clearInterval(stall);
+      process.kill(pid, 'SIGCONT');
+    }
     expect(r).toEqual({ established: CONNECTIONS, echoed: CONNECTIONS, failures: [] });
   });
 
@@ -95,7 +122,10 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy listeners under load
       { name: 'http: idle', port: PORTS.http, limitMs: slowBound + 5_000 },
     ];
     const before = await threads();
-    const got = Object.fromEntries((await clients<Outcome[]>('probe', probes)).map((o) => [o.name, o]));
+    // Meanwhile, on a listener of its own, more idle clients than it has handshake slots, then a real one.
+    const [outcomes, flood] = await Promise.all([clients<Outcome[]>('probe', probes),
+      clients<{ ok: boolean; ms: number; error?: string }>('flood', { port: PORTS.flood, idle: FLOOD, target: SERVER.v4, targetPort: 7 })]);
+    const got = Object.fromEntries(outcomes.map((o) => [o.name, o]));
     const closed = (name: string, bound = quick) => {
       expect(got[name], name).toMatchObject({ closed: true });
       expect(got[name].ms, name).toBeLessThan(bound);
@@ -127,6 +157,11 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy listeners under load
       if (n.startsWith('http')) expect(text(reply)).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
       else expect(reply).toBe(n === 'socks: slow' ? '0500' : '');
     }
+    // The real client behind the flood waited for a slot (the idle ones' timeout), and was served, not closed.
+    expect(flood.error).toBeUndefined();
+    expect(flood).toMatchObject({ ok: true });
+    expect(flood.ms).toBeLessThan(slowBound);
+    expect(flood.ms).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 1_000);
     // No thread left behind per probe (each client's thread ends with it).
     await waitFor('the probes\' threads to end', async () => (await threads()) <= before + 2, { timeoutMs: 5_000 });
   });

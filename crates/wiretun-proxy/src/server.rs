@@ -221,7 +221,13 @@ fn read_msg<T, E: std::fmt::Display>(
             }
             client.set_read_timeout(Some(left))?;
         }
-        let n = client.read(&mut chunk[..want])?;
+        let n = match client.read(&mut chunk[..want]) {
+            Ok(n) => n,
+            // A read with a timeout is not restarted after a signal (SIGSTOP/SIGCONT, or one Node handles):
+            // that is no reason to drop the client.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
