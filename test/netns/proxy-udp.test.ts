@@ -4,9 +4,9 @@
 // [UDPProxyTunnel] forwards (one to an IPv6 target), with the answers checked; ASSOCIATE with wrong or no
 // credentials refused; the relay port closed with its control connection. The proxy's own DNS client: a
 // truncated UDP answer asked again over TCP, and a name without a dot found through the DNS line's search
-// domain.
+// domain; with no DNS servers, names refused unless --system-dns hands them to the host's resolver.
 import * as path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipReason, WIREGUARD_GO } from './lib/env';
 import { hasSetpriv, rootlessPair, RootlessPair, Running, SERVER, startProxy } from './lib/rootless-pair';
@@ -116,5 +116,29 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy UDP as nobody agains
     expect(short.stderr).toBe('');
     expect(short.stdout).toMatch(/^hello \S+ http$/);
     expect((await curl('http://nowhere/hello')).code).toBe(97);
+  });
+
+  it('with no DNS servers refuses names, unless --system-dns gives them to the host resolver', async () => {
+    // `ip netns exec` mounts /etc/netns/NS/hosts over /etc/hosts: a name only the client side's host resolver knows.
+    const etc = `/etc/netns/${pair.cli.ns}`;
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(path.join(etc, 'hosts'), `127.0.0.1 localhost\n${SERVER.v4} server.hosts-file\n`, { mode: 0o644 });
+    try {
+      const conf = pair.writeClientConf({ name: 'nodns.conf', dns: false });
+      for (const systemDns of [false, true]) {
+        const p = await startProxy(pair, [conf, '--socks5', '127.0.0.1:11090', ...(systemDns ? ['--system-dns'] : [])], 1);
+        try {
+          const r = await pair.exec(['curl', '-sS', '--max-time', '20', '--socks5-hostname', '127.0.0.1:11090', 'http://server.hosts-file/hello']);
+          if (systemDns) expect(r.stdout, r.stderr).toMatch(/^hello \S+ http$/);
+          else expect(r.code).toBe(97);
+          expect(p.stderr()).toMatch(systemDns ? /resolved by this host \(--system-dns\)/ : /targets by name will be refused/);
+        } finally {
+          p.child.kill('SIGTERM');
+          await p.exit;
+        }
+      }
+    } finally {
+      rmSync(etc, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,8 @@ declare module '../native' {
     keyFile?: string;
     /** socks5, http: [Resolve] ResolveStrategy as a family, 0 (either), 4 or 6. */
     resolveFamily?: number;
+    /** socks5, http: with no `dns`, resolve target names with the host's resolver (`--system-dns`). */
+    systemDns?: boolean;
   }
   interface NativeBinding {
     /** Dials ip:port through the tunnel and joins fd 0 and fd 1 to it in Rust until the far end closes;

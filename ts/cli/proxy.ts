@@ -1,6 +1,7 @@
 // `wiretun proxy CONFIG`: wireproxy's job without root. A rootless tunnel (userspace stack, no interface) with
 // SOCKS5, HTTP and TCP-forward listeners on host sockets in front of it; every proxied byte stays in Rust
 // (crates/wiretun-proxy). CONFIG is wireproxy's file or a wg-quick file with flags.
+import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isIP } from 'node:net';
@@ -32,20 +33,25 @@ const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--h
     --stdio HOST:PORT          connect stdin/stdout to HOST:PORT (an ssh ProxyCommand); exits when it closes
     --info ADDR                /metrics (Prometheus) and /readyz (200 after a recent handshake, or while
                                every CheckAlive address answers) on ADDR
+    --system-dns               with no DNS servers in the config, resolve target names with this host's
+                               resolver (they are then asked outside the tunnel); otherwise a name is refused
   Listeners bind 127.0.0.1 unless told otherwise. SIGINT/SIGTERM close them and exit 0.
 `;
 
 const FLAGS = new Set(['--socks5', '--http', '-L', '-R', '--stdio']);
 
 /** CONFIG and the flag listeners, or a usage error's message. */
-export function parseArgs(argv: string[]): { config: string; flags: ProxyListener[]; info?: string } | { error: string } | { help: true } {
+export function parseArgs(argv: string[]): { config: string; flags: ProxyListener[]; info?: string; systemDns?: true } | { error: string } | { help: true } {
   let config: string | undefined;
   let info: string | undefined;
+  let systemDns = false;
   const flags: ProxyListener[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') return { help: true };
-    if (a === '--info' || a === '-i') {
+    if (a === '--system-dns') {
+      systemDns = true;
+    } else if (a === '--info' || a === '-i') {
       const value = argv[++i];
       if (value === undefined) return { error: `${a} needs a value` };
       try {
@@ -70,7 +76,7 @@ export function parseArgs(argv: string[]): { config: string; flags: ProxyListene
     }
   }
   if (config === undefined) return { error: 'missing CONFIG' };
-  return { config, flags, ...(info !== undefined ? { info } : {}) };
+  return { config, flags, ...(info !== undefined ? { info } : {}), ...(systemDns ? { systemDns: true as const } : {}) };
 }
 
 /** Reads CONFIG into a plan; throws ConfigError naming file:line. */
@@ -97,8 +103,25 @@ async function wgConfig(plan: ProxyPlan): Promise<{ config: WgQuickConfig; name:
   return { config: parseConfig(plan.wg.text, { file: plan.wg.file }), name: name || 'proxy' };
 }
 
+/** How target names resolve: through the tunnel's DNS servers, or (`--system-dns`, when it has none) the host's. */
+interface Resolving {
+  dns: string[];
+  dnsSearch: string[];
+  family: 0 | 4 | 6;
+  system: boolean;
+}
+
+/** A forward's or stdio's target as an IP address. */
+async function targetIp(tunnel: Tunnel, host: string, r: Resolving): Promise<string> {
+  if (isIP(host)) return host;
+  if (r.dns.length === 0 && r.system) return (await lookup(host, { family: r.family })).address;
+  return (await tunnel.lookup(host, { family: r.family })).address;
+}
+
 /** Starts every listener or none: one that fails closes those already started. */
-async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[], family: 0 | 4 | 6, dnsSearch: string[] = []): Promise<NativeProxy[]> {
+async function startAll(tunnel: Tunnel, listeners: ProxyListener[], r: Resolving): Promise<NativeProxy[]> {
+  const { dns, dnsSearch, family } = r;
+  const systemDns = r.system && dns.length === 0;
   const started: NativeProxy[] = [];
   try {
     for (const l of listeners) {
@@ -106,10 +129,10 @@ async function startAll(tunnel: Tunnel, listeners: ProxyListener[], dns: string[
       const kind = l.kind;
       let host = l.host;
       // A forward's target name is resolved once, through the tunnel's DNS.
-      if ((l.kind === 'forward' || l.kind === 'udp-forward') && host !== undefined && !isIP(host)) host = (await tunnel.lookup(host, { family })).address;
+      if ((l.kind === 'forward' || l.kind === 'udp-forward') && host !== undefined) host = await targetIp(tunnel, host, r);
       try {
         const { where: _where, kind: _kind, tlsWhere: _tls, ...spec } = l;
-        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns, dnsSearch, resolveFamily: family }));
+        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns, dnsSearch, resolveFamily: family, systemDns }));
       } catch (err) {
         const [code, ...rest] = String((err as Error).message).split(': ');
         const what = l.kind === 'reverse' ? `tunnel port ${l.listenPort}` : l.bind;
@@ -136,12 +159,15 @@ export async function run(argv: string[]): Promise<number> {
   const { config, name } = await wgConfig(plan);
   const family = ({ auto: 0, ipv4: 4, ipv6: 6 } as const)[plan.resolve ?? 'auto'];
   const tunnel = await Tunnel.fromConfig(config, { netstack: true, name });
-  if (config.dns.length === 0 && plan.listeners.some((l) => l.kind === 'socks5' || l.kind === 'http')) {
-    process.stderr.write('wiretun proxy: the config has no DNS servers: SOCKS5/HTTP targets by name will be refused\n');
+  const resolving: Resolving = { dns: config.dns, dnsSearch: config.dnsSearch, family, system: args.systemDns === true };
+  if (config.dns.length === 0) {
+    process.stderr.write(args.systemDns
+      ? 'wiretun proxy: the config has no DNS servers: target names are resolved by this host (--system-dns), outside the tunnel\n'
+      : 'wiretun proxy: the config has no DNS servers: targets by name will be refused (--system-dns to use this host\'s)\n');
   }
   let proxies: NativeProxy[];
   try {
-    proxies = await startAll(tunnel, plan.listeners, config.dns, family, config.dnsSearch);
+    proxies = await startAll(tunnel, plan.listeners, resolving);
   } catch (err) {
     await tunnel.close();
     throw err;
@@ -173,7 +199,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const stdio = plan.listeners.filter((l) => l.kind === 'stdio');
   if (stdio.length === 1) {
-    const status = await pipeStdio(tunnel, stdio[0], family);
+    const status = await pipeStdio(tunnel, stdio[0], resolving);
     alive?.stop();
     for (const p of proxies) p.close();
     info?.close();
@@ -197,9 +223,9 @@ export async function run(argv: string[]): Promise<number> {
 
 /** stdin to HOST:PORT through the tunnel and its answer to stdout, joined in Rust (no byte passes through
  * JS); resolves to 0 when the far end closes, 1 on an error. The end of stdin only half-closes. */
-async function pipeStdio(tunnel: Tunnel, l: ProxyListener, family: 0 | 4 | 6): Promise<number> {
+async function pipeStdio(tunnel: Tunnel, l: ProxyListener, r: Resolving): Promise<number> {
   try {
-    const ip = isIP(l.host!) ? l.host! : (await tunnel.lookup(l.host!, { family })).address;
+    const ip = await targetIp(tunnel, l.host!, r);
     await native().proxyStdio(tunnel.nativeNetstack(), ip, l.port!, 10_000);
     return 0;
   } catch (err) {

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use wiretun_netstack::errno_name;
-use wiretun_proxy::dns::StackResolver;
+use wiretun_proxy::dns::{StackResolver, SystemResolver};
 use wiretun_proxy::socks5::Host;
 use wiretun_proxy::udp::UdpForward;
 use wiretun_proxy::{Credentials, Options, Reverse, Server};
@@ -33,6 +33,8 @@ pub struct JsProxySpec {
     pub dns: Option<Vec<String>>,
     /// Search domains for target names without a dot (wg-quick's non-address words in `DNS =`).
     pub dns_search: Option<Vec<String>>,
+    /// With no `dns`: resolve target names with the host's resolver (`--system-dns`), outside the tunnel.
+    pub system_dns: Option<bool>,
     /// udp-forward: seconds a client may be quiet before its tunnel socket is dropped (wireproxy's
     /// InactivityTimeout); 0 = never, unset = 120.
     pub inactivity_timeout_s: Option<u32>,
@@ -108,6 +110,8 @@ pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<Bind
             StackResolver::new(netstack.stack().clone(), servers)
                 .with_search(spec.dns_search.clone().unwrap_or_default()),
         ));
+    } else if spec.system_dns == Some(true) {
+        opts.resolver = Some(std::sync::Arc::new(SystemResolver));
     }
     let auth = match (spec.username, spec.password) {
         (Some(user), Some(pass)) if !user.is_empty() => Some(Credentials { user, pass }),
