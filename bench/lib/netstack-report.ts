@@ -1,6 +1,8 @@
 // The rootless section of bench/RESULTS.md (a table of both conditions with wiretun proxy's ratios against each
 // target, and memory per idle connection) and bench/netstack.svg, single-stream -L throughput at 0 ms.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ONETUN_VERSION } from './netstack-clients';
 import { Condition, ConditionResult, Directions, HELD_CONNECTIONS, LOSSY, NetstackOptions, NetstackResult } from './netstack';
 
 export const NETSTACK_HEADING = '## Rootless (netstack): one TCP stream through a forward';
@@ -38,6 +40,12 @@ function rows(results: NetstackResult[], cond: Condition): string[] {
   }));
 }
 
+/** The wireguard-go pseudo-version bench/gvisor-forward is pinned to (its go.mod). */
+function wireguardGoPin(): string {
+  const mod = readFileSync(path.join(__dirname, '..', 'gvisor-forward', 'go.mod'), 'utf8');
+  return /golang\.zx2c4\.com\/wireguard (\S+)/.exec(mod)?.[1] ?? 'unknown';
+}
+
 export function netstackSection(results: NetstackResult[], o: NetstackOptions): string[] {
   const ours = results.find((r) => r.name === OURS);
   const others = results.filter((r) => r !== ours);
@@ -55,8 +63,9 @@ export function netstackSection(results: NetstackResult[], o: NetstackOptions): 
     'loopback: iperf3 (one stream, `-R` for down) through a `-L` forward, and bench/lib/pump.cjs (node, one stream) through',
     'SOCKS5 CONNECT. "up" is client to server. Clients: `wiretun proxy` (wg-quick file, `-L`, `--socks5`); gVisor',
     `netstack = bench/gvisor-forward, a minimal forwarder on wireguard-go's \`tun/netstack\` (the stack wireproxy uses) at`,
-    'the pinned wireguard-go; onetun from crates.io (port forwards only, no SOCKS5); and the ceiling, wiretund with a TUN in',
-    'the client namespace, iperf3 and the pump straight to the server. The lossy rows put a delay relay in a third',
+    `the pinned wireguard-go (${wireguardGoPin()}, tag 0.0.20250522); onetun ${ONETUN_VERSION} from crates.io (port`,
+    'forwards only, no SOCKS5); and the ceiling, wiretund with a TUN in the client namespace, iperf3 and the pump',
+    'straight to the server. The lossy rows put a delay relay in a third',
     `namespace (${LOSSY.delayMs} ms each way) with ${LOSSY.lossPercent}% nftables drops on its egress, each direction (test/netns/lib/lossy.ts).`,
     `One run: ${o.seconds} s per stream at 0 ms, ${o.lossySeconds} s at loss. Ratios are wiretun proxy ÷ the other; ✓/✗ against the`,
     "issue's targets (≥ 1.5× gVisor, ≥ 10× onetun, ≥ 0.6× TUN mode; at loss ≥ 1× gVisor).",
