@@ -129,6 +129,15 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy extras as nobody aga
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe(want);
     expect(r.code).toBe(0);
+    // As ssh uses it, stdin stays open: the far end's close alone ends it (HTTP/1.0: the server closes after
+    // its answer), well before the writer of stdin gives up.
+    const fifo = path.join(pair.shared, 'stdin.fifo');
+    const http = sh(asNobody([process.execPath, WIRETUN_CLI, 'proxy', path.join(pair.shared, 'wg.conf'), '--stdio', `${SERVER.v4}:80`]));
+    const t0 = Date.now();
+    const open = await pair.exec(['bash', '-c', `mkfifo '${fifo}'; { printf 'GET /hello HTTP/1.0\\r\\n\\r\\n'; exec sleep 60; } > '${fifo}' 2>/dev/null & ` +
+      `${http} < '${fifo}'; echo " exit $?"; kill %1`], { timeoutMs: 30_000 });
+    expect(open.stdout).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nhello (::ffff:)?10\.211\.0\.2 http exit 0\n$/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
     // A refused port is exit 1 with the reason, and nothing on stdout.
     const refused = await pair.exec(['bash', '-c', `${sh(asNobody([process.execPath, WIRETUN_CLI, 'proxy', path.join(pair.shared, 'wg.conf'), '--stdio', `${SERVER.v4}:9`]))} < /dev/null`]);
     expect(refused.code).toBe(1);
