@@ -235,5 +235,18 @@ mod tests {
             "the block below the ACK is left out"
         );
         assert!(!t.is_pure_ack(), "it carries data");
+        assert_eq!(t.wscale, None);
+    }
+
+    #[test]
+    fn reads_the_window_scale_of_a_syn() {
+        let mut p = v4_tcp(SYN | ACK);
+        p[32] = 6 << 4;
+        p[3] = 44;
+        // NOP, window scale 7.
+        p.extend_from_slice(&[1, WSCALE_KIND, 3, 7]);
+        let t = tcp(&p).unwrap();
+        assert!(t.has_syn() && !t.is_syn());
+        assert_eq!(t.wscale, Some(7));
     }
 }
