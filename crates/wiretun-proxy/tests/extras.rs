@@ -3,7 +3,7 @@
 //! ResolveStrategy's family filter. Device B (10.0.0.2 / fd00::2) runs an echo server on its port 80.
 
 use std::io::{self, Cursor, Read, Write};
-use std::net::{IpAddr, Shutdown, TcpStream};
+use std::net::{IpAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -22,19 +22,7 @@ fn echo_pair(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
         .stack()
         .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {
             let os = conn.splice_pair(|_| {}).unwrap();
-            std::thread::spawn(move || match os {
-                #[cfg(unix)]
-                OsStream::Unix(mut s) => {
-                    let mut w = s.try_clone().unwrap();
-                    let _ = io::copy(&mut s, &mut w);
-                    let _ = w.shutdown(Shutdown::Write);
-                }
-                OsStream::Tcp(mut s) => {
-                    let mut w = s.try_clone().unwrap();
-                    let _ = io::copy(&mut s, &mut w);
-                    let _ = w.shutdown(Shutdown::Write);
-                }
-            });
+            std::thread::spawn(move || common::tcp_echo(os));
         })
         .unwrap();
     (a, b, echo)

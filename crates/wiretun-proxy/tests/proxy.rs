@@ -24,26 +24,10 @@ fn pair(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
         .stack()
         .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {
             let os = conn.splice_pair(|_| {}).unwrap();
-            std::thread::spawn(move || echo(os));
+            std::thread::spawn(move || common::tcp_echo(os));
         })
         .unwrap();
     (a, b, echo)
-}
-
-fn echo(os: OsStream) {
-    match os {
-        #[cfg(unix)]
-        OsStream::Unix(mut s) => {
-            let mut w = s.try_clone().unwrap();
-            let _ = io::copy(&mut s, &mut w);
-            let _ = w.shutdown(Shutdown::Write);
-        }
-        OsStream::Tcp(mut s) => {
-            let mut w = s.try_clone().unwrap();
-            let _ = io::copy(&mut s, &mut w);
-            let _ = w.shutdown(Shutdown::Write);
-        }
-    }
 }
 
 struct Names;
@@ -337,7 +321,7 @@ fn reverse_forward_reaches_a_host_port() {
     let target = os.local_addr().unwrap().to_string();
     std::thread::spawn(move || {
         for s in os.incoming().flatten() {
-            std::thread::spawn(move || echo(OsStream::Tcp(s)));
+            std::thread::spawn(move || common::tcp_echo(OsStream::Tcp(s)));
         }
     });
     let _rev = Reverse::start(&opts(&b, false), 8080, target).unwrap();

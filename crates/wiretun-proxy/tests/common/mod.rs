@@ -2,12 +2,13 @@
 //! stack on each side.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
 use wiretun_core::keys::{generate_private_key, public_key};
 use wiretun_core::PeerUpdate;
-use wiretun_netstack::StackConfig;
+use wiretun_netstack::{OsStream, StackConfig};
 use wiretun_rootless::Rootless;
 
 pub fn rootless(name: &str, v4: &str, v6: &str) -> Rootless {
@@ -49,6 +50,23 @@ pub fn udp_echo(b: &Rootless, addr: &str) {
             let _ = echo.send_to(&reply, from);
         }
     });
+}
+
+/// Echoes what arrives on a spliced connection's OS end, and passes its end of stream back.
+pub fn tcp_echo(os: OsStream) {
+    match os {
+        #[cfg(unix)]
+        OsStream::Unix(mut s) => {
+            let mut w = s.try_clone().unwrap();
+            let _ = io::copy(&mut s, &mut w);
+            let _ = w.shutdown(Shutdown::Write);
+        }
+        OsStream::Tcp(mut s) => {
+            let mut w = s.try_clone().unwrap();
+            let _ = io::copy(&mut s, &mut w);
+            let _ = w.shutdown(Shutdown::Write);
+        }
+    }
 }
 
 pub type Pair = (Rootless, Rootless);
