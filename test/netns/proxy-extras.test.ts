@@ -67,6 +67,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy extras as nobody aga
       '[Resolve]', 'ResolveStrategy = ipv6',
     ]);
     proxy = await startProxy(pair, [conf, '--info', '127.0.0.1:19091'], 2);
+    expect(proxy.stderr()).toMatch(/^wiretun proxy: https on 127\.0\.0\.1:14443$/m);
   });
 
   afterAll(async () => {

@@ -195,7 +195,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   plan.listeners.filter((l) => l.kind !== 'stdio').forEach((l, i) => {
     const target = l.kind === 'socks5' || l.kind === 'http' ? '' : ` -> ${l.host}:${l.port}`;
-    process.stderr.write(`wiretun proxy: ${l.kind} on ${proxies[i].address}${target}\n`);
+    process.stderr.write(`wiretun proxy: ${l.certFile !== undefined ? 'https' : l.kind} on ${proxies[i].address}${target}\n`);
   });
   const stdio = plan.listeners.filter((l) => l.kind === 'stdio');
   if (stdio.length === 1) {
