@@ -31,12 +31,12 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
   const sh = (args: string[]) => args.map((a) => `'${a}'`).join(' ');
   /** curl in `ns` (the client's unless told): stdout's sha256 and curl's exit status. */
   const curl = async (args: string[], ns?: string): Promise<{ sha: string; status: number }> => {
-    const r = await pair.exec(['bash', '-c', `set -o pipefail; curl -sS --max-time 120 ${sh(args)} | sha256sum | cut -d' ' -f1`], { ns });
+    const r = await pair.exec(['bash', '-c', `set -o pipefail; curl -sS --max-time 40 ${sh(args)} | sha256sum | cut -d' ' -f1`], { ns });
     return { sha: r.stdout.trim(), status: r.code ?? -1 };
   };
   /** curl -T of the 50 MB file as a POST: what the receiving end's /hash counted. */
   const post = async (args: string[], ns?: string): Promise<{ bytes: number; sha256: string } | string> => {
-    const r = await pair.exec(['curl', '-sS', '--max-time', '120', '-T', upload, '-X', 'POST', ...args], { ns });
+    const r = await pair.exec(['curl', '-sS', '--max-time', '40', '-T', upload, '-X', 'POST', ...args], { ns });
     try {
       return JSON.parse(r.stdout) as { bytes: number; sha256: string };
     } catch {
