@@ -47,11 +47,22 @@ pub(crate) fn accept(
     timeout: Duration,
 ) -> io::Result<TcpStream> {
     let mut conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
-    client.set_read_timeout(Some(timeout))?;
     client.set_write_timeout(Some(timeout))?;
+    let until = std::time::Instant::now() + timeout;
     while conn.is_handshaking() {
-        conn.complete_io(&mut client)
-            .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))?;
+        // The whole handshake is bounded, not each read: a client dripping bytes does not hold a slot.
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake: timed out"));
+        }
+        client.set_read_timeout(Some(left))?;
+        match conn.complete_io(&mut client) {
+            Ok(_) => {}
+            // A signal (a job-control stop, say) interrupts a read with a timeout, and Linux does not
+            // restart it: that is no reason to drop the client (the deadline above still applies).
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("TLS handshake: {e}"))),
+        }
     }
     client.set_read_timeout(None)?;
     client.set_write_timeout(None)?;
