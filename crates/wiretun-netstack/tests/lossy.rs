@@ -1,5 +1,5 @@
-//! A lossy, delaying link between the stacks: retransmission, fast retransmit and CUBIC's recovery have to
-//! deliver every byte in order.
+//! A lossy, delaying link between the stacks: retransmission, fast retransmit and the stack's congestion
+//! window have to deliver every byte in order.
 
 mod common;
 
