@@ -86,13 +86,20 @@ impl PeerTrack {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        tx_empty: bool,
     ) -> Extra {
         let mut extra = Extra::default();
         let end = p.seq.wrapping_add(p.seq_len());
         if self.ack.is_none() || after(end, self.next_seq) {
             self.next_seq = end;
         }
-        let field = self.cc.on_segment(p, now);
+        let mut field = self.cc.on_segment(p, now);
+        // Nothing but (at most) a FIN unacknowledged: smoltcp must not count these ACKs as duplicates. Its
+        // fast retransmit then has nothing to send and leaves the retransmission timer off, so a lost FIN
+        // would never go again (transfers stalled in FIN-WAIT-1). A window one unit off reads as an update.
+        if tx_empty && p.is_pure_ack() && field == self.window && field > 1 {
+            field -= 1;
+        }
         extra.window = (field != p.window).then_some(field);
         self.window = field;
         let Some(ack) = p.ack else { return extra };
