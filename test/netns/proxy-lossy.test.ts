@@ -8,7 +8,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { skipReason, WIREGUARD_GO } from './lib/env';
+import { Impl, skipReason, WIREGUARD_GO, WIRETUND } from './lib/env';
 import { addLoss, DelayRelay, startDelayRelay } from './lib/lossy';
 import { must } from './lib/proc';
 import { hasSetpriv, RootlessPair, rootlessPair, Running, SERVER, startProxy } from './lib/rootless-pair';
@@ -20,7 +20,7 @@ const LOSS_PERCENT = 1;
 const TRANSFER_LIMIT_S = 150;
 const FORWARD = '127.0.0.1:18080';
 
-describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody over 50 ms RTT and 1% loss', () => {
+describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Impl[])('wiretun proxy as nobody over 50 ms RTT and 1% loss, against $name', (impl) => {
   let pair: RootlessPair;
   let relay: DelayRelay | undefined;
   let proxy: Running | undefined;
@@ -28,7 +28,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy as nobody over 50 ms
   let uploadSha: string;
 
   beforeAll(async () => {
-    pair = await rootlessPair(WIREGUARD_GO);
+    pair = await rootlessPair(impl);
     const mid = await pair.lab.addNode();
     await pair.lab.waitUnderlay(pair.cli, mid);
     await pair.lab.waitUnderlay(mid, pair.srv);

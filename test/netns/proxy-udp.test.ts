@@ -1,5 +1,5 @@
-// The UDP side of `wiretun proxy`, as nobody with every capability dropped, against Debian's wireguard-go with
-// rootless/server.cjs's DNS server behind it: DNS questions through SOCKS5 UDP ASSOCIATE (to IPv4 and IPv6
+// The UDP side of `wiretun proxy`, as nobody with every capability dropped, against Debian's wireguard-go and
+// wiretund, each with rootless/server.cjs's DNS server behind it: DNS questions through SOCKS5 UDP ASSOCIATE (to IPv4 and IPv6
 // tunnel addresses and to a name the proxy resolves through the tunnel) and through -L .../udp and
 // [UDPProxyTunnel] forwards (one to an IPv6 target), with the answers checked; ASSOCIATE with wrong or no
 // credentials refused; the relay port closed with its control connection. The proxy's own DNS client: a
@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { skipReason, WIREGUARD_GO } from './lib/env';
+import { Impl, skipReason, WIREGUARD_GO, WIRETUND } from './lib/env';
 import { hasSetpriv, rootlessPair, RootlessPair, Running, SERVER, startProxy } from './lib/rootless-pair';
 
 const CLIENT_SCRIPT = path.join(__dirname, 'rootless', 'socks5-udp.cjs');
@@ -25,7 +25,7 @@ if (!skipReason && !hasSetpriv) console.warn('\n*** SKIPPED: proxy-udp needs set
 interface Answer { from: string; tc: boolean; rcode: number; addrs: string[] }
 interface Query { name: string; type: 'A' | 'AAAA'; dst?: { host: string; port: number } }
 
-describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy UDP as nobody against wireguard-go', () => {
+describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Impl[])('wiretun proxy UDP as nobody against $name', (impl) => {
   let pair: RootlessPair;
   let proxy: Running;
 
@@ -39,7 +39,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy UDP as nobody agains
     dns({ socks: { port: 11080, user: 'alice', pass: 's3cret' }, queries, ...extra });
 
   beforeAll(async () => {
-    pair = await rootlessPair(WIREGUARD_GO, { records: RECORDS });
+    pair = await rootlessPair(impl, { records: RECORDS });
     // A second DNS line's word that is not an address is a search domain (wg-quick's rule).
     pair.writeClientConf({ extra: 'DNS = test' });
     const conf = path.join(pair.shared, 'wireproxy-udp.conf');
