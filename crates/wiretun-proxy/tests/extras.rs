@@ -16,17 +16,6 @@ use wiretun_rootless::Rootless;
 
 mod common;
 
-fn echo_pair(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
-    let (a, b) = common::linked(&format!("x{tag}"));
-    let echo = b
-        .stack()
-        .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {
-            let os = conn.splice_pair(|_| {}).unwrap();
-            std::thread::spawn(move || common::tcp_echo(os));
-        })
-        .unwrap();
-    (a, b, echo)
-}
 
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
@@ -34,7 +23,7 @@ fn data(len: usize) -> Vec<u8> {
 
 #[test]
 fn stdio_pump_moves_both_ways_and_half_closes() {
-    let (a, _b, _echo) = echo_pair("stdio");
+    let (a, _b, _echo) = common::linked_with_echo("xstdio");
     let conn = a
         .stack()
         .dial_tcp_timeout("10.0.0.2:80".parse().unwrap(), Duration::from_secs(5))
@@ -89,7 +78,7 @@ fn https_proxy_connect_through_tls() {
         eprintln!("SKIPPED https_proxy_connect_through_tls: no openssl to make a certificate");
         return;
     };
-    let (a, _b, _echo) = echo_pair("https");
+    let (a, _b, _echo) = common::linked_with_echo("xhttps");
     let tls = wiretun_proxy::tls::server_config(&cert_file, &key_file).unwrap();
     let mut opts = Options::new(a.stack().clone());
     opts.connect_timeout = Duration::from_secs(5);
@@ -159,7 +148,7 @@ impl Resolve for Both {
 
 #[test]
 fn resolve_strategy_picks_the_family() {
-    let (a, b, _echo) = echo_pair("strategy");
+    let (a, b, _echo) = common::linked_with_echo("xstrategy");
     // B's port 81 answers with the address the connection came from, which tells the family dialed.
     let _who = b
         .stack()

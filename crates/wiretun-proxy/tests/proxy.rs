@@ -17,18 +17,6 @@ mod common;
 
 const SIZE: usize = 3 << 20;
 
-/// A (10.0.0.1) and B (10.0.0.2, fd00::2) with an echo server on B's port 80.
-fn pair(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
-    let (a, b) = common::linked(tag);
-    let echo = b
-        .stack()
-        .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {
-            let os = conn.splice_pair(|_| {}).unwrap();
-            std::thread::spawn(move || common::tcp_echo(os));
-        })
-        .unwrap();
-    (a, b, echo)
-}
 
 struct Names;
 
@@ -108,7 +96,7 @@ fn closed(s: &mut TcpStream) -> bool {
 
 #[test]
 fn forward_moves_data_both_ways() {
-    let (a, _b, _echo) = pair("fwd");
+    let (a, _b, _echo) = common::linked_with_echo("fwd");
     let host = Host::Ip("10.0.0.2".parse().unwrap());
     let server = Server::forward(opts(&a, false), local(), host, 80).unwrap();
     echo_check(TcpStream::connect(server.local_addr()).unwrap());
@@ -160,7 +148,7 @@ fn name_request(name: &str, port: u16) -> Vec<u8> {
 
 #[test]
 fn socks5_connect_and_errors() {
-    let (a, _b, _echo) = pair("socks");
+    let (a, _b, _echo) = common::linked_with_echo("socks");
     let server = Server::socks5(opts(&a, true), local(), None).unwrap();
     let addr = server.local_addr();
     let (s, code) = socks_connect(addr, None, &v4_request([10, 0, 0, 2], 80));
@@ -201,7 +189,7 @@ fn socks5_connect_and_errors() {
 
 #[test]
 fn socks5_without_dns_refuses_names() {
-    let (a, _b, _echo) = pair("nodns");
+    let (a, _b, _echo) = common::linked_with_echo("nodns");
     let server = Server::socks5(opts(&a, false), local(), None).unwrap();
     let (_, code) = socks_connect(server.local_addr(), None, &name_request("server.test", 80));
     assert_eq!(code, 0x04);
@@ -209,7 +197,7 @@ fn socks5_without_dns_refuses_names() {
 
 #[test]
 fn socks5_auth() {
-    let (a, _b, _echo) = pair("sauth");
+    let (a, _b, _echo) = common::linked_with_echo("sauth");
     let creds = Credentials {
         user: "alice".into(),
         pass: "s3cret".into(),
@@ -255,7 +243,7 @@ fn http_head(s: &mut TcpStream) -> String {
 
 #[test]
 fn http_connect_auth_and_errors() {
-    let (a, _b, _echo) = pair("http");
+    let (a, _b, _echo) = common::linked_with_echo("http");
     let creds = Credentials {
         user: "a".into(),
         pass: "b".into(),
@@ -292,7 +280,7 @@ fn http_connect_auth_and_errors() {
 
 #[test]
 fn http_absolute_uri_and_gateway_errors() {
-    let (a, _b, _echo) = pair("http2");
+    let (a, _b, _echo) = common::linked_with_echo("http2");
     let server = Server::http(opts(&a, true), local(), None).unwrap();
     let addr = server.local_addr();
     // The echo server returns what the origin got: the head in origin-form, without proxy headers, and one
@@ -316,7 +304,7 @@ fn http_absolute_uri_and_gateway_errors() {
 
 #[test]
 fn reverse_forward_reaches_a_host_port() {
-    let (a, b, _echo) = pair("rev");
+    let (a, b, _echo) = common::linked_with_echo("rev");
     let os = TcpListener::bind(local()).unwrap();
     let target = os.local_addr().unwrap().to_string();
     std::thread::spawn(move || {
@@ -370,7 +358,7 @@ fn dns_server(b: &Rootless) -> std::thread::JoinHandle<()> {
 
 #[test]
 fn socks5_names_resolve_through_the_tunnel_dns() {
-    let (a, b, _echo) = pair("dns");
+    let (a, b, _echo) = common::linked_with_echo("dns");
     let _dns = dns_server(&b);
     let mut o = opts(&a, false);
     let resolver = wiretun_proxy::dns::StackResolver::new(
@@ -396,7 +384,7 @@ fn socks5_names_resolve_through_the_tunnel_dns() {
 
 #[test]
 fn clients_beyond_the_handshake_limit_wait_for_a_slot() {
-    let (a, _b, _echo) = pair("limit");
+    let (a, _b, _echo) = common::linked_with_echo("limit");
     let mut o = opts(&a, false);
     o.max_handshakes = 2;
     let server = Server::socks5(o, local(), None).unwrap();
@@ -424,7 +412,7 @@ fn clients_beyond_the_handshake_limit_wait_for_a_slot() {
 
 #[test]
 fn a_client_dripping_its_handshake_is_dropped_at_the_handshake_timeout() {
-    let (a, _b, _echo) = pair("drip");
+    let (a, _b, _echo) = common::linked_with_echo("drip");
     let mut o = opts(&a, false);
     o.handshake_timeout = Duration::from_millis(600);
     let server = Server::socks5(o, local(), None).unwrap();
@@ -454,7 +442,7 @@ fn a_client_dripping_its_handshake_is_dropped_at_the_handshake_timeout() {
 
 #[test]
 fn udp_forward_round_trips_per_client() {
-    let (a, b, _echo) = pair("udp");
+    let (a, b, _echo) = common::linked_with_echo("udp");
     let echo = b.stack().bind_udp("10.0.0.2:7".parse().unwrap()).unwrap();
     std::thread::spawn(move || {
         let mut buf = [0u8; 2048];

@@ -38,6 +38,19 @@ pub fn linked(tag: &str) -> (Rootless, Rootless) {
     (a, b)
 }
 
+/// [`linked`], with an echo server on B's port 80 (kept while the listener lives).
+pub fn linked_with_echo(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
+    let (a, b) = linked(tag);
+    let echo = b
+        .stack()
+        .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {
+            let os = conn.splice_pair(|_| {}).unwrap();
+            std::thread::spawn(move || tcp_echo(os));
+        })
+        .unwrap();
+    (a, b, echo)
+}
+
 /// A UDP echo on B's stack at `addr` that answers `echo:<sender port>:<payload>`, so a test sees which
 /// tunnel socket a datagram came from.
 pub fn udp_echo(b: &Rootless, addr: &str) {
