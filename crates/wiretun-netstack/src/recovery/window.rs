@@ -202,6 +202,8 @@ struct Scoreboard {
     /// Disjoint, in sequence order.
     ranges: Vec<(u32, u32)>,
     total: u64,
+    /// The merge's working list, kept so an ACK during recovery allocates nothing.
+    scratch: Vec<(i64, i64)>,
 }
 
 impl Scoreboard {
@@ -212,18 +214,20 @@ impl Scoreboard {
         }
         // Offsets from the acknowledgment, so wrapping sequence numbers sort and compare plainly.
         let off = |x: u32| x.wrapping_sub(ack) as i32 as i64;
-        let mut all: Vec<(i64, i64)> = self
-            .ranges
-            .iter()
-            .chain(fresh)
-            .map(|&(l, r)| (off(l).max(0), off(r)))
-            .filter(|&(l, r)| r > l)
-            .collect();
+        let mut all = std::mem::take(&mut self.scratch);
+        all.clear();
+        all.extend(
+            self.ranges
+                .iter()
+                .chain(fresh)
+                .map(|&(l, r)| (off(l).max(0), off(r)))
+                .filter(|&(l, r)| r > l),
+        );
         all.sort_unstable();
         self.ranges.clear();
         self.total = 0;
         let mut cur: Option<(i64, i64)> = None;
-        for (l, r) in all {
+        for &(l, r) in &all {
             match cur {
                 Some((cl, cr)) if l <= cr => cur = Some((cl, cr.max(r))),
                 _ => {
@@ -236,6 +240,7 @@ impl Scoreboard {
         if let Some(c) = cur {
             self.push(ack, c);
         }
+        self.scratch = all;
         self.total
     }
 
