@@ -184,6 +184,13 @@ export interface NativeProxySpec {
   dnsSearch?: string[];
   /** udp-forward: seconds a quiet client keeps its tunnel socket; 0 = forever, unset = 120. */
   inactivityTimeoutS?: number;
+  /** http: PEM certificate chain and key; the listener then speaks HTTPS. */
+  certFile?: string;
+  keyFile?: string;
+  /** socks5, http: [Resolve] ResolveStrategy as a family, 0 (either), 4 or 6. */
+  resolveFamily?: number;
+  /** socks5, http: with no `dns`, resolve target names with the host's resolver (`--system-dns`). */
+  systemDns?: boolean;
 }
 
 export interface NativeProxy {
@@ -205,6 +212,9 @@ export interface NativeBinding {
   coreVersion(): string;
   /** Throws EADDRINUSE (port taken), EINVAL (bad spec). */
   startProxy(netstack: NativeNetstack, spec: NativeProxySpec): NativeProxy;
+  /** Dials ip:port through the tunnel and joins fd 0 and fd 1 to it in Rust until the far end closes;
+   * resolves to the bytes written to stdout. Rejects `CODE: message`. */
+  proxyStdio(netstack: NativeNetstack, ip: string, port: number, connectTimeoutMs: number): Promise<number>;
   /** The native UAPI parser on a whole set request, applying nothing. */
   uapiCheckSet(text: string): NativeUapiCheck;
   /** The get reply body (without the errno line) the native server writes for this state. */

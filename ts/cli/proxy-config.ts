@@ -3,28 +3,21 @@
 // or a ConfigError naming file:line and key. Nothing is bound until the whole plan is valid.
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/wgquick';
+import type { NativeProxySpec } from '../native';
 
 export type ProxyKind = 'socks5' | 'http' | 'forward' | 'udp-forward' | 'reverse' | 'stdio';
 
-/** One listener to start, in the binding's terms. */
-export interface ProxyListener {
+/**
+ * One listener to start, in the binding's terms (its spec's fields, so the two stay in step): `bind` is the
+ * host's `ip:port`; `host`/`port` a forward's target through the tunnel or a reverse forward's on the host;
+ * `listenPort` the tunnel port a reverse forward listens on; `certFile`/`keyFile` make an HTTPS proxy.
+ */
+export interface ProxyListener
+  extends Pick<NativeProxySpec, 'bind' | 'username' | 'password' | 'host' | 'port' | 'listenPort' | 'inactivityTimeoutS' | 'certFile' | 'keyFile'> {
   kind: ProxyKind;
-  /** `ip:port` on the host (socks5, http, forward). */
-  bind?: string;
-  username?: string;
-  password?: string;
-  /** forward: the target through the tunnel; reverse: the target on the host. */
-  host?: string;
-  port?: number;
-  /** reverse: the tunnel port listened on. */
-  listenPort?: number;
-  /** udp-forward: wireproxy's InactivityTimeout, seconds a quiet client keeps its tunnel socket (0: for good). */
-  inactivityTimeoutS?: number;
   /** Where it was asked for, for messages: `file:line` or the flag. */
   where: string;
-  /** http: PEM files that make it an HTTPS proxy (wireproxy's CertFile/KeyFile), and their lines. */
-  certFile?: string;
-  keyFile?: string;
+  /** The config lines of CertFile and KeyFile, for their errors. */
   tlsWhere?: { file: string; cert: number; key: number };
 }
 

@@ -15,7 +15,6 @@ import { usageError } from './common';
 import { serveInfo } from './proxy-info';
 import { AliveChecker } from './proxy-alive';
 import { checkTls } from './proxy-tls';
-import './proxy-native';
 import { exposureWarning, isWireproxyConfig, parseBind, parseFlag, parseWireproxy, ProxyListener, ProxyPlan } from './proxy-config';
 
 const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
