@@ -1,6 +1,7 @@
 // The one place that touches the native addon. Everything else imports from here, so the binding's shape and
 // its error mapping live together (see ./errors.ts for the mapping).
 import * as path from 'node:path';
+import { defaultIo, loadNative } from './native-loader';
 
 /** A peer change as the native device applies it. Absent fields are left as they are. */
 export interface NativePeerUpdate {
@@ -229,22 +230,12 @@ export function packageVersion(): string {
   return (require(path.join(__dirname, '..', 'package.json')) as { version: string }).version;
 }
 
-/** Loads the addon built by `npm run build:native` (or an installed platform package). Throws a clear
- * error naming the platform when no binary fits, and refuses a binary built from another version. */
+/** Loads the addon (WIRETUN_NATIVE_PATH, a build from source in native/, or the installed platform package:
+ * ./native-loader.ts). Throws a clear error naming the platform when no binary fits, and refuses a binary built
+ * from another version. */
 export function native(): NativeBinding {
   if (cached) return cached;
-  let binding: NativeBinding;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    binding = require(path.join(__dirname, '..', 'native', 'index.js')) as NativeBinding;
-  } catch (err) {
-    const platform = `${process.platform}-${process.arch}`;
-    throw new Error(
-      `wiretun has no native binary for ${platform} (Node ${process.versions.node}). ` +
-        'Reinstall without --no-optional, or build from source with `npm run build:native`.',
-      { cause: err },
-    );
-  }
+  const { binding } = loadNative<NativeBinding>(defaultIo(path.join(__dirname, '..')));
   const core = binding.coreVersion();
   if (core !== packageVersion()) {
     throw new Error(`wiretun ${packageVersion()} found a native core of version ${core}; reinstall wiretun`);

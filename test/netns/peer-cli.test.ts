@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tunnel, generatePrivateKey, parseConfig } from '../../ts/index';
+import { localBinary } from '../../ts/native-loader';
 
 const isRoot = process.getuid?.() === 0;
-const built = existsSync(`${__dirname}/../../native/index.js`) && existsSync(`${__dirname}/../../dist/cli/peer.js`);
+const built = existsSync(localBinary(`${__dirname}/../..`)) && existsSync(`${__dirname}/../../dist/cli/peer.js`);
 if (!isRoot) console.warn('SKIPPED: peer CLI tests need root to create TUN devices and namespaces');
 
 const BIN = path.resolve(__dirname, '../../bin/wiretun');

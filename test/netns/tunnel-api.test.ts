@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tunnel, WiretunError, generatePrivateKey, publicKeyFromPrivate } from '../../ts/index';
+import { localBinary } from '../../ts/native-loader';
 
 const isRoot = process.getuid?.() === 0;
-const built = existsSync(`${__dirname}/../../native/index.js`);
+const built = existsSync(localBinary(`${__dirname}/../..`));
 if (!isRoot) console.warn('SKIPPED: Tunnel API tests need root to create TUN devices and namespaces');
 
 const tag = `${process.pid % 10000}`;

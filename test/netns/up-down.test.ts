@@ -13,6 +13,7 @@ import { daemonPids, killDaemons, removeSocket } from './lib/lab';
 import { snapshot } from './lib/netstate';
 import { must, run, runDetaching } from './lib/proc';
 import { waitFor } from './lib/wait';
+import { localBinary } from '../../ts/native-loader';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn('\n*** SKIPPED: test/netns/up-down.test.ts needs root (namespaces, TUN, nft) ***\n');
@@ -26,7 +27,7 @@ const STATE_DIR = '/var/run/wiretun';
 /** The daemon both wg-quick and wiretun start: this repo's when built, else wireguard-go (said loudly). */
 function daemon(): string {
   const own = process.env.WIRETUN_TEST_WIRETUND ?? path.join(REPO, 'bin', 'wiretund');
-  if (existsSync(own) && existsSync(path.join(REPO, 'native', 'index.js'))) return own;
+  if (existsSync(own) && existsSync(localBinary(REPO))) return own;
   console.warn(`\n*** up-down.test.ts: ${own} is not built; both sides use /usr/bin/wireguard-go as the daemon ***\n`);
   return '/usr/bin/wireguard-go';
 }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import jsQR from 'jsqr';
 import { Browser, chromium, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
+import { localBinary } from '../../../ts/native-loader';
 
 /** The repository (not ../netns/lib/env's: importing that prints the netns suite's own skip banner). */
 export const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -36,7 +37,7 @@ export function browserSkipReason(file: string): string | undefined {
 /** Fails (rather than skips) when what the suite tests is not built or the browser is missing in CI. */
 export function assertReady(): void {
   if (!executable(CHROMIUM)) throw new Error(`chromium is not installed at ${CHROMIUM}: .ci/setup installs Debian's chromium package`);
-  const missing = [path.join(REPO, 'dist', 'web', 'index.html'), path.join(REPO, 'dist', 'cli', 'main.js'), path.join(REPO, 'native', 'index.js')].filter((f) => !existsSync(f));
+  const missing = [path.join(REPO, 'dist', 'web', 'index.html'), path.join(REPO, 'dist', 'cli', 'main.js'), localBinary(REPO)].filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`not built: missing ${missing.join(', ')}. Run \`npm run build\` first.`);
 }
 

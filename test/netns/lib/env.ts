@@ -1,6 +1,7 @@
 // Which suites can run here, and the implementations/pairs under test.
 import { accessSync, constants, existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { localBinary } from '../../../ts/native-loader';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 
@@ -85,7 +86,7 @@ export function comparisons(): { label: string; subject: Impl; reference: Impl }
  */
 export function assertAvailable(impl: Impl): void {
   if (impl.name !== 'wiretund') return;
-  const missing = [impl.command, path.join(REPO, 'native', 'index.js')].filter((f) => !existsSync(f));
+  const missing = [impl.command, localBinary(REPO)].filter((f) => !existsSync(f));
   if (missing.length) {
     throw new Error(
       `wiretund is not built: missing ${missing.join(', ')}. Run \`npm run build\` first ` +
