@@ -337,37 +337,21 @@ fn http_absolute_uri_and_gateway_errors() {
 fn reverse_forward_reaches_a_host_port() {
     let (a, b, _echo) = common::linked_with_echo("rev");
     let os = TcpListener::bind(local()).unwrap();
-    let target = os.local_addr().unwrap().to_string();
+    let port = os.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for s in os.incoming().flatten() {
             std::thread::spawn(move || common::tcp_echo(OsStream::Tcp(s)));
         }
     });
-    let port = os_port(&target);
-    let _rev = Reverse::start(&opts(&b, false), 8080, target).unwrap();
+    let _rev = Reverse::start(&opts(&b, false), 8080, format!("127.0.0.1:{port}")).unwrap();
     // A name is the host's: localhost through the host's resolver (not the tunnel's DNS), per connection.
     let _by_name = Reverse::start(&opts(&b, false), 8081, format!("localhost:{port}")).unwrap();
-    // A reaches B's stack port 8080 through a forward of its own; B connects it to the host's echo.
-    let fwd = Server::forward(
-        opts(&a, false),
-        local(),
-        Host::Ip("10.0.0.2".parse().unwrap()),
-        8080,
-    )
-    .unwrap();
-    echo_check(TcpStream::connect(fwd.local_addr()).unwrap());
-    let fwd = Server::forward(
-        opts(&a, false),
-        local(),
-        Host::Ip("10.0.0.2".parse().unwrap()),
-        8081,
-    )
-    .unwrap();
-    echo_check(TcpStream::connect(fwd.local_addr()).unwrap());
-}
-
-fn os_port(addr: &str) -> u16 {
-    addr.parse::<SocketAddr>().unwrap().port()
+    // A reaches B's stack ports through forwards of its own; B connects them to the host's echo.
+    for stack_port in [8080, 8081] {
+        let host = Host::Ip("10.0.0.2".parse().unwrap());
+        let fwd = Server::forward(opts(&a, false), local(), host, stack_port).unwrap();
+        echo_check(TcpStream::connect(fwd.local_addr()).unwrap());
+    }
 }
 
 /// A DNS server on B's stack (10.0.0.2:53): server.test is 10.0.0.2, anything else NXDOMAIN.
