@@ -3,8 +3,8 @@
 // one an error naming file:line and the variable but no value), a [Peer] without AllowedIPs routing
 // everything (a plain wg-quick file keeps wg-quick's meaning), -c/-n/-s/-d/-v/-i and the default paths.
 import { describe, expect, it } from 'vitest';
-import { parseWireproxy } from '../../ts/cli/proxy-config';
-import { configFile, defaultConfigPaths, parseArgs } from '../../ts/cli/proxy';
+import { parseFlag, parseWireproxy } from '../../ts/cli/proxy-config';
+import { checkNames, configFile, defaultConfigPaths, parseArgs } from '../../ts/cli/proxy';
 import { DEFAULT_ALLOWED_IPS, expandValue, expandWgText, parseWireproxyWg } from '../../ts/cli/proxy-env';
 import { parseConfig } from '../../ts/config/parse';
 
@@ -111,5 +111,15 @@ describe("wireproxy's command line", () => {
     } finally {
       process.env.HOME = home;
     }
+  });
+});
+
+describe('forward targets by name', () => {
+  it('are refused at start only when nothing could ever resolve them', () => {
+    const plan = parseWireproxy(`${WG}\n[TCPClientTunnel]\nBindAddress = 127.0.0.1:2\nTarget = db.internal:5432\n[TCPServerTunnel]\nListenPort = 1\nTarget = localhost:2\n`, '/etc/wp.conf', '/etc', ENV);
+    expect(() => checkNames(plan.listeners, true)).not.toThrow();
+    expect(() => checkNames(plan.listeners, false)).toThrow(/^\/etc\/wp.conf:10: target db.internal: a name needs DNS servers/);
+    // A reverse forward's name is this host's (its resolver), and an address needs none.
+    expect(() => checkNames([plan.listeners[1], parseFlag('-L', '1:10.0.0.1:1')], false)).not.toThrow();
   });
 });

@@ -218,12 +218,23 @@ export async function run(argv: string[]): Promise<number> {
   const stdioCount = plan.listeners.filter((l) => l.kind === 'stdio').length;
   if (stdioCount > 1) throw new ConfigError(`${file}: only one stdio tunnel (there is one stdin)`);
   const wg = await wgConfig(plan);
+  checkNames(plan.listeners, wg.config.dns.length > 0 || args.systemDns === true);
   if (args.configTest) {
     // What wireproxy -n prints; a fault was thrown above, as file:line: what (exit 1).
     process.stdout.write('Config OK\n');
     return 0;
   }
   return serve(args, plan, wg);
+}
+
+/** Forward targets resolve per connection, so a name that does not resolve yet is fine; but with nothing to
+ * resolve names at all it never could: that is the config's fault, said at start. */
+export function checkNames(listeners: ProxyListener[], canResolve: boolean): void {
+  if (canResolve) return;
+  const named = listeners.find((l) => l.kind !== 'reverse' && l.host !== undefined && isIP(l.host) === 0);
+  if (named) {
+    throw new ConfigError(`${named.where}: target ${named.host}: a name needs DNS servers (DNS = in [Interface]), or --system-dns`);
+  }
 }
 
 /** Runs the tunnel and every listener until a signal (or the stdio connection's end). */
