@@ -3,7 +3,8 @@
 // from the environment (`PrivateKey = $VAR`), a [Peer] without AllowedIPs carrying IPv4 and IPv6, a
 // [TCPClientTunnel] whose Target name does not exist at start (that connection fails, logged; the next one,
 // once the DNS record exists, goes through), a [TCPServerTunnel] to `localhost` (the host's resolver, not
-// the tunnel's DNS), and `-n` (exit 0 and nothing bound, or exit 1 saying what and where). Set-up:
+// the tunnel's DNS), `-s` (a silent stderr), and `-n` (exit 0 and nothing bound, or exit 1 saying what and
+// where). Set-up:
 // lib/rootless-pair.ts, shared with proxy.test.ts.
 import { spawn, ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)("wireproxy's own configs under wire
   let pair: RootlessPair;
   let proxy: Running;
   let local: ChildProcess;
+  let silent: ChildProcess | undefined;
   let conf: string;
 
   // The services listen on :: (dual-stack), so an IPv4 client shows as ::ffff:10.211.0.2.
@@ -56,6 +58,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)("wireproxy's own configs under wire
   afterAll(async () => {
     proxy?.child.kill('SIGKILL');
     local?.kill('SIGKILL');
+    silent?.kill('SIGKILL');
     await pair?.destroy();
   });
 
@@ -97,5 +100,22 @@ describe.skipIf(!!skipReason || !hasSetpriv)("wireproxy's own configs under wire
     expect(port.code).toBe(1);
     expect(port.stderr).toContain(`${bad}:11: BindAddress: "99999" is not a port`);
     for (const r of [ok, unset, port]) expect(r.stdout + r.stderr).not.toContain(pair.clientKey);
+  });
+
+  it('says nothing on stderr with -s: not its listeners, a failed connection, or its exit', async () => {
+    proxy.child.kill('SIGTERM');
+    expect(await proxy.exit).toBe(0);
+    await pair.exec(['curl', '-sS', 'http://127.0.0.1/records?name=late.test'], { ns: pair.srv.ns });
+    const child = silent = spawn('ip', ['netns', 'exec', pair.cli.ns, ...withKey(asNobody([process.execPath, WIRETUN_CLI, 'proxy', '-s', '-c', conf]))],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await waitFor('the SOCKS5 listener answering', async () => (await curl(['--socks5-hostname', SOCKS, `http://${SERVER.v4}/hello`])).code === 0,
+      { timeoutMs: 20_000, intervalMs: 200 });
+    expect([52, 56]).toContain((await curl([`http://127.0.0.1:${LATE_PORT}/hello`])).code);
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(stderr).toBe('');
   });
 });
