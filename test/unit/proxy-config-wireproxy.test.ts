@@ -91,6 +91,7 @@ describe("wireproxy's command line", () => {
     expect(parseArgs(['-c', 'a.conf', 'b.conf'])).toEqual({ error: 'unexpected argument b.conf' });
     expect(parseArgs(['a.conf', '-c', 'b.conf'])).toEqual({ error: 'two configs: a.conf and b.conf' });
     expect(parseArgs(['-c'])).toEqual({ error: '-c needs a value' });
+    expect(parseArgs(['--config=/etc/wp.conf', '--info=127.0.0.1:9080'])).toEqual({ config: '/etc/wp.conf', flags: [], info: '127.0.0.1:9080' });
   });
 
   it('prints the version, and refuses -d with the reason', () => {

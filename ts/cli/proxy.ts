@@ -75,6 +75,8 @@ const SWITCHES: Record<string, 'configTest' | 'silent' | 'version' | 'daemon' | 
 
 /** CONFIG and the flag listeners, or a usage error's message. */
 export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { help: true } | { version: true } {
+  // `--config=FILE` (the GNU form many scripts use) is `--config FILE`.
+  argv = argv.flatMap((a) => (/^--[a-z0-9-]+=/.test(a) ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
   let config: string | undefined;
   let info: string | undefined;
   const set = new Set<string>();
