@@ -97,7 +97,7 @@ describe("wireproxy's command line", () => {
   it('prints the version, and refuses -d with the reason', () => {
     expect(parseArgs(['-v'])).toEqual({ version: true });
     expect(parseArgs(['--version', '-c', 'x'])).toEqual({ version: true });
-    for (const d of ['-d', '--daemon']) expect(parseArgs(['-c', 'wp.conf', d])).toEqual({ error: expect.stringMatching(/^-d\/--daemon: .*service manager/) });
+    for (const d of ['-d', '--daemon']) expect(parseArgs(['-c', 'wp.conf', d])).toEqual({ refused: expect.stringMatching(/^-d\/--daemon: .*service manager/) });
   });
 
   it("falls back to wireproxy's default paths, in order", () => {

@@ -28,11 +28,13 @@ const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]H
   [Interface] CheckAlive/CheckAliveInterval for /readyz; WGConfig = path or an inline [Interface]/[Peer])
   or a wg-quick file, with listeners from the flags. In a wireproxy config, values of $NAME come from the
   environment ($$ for a literal $) and a [Peer] without AllowedIPs gets 0.0.0.0/0 and ::/0.
-    -c, --config FILE  the config (default: /etc/wireproxy/wireproxy.conf, else ~/.config/wireproxy.conf)
-    -n, --configtest   check the config (and the files it names), say what is wrong, bind nothing; exit 0 or 1
-    -s, --silent       no informational lines on stderr (warnings and errors still)
-    -v, --version      print the version
-    -d, --daemon       refused: run it under a service manager (systemd, OpenRC, runit...) instead
+    -c, --config FILE          the config (default: /etc/wireproxy/wireproxy.conf, else
+                               ~/.config/wireproxy.conf)
+    -n, --configtest           check the config and the files it names, say what is wrong, bind nothing;
+                               exit 0 (printing Config OK) or 1
+    -s, --silent               no informational lines on stderr (warnings and errors still)
+    -v, --version              print the version
+    -d, --daemon               refused: run it under a service manager (systemd, OpenRC, runit...)
     --socks5 ADDR   SOCKS5 (CONNECT and UDP ASSOCIATE; no auth, or USER:PASS@ for RFC 1929 username/password)
     --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
     -L [BIND:]PORT:HOST:PORT[/udp]  forward a host TCP (or UDP) port to HOST:PORT through the tunnel
@@ -74,7 +76,7 @@ const SWITCHES: Record<string, 'configTest' | 'silent' | 'version' | 'daemon' | 
 };
 
 /** CONFIG and the flag listeners, or a usage error's message. */
-export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { help: true } | { version: true } {
+export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { refused: string } | { help: true } | { version: true } {
   // `--config=FILE` (the GNU form many scripts use) is `--config FILE`.
   argv = argv.flatMap((a) => (/^--[a-z0-9-]+=/.test(a) ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
   let config: string | undefined;
@@ -116,7 +118,7 @@ export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { hel
     }
   }
   if (set.has('version')) return { version: true };
-  if (set.has('daemon')) return { error: DAEMON_REFUSAL };
+  if (set.has('daemon')) return { refused: DAEMON_REFUSAL };
   return {
     flags,
     ...(config !== undefined ? { config } : {}),
@@ -215,6 +217,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if ('error' in args) return usageError('proxy', args.error, USAGE);
+  if ('refused' in args) {
+    process.stderr.write(`wiretun proxy: ${args.refused}\n`);
+    return 1;
+  }
   const file = configFile(args.config);
   const plan = await loadPlan(file, args.flags);
   const stdioCount = plan.listeners.filter((l) => l.kind === 'stdio').length;
