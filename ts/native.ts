@@ -179,7 +179,7 @@ export interface NativeProxySpec {
   port?: number;
   listenPort?: number;
   connectTimeoutMs?: number;
-  /** The tunnel's DNS servers, for SOCKS5/HTTP target names (asked through the tunnel). */
+  /** The tunnel's DNS servers, for target names (asked through the tunnel; a forward's per connection). */
   dns?: string[];
   /** Search domains tried for target names without a dot. */
   dnsSearch?: string[];
@@ -192,6 +192,8 @@ export interface NativeProxySpec {
   resolveFamily?: number;
   /** socks5, http: with no `dns`, resolve target names with the host's resolver (`--system-dns`). */
   systemDns?: boolean;
+  /** Keep the listeners' per-connection log lines off stderr (`-s`); process-wide. */
+  quiet?: boolean;
 }
 
 export interface NativeProxy {

@@ -65,7 +65,7 @@ describe('wireproxy config', () => {
 
   it('takes WGConfig relative to the file', () => {
     const plan = parseWireproxy('WGConfig = wg0.conf\n[Socks5]\nBindAddress = 127.0.0.1:1080\n', '/etc/wp.conf', '/etc');
-    expect(plan.wg).toEqual({ path: '/etc/wg0.conf' });
+    expect(plan.wg).toEqual({ path: '/etc/wg0.conf', wireproxy: true });
   });
 
   it('refuses what it does not support, and mistakes, with file:line and key', () => {
@@ -112,7 +112,8 @@ describe('proxy flags', () => {
     expect(() => parseFlag('-L', 'x:8080:a:80')).toThrow(/"x" is not an IP address/);
     expect(() => parseFlag('-R', '0:a:80')).toThrow(/"0" is not a port/);
     expect(() => parseFlag('--socks5', '@1080')).toThrow(/credentials are USER:PASS@/);
-    expect(parseArgs([])).toEqual({ error: 'missing CONFIG' });
+    // No CONFIG is not an error here: wireproxy's default paths are looked up when it runs.
+    expect(parseArgs([])).toEqual({ flags: [] });
     expect(parseArgs(['a.conf', '-L'])).toEqual({ error: '-L needs a value' });
     expect(parseArgs(['a.conf', '--bogus'])).toEqual({ error: 'unknown option --bogus' });
     expect(parseArgs(['a.conf', 'b.conf'])).toEqual({ error: 'unexpected argument b.conf' });

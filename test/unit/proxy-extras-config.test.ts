@@ -94,7 +94,7 @@ describe('[Interface] CheckAlive', () => {
 
   it('goes with WGConfig in an [Interface] of its own', () => {
     const plan = parse(`WGConfig = wg0.conf\n[Interface]\nCheckAlive = 10.0.0.1\n${HTTP}`);
-    expect(plan.wg).toEqual({ path: '/etc/wg0.conf' });
+    expect(plan.wg).toEqual({ path: '/etc/wg0.conf', wireproxy: true });
     expect(plan.checkAlive?.ips).toEqual(['10.0.0.1']);
     expect(isWireproxyConfig(`${WG}CheckAlive = 10.0.0.1\n`)).toBe(true);
     expect(() => parse(`WGConfig = wg0.conf\n[Interface]\nCheckAlive = 10.0.0.1\nMTU = 1280\n${HTTP}`)).toThrow(/WGConfig and an inline/);

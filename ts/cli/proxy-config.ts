@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/wgquick';
 import type { NativeProxySpec } from '../native';
+import { Env, expandValue, takesEnv } from './proxy-env';
 
 export type ProxyKind = 'socks5' | 'http' | 'forward' | 'udp-forward' | 'reverse' | 'stdio';
 
@@ -32,8 +33,9 @@ export interface CheckAlive {
 }
 
 export interface ProxyPlan {
-  /** The wg-quick config: a file to read, or wg-quick text cut out of the wireproxy file (same line numbers). */
-  wg: { path: string } | { text: string; file: string };
+  /** The wg-quick config: a file to read (`wireproxy` when a WGConfig names it: then read with wireproxy's
+   * meaning, see proxy-env.ts), or wg-quick text cut out of the wireproxy file (same line numbers). */
+  wg: { path: string; wireproxy?: true } | { text: string; file: string };
   listeners: ProxyListener[];
   resolve?: ResolveStrategy;
   checkAlive?: CheckAlive;
@@ -95,8 +97,9 @@ export function parseTarget(value: string, fail: (msg: string) => never): { host
   return { host, port: parsePort(m[3], fail) };
 }
 
-/** Parses a wireproxy file. `file` names it in errors; a relative WGConfig is taken relative to `dir`. */
-export function parseWireproxy(text: string, file: string, dir: string): ProxyPlan {
+/** Parses a wireproxy file. `file` names it in errors; a relative WGConfig is taken relative to `dir`; `$VAR`
+ * values of the listener sections and CheckAlive come from `env` (the wg-quick part's: parseWireproxyWg). */
+export function parseWireproxy(text: string, file: string, dir: string, env: Env = process.env): ProxyPlan {
   const lines = text.split(/\r?\n/);
   const wgLines: string[] = [];
   const listeners: ProxyListener[] = [];
@@ -139,12 +142,14 @@ export function parseWireproxy(text: string, file: string, dir: string): ProxyPl
     } else if (current) {
       if (!KEYS[current.kind].includes(key.toLowerCase())) throw new ConfigError(`${key}: unknown key in [${current.kind}]`, { file, line: n, key });
       if (current.values.has(key.toLowerCase())) throw new ConfigError(`${key}: given twice`, { file, line: n, key });
-      current.values.set(key.toLowerCase(), { value, line: n });
+      const v = takesEnv(current.kind, key) ? expandValue(value, { file, line: n, key }, env) : value;
+      current.values.set(key.toLowerCase(), { value: v, line: n });
       wgLines.push('');
     } else if (section === 'interface' && CHECK_ALIVE_KEYS.has(key.toLowerCase())) {
       // wireproxy's own [Interface] keys: kept out of the wg-quick part.
       if (alive.has(key.toLowerCase())) throw new ConfigError(`${key}: given twice`, { file, line: n, key });
-      alive.set(key.toLowerCase(), { value, line: n });
+      const v = takesEnv(section, key) ? expandValue(value, { file, line: n, key }, env) : value;
+      alive.set(key.toLowerCase(), { value: v, line: n });
       wgLines.push('');
     } else {
       wgLines.push(raw);
@@ -158,7 +163,7 @@ export function parseWireproxy(text: string, file: string, dir: string): ProxyPl
   if (listeners.length === 0) throw new ConfigError('no listeners: add [Socks5], [http], [TCPClientTunnel] or [TCPServerTunnel]', { file });
   const checkAlive = toCheckAlive(alive, file);
   return {
-    wg: wgPath !== undefined ? { path: wgPath } : { text: wgLines.join('\n'), file },
+    wg: wgPath !== undefined ? { path: wgPath, wireproxy: true } : { text: wgLines.join('\n'), file },
     listeners,
     ...(resolve !== undefined ? { resolve } : {}),
     ...(checkAlive ? { checkAlive } : {}),

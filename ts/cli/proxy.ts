@@ -2,13 +2,14 @@
 // SOCKS5, HTTP and TCP-forward listeners on host sockets in front of it; every proxied byte stays in Rust
 // (crates/wiretun-proxy). CONFIG is wireproxy's file or a wg-quick file with flags.
 import { lookup } from 'node:dns/promises';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isIP } from 'node:net';
 import { ConfigError, WgQuickConfig } from '../config/wgquick';
 import { readConfigFile } from '../config/locate';
 import { parseConfig } from '../config/parse';
-import { native, NativeProxy } from '../native';
+import { native, NativeProxy, packageVersion } from '../native';
 import { Tunnel } from '../tunnel';
 import { WiretunError } from '../errors';
 import { usageError } from './common';
@@ -16,40 +17,82 @@ import { serveInfo } from './proxy-info';
 import { AliveChecker } from './proxy-alive';
 import { checkTls } from './proxy-tls';
 import { exposureWarning, isWireproxyConfig, parseBind, parseFlag, parseWireproxy, ProxyListener, ProxyPlan } from './proxy-config';
+import { parseWireproxyWg } from './proxy-env';
 
-const USAGE = `Usage: wiretun proxy CONFIG [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
-                     [-L [BIND:]PORT:HOST:PORT]... [-R PORT:HOST:PORT]...
+const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
+                     [-L [BIND:]PORT:HOST:PORT]... [-R PORT:HOST:PORT]... [-n] [-s] [-i ADDR] [-v]
 
   Runs a rootless tunnel (no interface, no privilege) and proxies into it, as wireproxy does.
   CONFIG is a wireproxy config ([Socks5], [http] (CertFile/KeyFile: HTTPS), [TCPClientTunnel],
   [TCPServerTunnel], [UDPProxyTunnel], [STDIOTunnel], [Resolve] ResolveStrategy = auto|ipv4|ipv6, and
   [Interface] CheckAlive/CheckAliveInterval for /readyz; WGConfig = path or an inline [Interface]/[Peer])
-  or a wg-quick file, with listeners from the flags:
+  or a wg-quick file, with listeners from the flags. In a wireproxy config, values of $NAME come from the
+  environment ($$ for a literal $) and a [Peer] without AllowedIPs gets 0.0.0.0/0 and ::/0.
+    -c, --config FILE          the config (default: /etc/wireproxy/wireproxy.conf, else
+                               ~/.config/wireproxy.conf)
+    -n, --configtest           check the config and the files it names, say what is wrong, bind nothing;
+                               exit 0 (printing Config OK) or 1
+    -s, --silent               no informational lines on stderr (warnings and errors still)
+    -v, --version              print the version
+    -d, --daemon               refused: run it under a service manager (systemd, OpenRC, runit...)
     --socks5 ADDR   SOCKS5 (CONNECT and UDP ASSOCIATE; no auth, or USER:PASS@ for RFC 1929 username/password)
     --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
     -L [BIND:]PORT:HOST:PORT[/udp]  forward a host TCP (or UDP) port to HOST:PORT through the tunnel
     -R PORT:HOST:PORT          forward the tunnel's PORT to HOST:PORT on this host
     --stdio HOST:PORT          connect stdin/stdout to HOST:PORT (an ssh ProxyCommand); exits when it closes
-    --info ADDR                /metrics (Prometheus) and /readyz (200 after a recent handshake, or while
+    -i, --info ADDR            /metrics (Prometheus) and /readyz (200 after a recent handshake, or while
                                every CheckAlive address answers) on ADDR
     --system-dns               with no DNS servers in the config, resolve target names with this host's
                                resolver (they are then asked outside the tunnel); otherwise a name is refused
-  Listeners bind 127.0.0.1 unless told otherwise. SIGINT/SIGTERM close them and exit 0.
+  Listeners bind 127.0.0.1 unless told otherwise. Forward targets are resolved for each connection (a
+  name that fails fails that connection, logged). SIGINT/SIGTERM close them and exit 0.
 `;
+
+/** wireproxy's config locations when none is given, in order. */
+export function defaultConfigPaths(home = process.env.HOME): string[] {
+  return ['/etc/wireproxy/wireproxy.conf', ...(home ? [path.join(home, '.config', 'wireproxy.conf')] : [])];
+}
+
+const DAEMON_REFUSAL = '-d/--daemon: wiretun does not put itself in the background; run it under a service manager ' +
+  '(a systemd unit with Type=simple, OpenRC, runit...), which also restarts it and keeps its log';
+
 
 const FLAGS = new Set(['--socks5', '--http', '-L', '-R', '--stdio']);
 
+export interface ProxyArgs {
+  /** Undefined when neither CONFIG nor -c was given (wireproxy's default paths then). */
+  config?: string;
+  flags: ProxyListener[];
+  info?: string;
+  systemDns?: true;
+  configTest?: true;
+  silent?: true;
+}
+
+/** wireproxy's switches without a value, and what each sets. */
+const SWITCHES: Record<string, 'configTest' | 'silent' | 'version' | 'daemon' | 'systemDns'> = {
+  '-n': 'configTest', '--configtest': 'configTest', '-s': 'silent', '--silent': 'silent', '-v': 'version',
+  '--version': 'version', '-d': 'daemon', '--daemon': 'daemon', '--system-dns': 'systemDns',
+};
+
 /** CONFIG and the flag listeners, or a usage error's message. */
-export function parseArgs(argv: string[]): { config: string; flags: ProxyListener[]; info?: string; systemDns?: true } | { error: string } | { help: true } {
+export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { refused: string } | { help: true } | { version: true } {
+  // `--config=FILE` (the GNU form many scripts use) is `--config FILE`.
+  argv = argv.flatMap((a) => (/^--[a-z0-9-]+=/.test(a) ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
   let config: string | undefined;
   let info: string | undefined;
-  let systemDns = false;
+  const set = new Set<string>();
   const flags: ProxyListener[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') return { help: true };
-    if (a === '--system-dns') {
-      systemDns = true;
+    if (Object.hasOwn(SWITCHES, a)) {
+      set.add(SWITCHES[a]);
+    } else if (a === '-c' || a === '--config') {
+      const value = argv[++i];
+      if (value === undefined) return { error: `${a} needs a value` };
+      if (config !== undefined) return { error: `two configs: ${config} and ${value}` };
+      config = value;
     } else if (a === '--info' || a === '-i') {
       const value = argv[++i];
       if (value === undefined) return { error: `${a} needs a value` };
@@ -74,8 +117,24 @@ export function parseArgs(argv: string[]): { config: string; flags: ProxyListene
       return { error: `unexpected argument ${a}` };
     }
   }
-  if (config === undefined) return { error: 'missing CONFIG' };
-  return { config, flags, ...(info !== undefined ? { info } : {}), ...(systemDns ? { systemDns: true as const } : {}) };
+  if (set.has('version')) return { version: true };
+  if (set.has('daemon')) return { refused: DAEMON_REFUSAL };
+  return {
+    flags,
+    ...(config !== undefined ? { config } : {}),
+    ...(info !== undefined ? { info } : {}),
+    ...(set.has('systemDns') ? { systemDns: true as const } : {}),
+    ...(set.has('configTest') ? { configTest: true as const } : {}),
+    ...(set.has('silent') ? { silent: true as const } : {}),
+  };
+}
+
+/** The config given, or the first of wireproxy's default paths that exists. */
+export function configFile(given: string | undefined, exists: (p: string) => boolean = existsSync): string {
+  if (given !== undefined) return given;
+  const found = defaultConfigPaths().find((p) => exists(p));
+  if (found === undefined) throw new ConfigError(`no config given (CONFIG or -c FILE), and none at ${defaultConfigPaths().join(' or ')}`);
+  return found;
 }
 
 /** Reads CONFIG into a plan; throws ConfigError naming file:line. */
@@ -92,14 +151,17 @@ export async function loadPlan(file: string, flags: ProxyListener[]): Promise<Pr
   return plan;
 }
 
-/** The wg-quick part, parsed (errors before anything binds), and the tunnel's name. */
+/** The wg-quick part, parsed (errors before anything binds), and the tunnel's name. A WGConfig file or an
+ * inline part is read as wireproxy reads it ($VAR values, AllowedIPs defaulting to everything). */
 async function wgConfig(plan: ProxyPlan): Promise<{ config: WgQuickConfig; name: string }> {
   if ('path' in plan.wg) {
     const located = await readConfigFile(plan.wg.path);
-    return { config: parseConfig(located.data.toString('utf8'), { file: located.path }), name: located.interfaceName };
+    const text = located.data.toString('utf8');
+    const config = plan.wg.wireproxy ? parseWireproxyWg(text, located.path) : parseConfig(text, { file: located.path });
+    return { config, name: located.interfaceName };
   }
   const name = path.basename(plan.wg.file).replace(/\.[^.]*$/, '').replace(/[^a-zA-Z0-9_=+.-]/g, '').slice(0, 15);
-  return { config: parseConfig(plan.wg.text, { file: plan.wg.file }), name: name || 'proxy' };
+  return { config: parseWireproxyWg(plan.wg.text, plan.wg.file), name: name || 'proxy' };
 }
 
 /** How target names resolve: through the tunnel's DNS servers, or (`--system-dns`, when it has none) the host's. */
@@ -110,7 +172,8 @@ interface Resolving {
   system: boolean;
 }
 
-/** A forward's or stdio's target as an IP address. */
+/** The stdio target as an IP address (its one connection starts now; forwards resolve in Rust, per
+ * connection). */
 async function targetIp(tunnel: Tunnel, host: string, r: Resolving): Promise<string> {
   if (isIP(host)) return host;
   if (r.dns.length === 0 && r.system) return (await lookup(host, { family: r.family })).address;
@@ -118,7 +181,7 @@ async function targetIp(tunnel: Tunnel, host: string, r: Resolving): Promise<str
 }
 
 /** Starts every listener or none: one that fails closes those already started. */
-async function startAll(tunnel: Tunnel, listeners: ProxyListener[], r: Resolving): Promise<NativeProxy[]> {
+function startAll(tunnel: Tunnel, listeners: ProxyListener[], r: Resolving, quiet: boolean): NativeProxy[] {
   const { dns, dnsSearch, family } = r;
   const systemDns = r.system && dns.length === 0;
   const started: NativeProxy[] = [];
@@ -126,12 +189,10 @@ async function startAll(tunnel: Tunnel, listeners: ProxyListener[], r: Resolving
     for (const l of listeners) {
       if (l.kind === 'stdio') continue;
       const kind = l.kind;
-      let host = l.host;
-      // A forward's target name is resolved once, through the tunnel's DNS.
-      if ((l.kind === 'forward' || l.kind === 'udp-forward') && host !== undefined) host = await targetIp(tunnel, host, r);
       try {
+        // A forward's target name goes as it is: the listener resolves it for each connection.
         const { where: _where, kind: _kind, tlsWhere: _tls, ...spec } = l;
-        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, host, dns, dnsSearch, resolveFamily: family, systemDns }));
+        started.push(native().startProxy(tunnel.nativeNetstack(), { ...spec, kind, dns, dnsSearch, resolveFamily: family, systemDns, quiet }));
       } catch (err) {
         const [code, ...rest] = String((err as Error).message).split(': ');
         const what = l.kind === 'reverse' ? `tunnel port ${l.listenPort}` : l.bind;
@@ -151,28 +212,58 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if ('version' in args) {
+    process.stdout.write(`wiretun ${packageVersion()}\n`);
+    return 0;
+  }
   if ('error' in args) return usageError('proxy', args.error, USAGE);
-  const plan = await loadPlan(args.config, args.flags);
+  if ('refused' in args) {
+    process.stderr.write(`wiretun proxy: ${args.refused}\n`);
+    return 1;
+  }
+  const file = configFile(args.config);
+  const plan = await loadPlan(file, args.flags);
   const stdioCount = plan.listeners.filter((l) => l.kind === 'stdio').length;
-  if (stdioCount > 1) throw new ConfigError(`${args.config}: only one stdio tunnel (there is one stdin)`);
-  const { config, name } = await wgConfig(plan);
+  if (stdioCount > 1) throw new ConfigError(`${file}: only one stdio tunnel (there is one stdin)`);
+  const wg = await wgConfig(plan);
+  checkNames(plan.listeners, wg.config.dns.length > 0 || args.systemDns === true);
+  if (args.configTest) {
+    // What wireproxy -n prints; a fault was thrown above, as file:line: what (exit 1).
+    process.stdout.write('Config OK\n');
+    return 0;
+  }
+  return serve(args, plan, wg);
+}
+
+/** Forward targets resolve per connection, so a name that does not resolve yet is fine; but with nothing to
+ * resolve names at all it never could: that is the config's fault, said at start. */
+export function checkNames(listeners: ProxyListener[], canResolve: boolean): void {
+  if (canResolve) return;
+  const named = listeners.find((l) => l.kind !== 'reverse' && l.host !== undefined && isIP(l.host) === 0);
+  if (named) {
+    throw new ConfigError(`${named.where}: target ${named.host}: a name needs DNS servers (DNS = in [Interface]), or --system-dns`);
+  }
+}
+
+/** Runs the tunnel and every listener until a signal (or the stdio connection's end). */
+async function serve(args: ProxyArgs, plan: ProxyPlan, { config, name }: { config: WgQuickConfig; name: string }): Promise<number> {
+  const say = args.silent ? (): void => {} : (line: string): void => void process.stderr.write(`wiretun proxy: ${line}\n`);
   const family = ({ auto: 0, ipv4: 4, ipv6: 6 } as const)[plan.resolve ?? 'auto'];
   const tunnel = await Tunnel.fromConfig(config, { netstack: true, name });
   const resolving: Resolving = { dns: config.dns, dnsSearch: config.dnsSearch, family, system: args.systemDns === true };
   if (config.dns.length === 0) {
-    process.stderr.write(args.systemDns
-      ? 'wiretun proxy: the config has no DNS servers: target names are resolved by this host (--system-dns), outside the tunnel\n'
-      : 'wiretun proxy: the config has no DNS servers: targets by name will be refused (--system-dns to use this host\'s)\n');
+    say(args.systemDns
+      ? 'the config has no DNS servers: target names are resolved by this host (--system-dns), outside the tunnel'
+      : 'the config has no DNS servers: targets by name will be refused (--system-dns to use this host\'s)');
   }
   let proxies: NativeProxy[];
   try {
-    proxies = await startAll(tunnel, plan.listeners, resolving);
+    proxies = startAll(tunnel, plan.listeners, resolving, args.silent === true);
   } catch (err) {
     await tunnel.close();
     throw err;
   }
-  const log = (line: string): void => void process.stderr.write(`wiretun proxy: ${line}\n`);
-  const alive = plan.checkAlive && new AliveChecker(plan.checkAlive, (ip, ms) => tunnel.ping(ip, { timeout: ms }), log);
+  const alive = plan.checkAlive && new AliveChecker(plan.checkAlive, (ip, ms) => tunnel.ping(ip, { timeout: ms }), say);
   alive?.start();
   let info: import('node:http').Server | undefined;
   if (args.info !== undefined) {
@@ -186,7 +277,7 @@ export async function run(argv: string[]): Promise<number> {
       const e = err as NodeJS.ErrnoException;
       throw new WiretunError(e.code ?? 'EIO', `--info ${args.info}: ${e.message}`);
     }
-    process.stderr.write(`wiretun proxy: /metrics and /readyz on http://${args.info}\n`);
+    say(`/metrics and /readyz on http://${args.info}`);
   }
   for (const l of plan.listeners) {
     const warning = exposureWarning(l);
@@ -194,15 +285,18 @@ export async function run(argv: string[]): Promise<number> {
   }
   plan.listeners.filter((l) => l.kind !== 'stdio').forEach((l, i) => {
     const target = l.kind === 'socks5' || l.kind === 'http' ? '' : ` -> ${l.host}:${l.port}`;
-    process.stderr.write(`wiretun proxy: ${l.certFile !== undefined ? 'https' : l.kind} on ${proxies[i].address}${target}\n`);
+    say(`${l.certFile !== undefined ? 'https' : l.kind} on ${proxies[i].address}${target}`);
   });
-  const stdio = plan.listeners.filter((l) => l.kind === 'stdio');
-  if (stdio.length === 1) {
-    const status = await pipeStdio(tunnel, stdio[0], resolving);
+  const stop = async (): Promise<void> => {
     alive?.stop();
     for (const p of proxies) p.close();
     info?.close();
     await tunnel.close();
+  };
+  const stdio = plan.listeners.filter((l) => l.kind === 'stdio');
+  if (stdio.length === 1) {
+    const status = await pipeStdio(tunnel, stdio[0], resolving);
+    await stop();
     return status;
   }
   // The native listeners hold no handle on the event loop, and signal handlers do not either: a timer does.
@@ -212,11 +306,8 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   clearInterval(keepAlive);
-  alive?.stop();
-  for (const p of proxies) p.close();
-  info?.close();
-  await tunnel.close();
-  process.stderr.write(`wiretun proxy: ${signal}: listeners closed\n`);
+  await stop();
+  say(`${signal}: listeners closed`);
   return 0;
 }
 

@@ -11,6 +11,7 @@ use wiretun_core::{keys, Device, DeviceConfig, Event, IpNet, PeerUpdate};
 mod netstack;
 mod privs;
 mod proxy;
+mod proxy_log;
 mod proxy_stdio;
 mod sqlite;
 mod tun;

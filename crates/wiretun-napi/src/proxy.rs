@@ -23,7 +23,8 @@ pub struct JsProxySpec {
     pub bind: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
-    /// forward: the target through the tunnel (an IP address or a name); reverse: the host's target.
+    /// forward, udp-forward: the target through the tunnel (an IP address, or a name resolved for each
+    /// connection or new UDP client); reverse: the host's target (a name by the host's resolver).
     pub host: Option<String>,
     pub port: Option<u32>,
     /// reverse: the stack port to listen on.
@@ -43,6 +44,9 @@ pub struct JsProxySpec {
     pub key_file: Option<String>,
     /// socks5, http: ResolveStrategy, the family target names are dialed by: 0 (either), 4 or 6.
     pub resolve_family: Option<u32>,
+    /// Keeps the listeners' per-connection log lines (a failed dial, a name that did not resolve) off stderr
+    /// (wireproxy's `-s`). Process-wide: the last listener started decides.
+    pub quiet: Option<bool>,
 }
 
 // Held only to be dropped: dropping a Server closes its listener, dropping a Reverse stops listening.
@@ -77,6 +81,17 @@ fn err(msg: String) -> napi::Error {
     napi::Error::from_reason(msg)
 }
 
+/// A forward's target: an IP address, or a name the listener resolves for each connection (the tunnel's DNS
+/// may not answer yet when it starts, and a name may move).
+fn target_host(host: Option<String>, what: &str) -> Result<Host> {
+    let host = host.unwrap_or_default();
+    match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(ip) => Ok(Host::Ip(ip)),
+        Err(_) if !host.is_empty() => Ok(Host::Name(host)),
+        Err(_) => Err(err(format!("EINVAL: {what}: a target host is required"))),
+    }
+}
+
 fn port16(p: Option<u32>, what: &str) -> Result<u16> {
     p.and_then(|p| u16::try_from(p).ok())
         .ok_or_else(|| err(format!("EINVAL: {what}: a port 0-65535 is required")))
@@ -84,7 +99,8 @@ fn port16(p: Option<u32>, what: &str) -> Result<u16> {
 
 /// Starts one listener of `spec` in front of `netstack`'s stack.
 #[napi]
-pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<BindingProxy> {
+pub fn start_proxy(netstack: &BindingNetstack, mut spec: JsProxySpec) -> Result<BindingProxy> {
+    crate::proxy_log::install(spec.quiet == Some(true));
     let mut opts = Options::new(netstack.stack().clone());
     if let Some(ms) = spec.connect_timeout_ms {
         opts.connect_timeout = Duration::from_millis(ms.into());
@@ -140,31 +156,18 @@ pub fn start_proxy(netstack: &BindingNetstack, spec: JsProxySpec) -> Result<Bind
             _ => return Err(err("EINVAL: a certificate file needs a key file".into())),
         },
         "forward" => {
-            let host = spec.host.unwrap_or_default();
-            let host = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
-                Ok(ip) => Host::Ip(ip),
-                Err(_) if !host.is_empty() => Host::Name(host),
-                Err(_) => return Err(err("EINVAL: forward: a target host is required".into())),
-            };
+            let host = target_host(spec.host.take(), "forward")?;
             Server::forward(opts, bind()?, host, port16(spec.port, "forward")?).map_err(io)?
         }
         "udp-forward" => {
-            let host = spec.host.unwrap_or_default();
-            let ip = host
-                .trim_matches(['[', ']'])
-                .parse::<IpAddr>()
-                .map_err(|_| {
-                    err(format!(
-                        "EINVAL: udp forward: {host:?} is not an IP address"
-                    ))
-                })?;
-            let target = SocketAddr::new(ip, port16(spec.port, "udp forward")?);
+            let host = target_host(spec.host.take(), "udp forward")?;
+            let port = port16(spec.port, "udp forward")?;
             let idle = match spec.inactivity_timeout_s {
                 None => Some(wiretun_proxy::udp::IDLE),
                 Some(0) => None,
                 Some(s) => Some(Duration::from_secs(s.into())),
             };
-            let u = UdpForward::start_with(&opts, bind()?, target, idle).map_err(io)?;
+            let u = UdpForward::start_to(&opts, bind()?, host, port, idle).map_err(io)?;
             return Ok(BindingProxy {
                 address: format!("{}/udp", u.local_addr()),
                 running: Mutex::new(Some(Running::Udp(u))),

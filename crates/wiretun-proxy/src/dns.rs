@@ -2,12 +2,15 @@
 //! a SOCKS5 or HTTP target name never reaches the host's resolver. Questions go over UDP; an answer with TC
 //! set (too large for a datagram) is asked again over TCP. Names without a dot are tried with each search
 //! domain of the config's DNS line first (wg-quick's words there that are not addresses), then as they are.
-//! The query and answer codecs are pure functions.
+//! The query and answer codecs are pure functions. Answers are kept for their TTL (the smallest of the records
+//! used), so a forward that resolves its target per connection does not ask for every connection, and a name
+//! that moves is followed once its old answer expires; failures are not kept.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const A: u16 = 1;
@@ -41,9 +44,17 @@ pub fn encode_query(id: u16, name: &str, qtype: u16) -> io::Result<Vec<u8>> {
     Ok(q)
 }
 
+/// The addresses of the asked type in an answer, and how long they may be kept: the smallest TTL among them
+/// (0 when there are none).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Answer {
+    pub addrs: Vec<IpAddr>,
+    pub ttl: u32,
+}
+
 /// What an answer said: `Ok(None)` for another query's answer, `Err(NotFound)` for NXDOMAIN, else the
 /// addresses of the asked type.
-pub fn parse_answer(msg: &[u8], id: u16, qtype: u16) -> io::Result<Option<Vec<IpAddr>>> {
+pub fn parse_answer(msg: &[u8], id: u16, qtype: u16) -> io::Result<Option<Answer>> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed DNS answer");
     if msg.len() < 12 || u16::from_be_bytes([msg[0], msg[1]]) != id || msg[2] & 0x80 == 0 {
         return Ok(None);
@@ -65,6 +76,7 @@ pub fn parse_answer(msg: &[u8], id: u16, qtype: u16) -> io::Result<Option<Vec<Ip
         at = skip_name(msg, at).ok_or_else(bad)? + 4;
     }
     let mut out = Vec::new();
+    let mut ttl = u32::MAX;
     for _ in 0..an {
         at = skip_name(msg, at).ok_or_else(bad)?;
         let rr = msg.get(at..at + 10).ok_or_else(bad)?;
@@ -72,20 +84,22 @@ pub fn parse_answer(msg: &[u8], id: u16, qtype: u16) -> io::Result<Option<Vec<Ip
             u16::from_be_bytes([rr[0], rr[1]]),
             u16::from_be_bytes([rr[8], rr[9]]) as usize,
         );
+        let rr_ttl = u32::from_be_bytes([rr[4], rr[5], rr[6], rr[7]]);
         let data = msg.get(at + 10..at + 10 + len).ok_or_else(bad)?;
         at += 10 + len;
-        match (ty, len) {
-            (A, 4) if qtype == A => out.push(IpAddr::V4(Ipv4Addr::new(
-                data[0], data[1], data[2], data[3],
-            ))),
+        let ip = match (ty, len) {
+            (A, 4) if qtype == A => IpAddr::V4(Ipv4Addr::new(data[0], data[1], data[2], data[3])),
             (AAAA, 16) if qtype == AAAA => {
                 let o: [u8; 16] = data.try_into().expect("16 bytes");
-                out.push(IpAddr::V6(Ipv6Addr::from(o)));
+                IpAddr::V6(Ipv6Addr::from(o))
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        out.push(ip);
+        ttl = ttl.min(rr_ttl);
     }
-    Ok(Some(out))
+    let ttl = if out.is_empty() { 0 } else { ttl };
+    Ok(Some(Answer { addrs: out, ttl }))
 }
 
 /// Whether an answer says it was cut to fit a datagram (TC): the whole one comes over TCP.
@@ -129,7 +143,14 @@ pub struct StackResolver {
     search: Vec<String>,
     timeout: Duration,
     next_id: AtomicU16,
+    /// Name as asked → its addresses and when they expire.
+    cache: Mutex<HashMap<String, (Vec<IpAddr>, Instant)>>,
 }
+
+/// Names kept at most (SOCKS5 clients choose names, so the cache must not grow without bound), and the longest
+/// an answer is kept whatever its TTL says.
+const CACHE_NAMES: usize = 1024;
+const CACHE_MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl StackResolver {
     pub fn new(stack: Arc<wiretun_netstack::Stack>, servers: Vec<SocketAddr>) -> StackResolver {
@@ -144,6 +165,7 @@ impl StackResolver {
             search: Vec::new(),
             timeout: Duration::from_secs(3),
             next_id: AtomicU16::new(seed),
+            cache: Mutex::default(),
         }
     }
 
@@ -153,7 +175,7 @@ impl StackResolver {
         self
     }
 
-    fn ask(&self, server: SocketAddr, name: &str, qtype: u16) -> io::Result<Vec<IpAddr>> {
+    fn ask(&self, server: SocketAddr, name: &str, qtype: u16) -> io::Result<Answer> {
         let local = match server {
             SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
             SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
@@ -179,23 +201,17 @@ impl StackResolver {
             if from != server {
                 continue;
             }
-            if let Some(addrs) = parse_answer(&buf[..n], id, qtype)? {
+            if let Some(answer) = parse_answer(&buf[..n], id, qtype)? {
                 if is_truncated(&buf[..n]) {
                     return self.ask_tcp(server, &query, id, qtype);
                 }
-                return Ok(addrs);
+                return Ok(answer);
             }
         }
     }
 
     /// The same question over TCP (RFC 7766: each message after its two-byte length).
-    fn ask_tcp(
-        &self,
-        server: SocketAddr,
-        query: &[u8],
-        id: u16,
-        qtype: u16,
-    ) -> io::Result<Vec<IpAddr>> {
+    fn ask_tcp(&self, server: SocketAddr, query: &[u8], id: u16, qtype: u16) -> io::Result<Answer> {
         let conn = self
             .stack
             .dial_tcp_timeout(server, self.timeout)
@@ -220,7 +236,7 @@ impl StackResolver {
         })
     }
 
-    fn resolve_one(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+    fn resolve_one(&self, name: &str) -> io::Result<Answer> {
         let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{name}: no DNS servers"));
         for &server in &self.servers {
             let v4 = self.ask(server, name, A);
@@ -230,17 +246,45 @@ impl StackResolver {
                     continue;
                 }
             }
-            let mut addrs = v4.unwrap_or_default();
-            addrs.extend(self.ask(server, name, AAAA).unwrap_or_default());
+            let v4 = v4.unwrap_or_default();
+            let v6 = self.ask(server, name, AAAA).unwrap_or_default();
+            let ttl = match (v4.addrs.is_empty(), v6.addrs.is_empty()) {
+                (false, false) => v4.ttl.min(v6.ttl),
+                (false, true) => v4.ttl,
+                _ => v6.ttl,
+            };
+            let addrs = [v4.addrs, v6.addrs].concat();
             if addrs.is_empty() {
                 return Err(io::Error::new(
                     io::ErrorKind::NotFound,
                     format!("{name}: no such name"),
                 ));
             }
-            return Ok(addrs);
+            return Ok(Answer { addrs, ttl });
         }
         Err(last)
+    }
+
+    fn cached(&self, name: &str) -> Option<Vec<IpAddr>> {
+        let cache = self.cache.lock().unwrap();
+        let (addrs, expires) = cache.get(name)?;
+        (Instant::now() < *expires).then(|| addrs.clone())
+    }
+
+    fn remember(&self, name: &str, answer: &Answer) {
+        if answer.ttl == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let keep = Duration::from_secs(answer.ttl.into()).min(CACHE_MAX_TTL);
+        let mut cache = self.cache.lock().unwrap();
+        if cache.len() >= CACHE_NAMES {
+            cache.retain(|_, (_, expires)| now < *expires);
+            if cache.len() >= CACHE_NAMES {
+                cache.clear();
+            }
+        }
+        cache.insert(name.to_string(), (answer.addrs.clone(), now + keep));
     }
 }
 
@@ -258,11 +302,18 @@ fn exchange<S: io::Read + io::Write>(mut s: S, query: &[u8]) -> io::Result<Vec<u
 
 impl crate::Resolve for StackResolver {
     fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        if let Some(addrs) = self.cached(name) {
+            return Ok(addrs);
+        }
         let mut last = None;
         for candidate in candidates(name, &self.search) {
             match self.resolve_one(&candidate) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => last = Some(e),
-                done => return done,
+                Err(e) => return Err(e),
+                Ok(answer) => {
+                    self.remember(name, &answer);
+                    return Ok(answer.addrs);
+                }
             }
         }
         Err(last.expect("at least the name itself"))
@@ -282,7 +333,10 @@ impl crate::Resolve for SystemResolver {
             .map(|a| a.ip())
             .collect();
         if addrs.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{name}: no addresses")));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{name}: no addresses"),
+            ));
         }
         Ok(addrs)
     }
@@ -328,11 +382,20 @@ mod tests {
         );
         let got = parse_answer(&m, 0x1234, A).unwrap().unwrap();
         assert_eq!(
-            got,
+            got.addrs,
             vec![
                 "10.0.0.2".parse::<IpAddr>().unwrap(),
                 "10.0.0.3".parse().unwrap()
             ]
+        );
+        assert_eq!(got.ttl, 30);
+        // The smallest TTL of the records used; the CNAME's does not count.
+        let mut short = m.clone();
+        short[24 + 9] = 5;
+        assert_eq!(parse_answer(&short, 0x1234, A).unwrap().unwrap().ttl, 5);
+        assert_eq!(
+            parse_answer(&m, 0x1234, AAAA).unwrap().unwrap(),
+            Answer::default()
         );
         assert_eq!(parse_answer(&m, 0x9999, A).unwrap(), None);
         let nx = answer(7, 3, &[]);

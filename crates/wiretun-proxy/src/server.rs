@@ -139,7 +139,7 @@ fn accept_loop(listener: TcpListener, opts: Options, kind: Arc<Kind>, stop: Arc<
         let client = match client {
             Ok(c) => c,
             Err(e) => {
-                log::warn!("proxy: accept: {e}");
+                log::warn!("accept: {e}");
                 continue;
             }
         };
@@ -158,9 +158,11 @@ fn accept_loop(listener: TcpListener, opts: Options, kind: Arc<Kind>, stop: Arc<
             .name("proxy client".into())
             .spawn(move || {
                 let _slot = slot;
-                let peer = client.peer_addr().ok();
+                let peer = client
+                    .peer_addr()
+                    .map_or_else(|_| "?".to_string(), |a| a.to_string());
                 if let Err(e) = serve(&opts, &kind, client) {
-                    log::info!("proxy: client {peer:?}: {e}");
+                    log::info!("client {peer}: {e}");
                 }
             });
     }
@@ -170,7 +172,14 @@ fn serve(opts: &Options, kind: &Kind, client: TcpStream) -> io::Result<()> {
     let _ = client.set_nodelay(true);
     match kind {
         Kind::Forward(host, port) => {
-            let conn = dial(opts, host, *port)?;
+            // The target is resolved here, per connection: a name that fails fails this client only.
+            let conn = dial(opts, host, *port).map_err(|e| {
+                let target = match host {
+                    Host::Ip(ip) => SocketAddr::new(*ip, *port).to_string(),
+                    Host::Name(name) => format!("{name}:{port}"),
+                };
+                io::Error::new(e.kind(), format!("forward to {target}: {e}"))
+            })?;
             relay(conn, client, &[], format!("forward to {port}"))
         }
         Kind::Socks5(auth) => serve_socks5(opts, auth.as_ref(), client),
@@ -407,7 +416,7 @@ impl Reverse {
                 .name("proxy reverse".into())
                 .spawn(move || {
                     if let Err(e) = reverse_one(conn, &target, timeout) {
-                        log::info!("proxy: -R to {target}: {e}");
+                        log::info!("-R to {target}: {e}");
                     }
                 });
         })?;

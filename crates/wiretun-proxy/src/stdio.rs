@@ -47,7 +47,7 @@ fn join<S: Duplex>(
         .name("proxy stdin".into())
         .spawn(move || {
             if let Err(e) = io::copy(&mut input, &mut up) {
-                log::info!("proxy: stdio: stdin: {e}");
+                log::info!("stdio: stdin: {e}");
             }
             up.close_write();
         })?;

@@ -53,7 +53,10 @@ pub(crate) fn accept(
         // The whole handshake is bounded, not each read: a client dripping bytes does not hold a slot.
         let left = until.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake: timed out"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake: timed out",
+            ));
         }
         client.set_read_timeout(Some(left))?;
         match conn.complete_io(&mut client) {
@@ -132,7 +135,7 @@ impl Tls {
             }
         })();
         if let Err(e) = result {
-            log::info!("proxy: https client: {e}");
+            log::info!("https client: {e}");
             let _ = client.shutdown(Shutdown::Both);
             let _ = plain.shutdown(Shutdown::Both);
             return;
@@ -163,7 +166,7 @@ impl Tls {
             }
         })();
         if let Err(e) = result {
-            log::info!("proxy: https client: {e}");
+            log::info!("https client: {e}");
             let _ = self.out.lock().unwrap().shutdown(Shutdown::Both);
         }
     }

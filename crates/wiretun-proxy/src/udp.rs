@@ -1,5 +1,7 @@
 //! `-L [BIND:]PORT:HOST:PORT/udp`: a host UDP port whose datagrams go to one target through the tunnel. Each
-//! client address gets a stack socket of its own, so replies find their way back; a client with no datagram
+//! client address gets a stack socket of its own, so replies find their way back. A target name is resolved
+//! when a new client comes (through the resolver's TTL cache), so the forward may start before the tunnel's
+//! DNS answers, and a name that fails drops that client's datagram only; a client with no datagram
 //! either way for the inactivity timeout ([`IDLE`] unless told, wireproxy's `InactivityTimeout`) loses its
 //! socket, and at most [`MAX_CLIENTS`] are kept.
 
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use wiretun_netstack::Datagram;
 
+use crate::socks5::Host;
 use crate::Options;
 
 /// The inactivity timeout when none is given.
@@ -40,6 +43,17 @@ impl UdpForward {
         target: SocketAddr,
         idle: Option<Duration>,
     ) -> io::Result<UdpForward> {
+        UdpForward::start_to(opts, bind, Host::Ip(target.ip()), target.port(), idle)
+    }
+
+    /// To `host:port`, where a name is resolved by `opts`' resolver for each new client.
+    pub fn start_to(
+        opts: &Options,
+        bind: SocketAddr,
+        host: Host,
+        port: u16,
+        idle: Option<Duration>,
+    ) -> io::Result<UdpForward> {
         let sock = UdpSocket::bind(bind)
             .map_err(|e| io::Error::new(e.kind(), format!("listening on {bind}/udp: {e}")))?;
         // Short enough that a small inactivity timeout is honoured to within a fraction of a second.
@@ -47,10 +61,10 @@ impl UdpForward {
         sock.set_read_timeout(Some(tick))?;
         let addr = sock.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (flag, stack) = (stop.clone(), opts.stack.clone());
+        let (flag, opts) = (stop.clone(), opts.clone());
         let thread = std::thread::Builder::new()
             .name(format!("proxy {addr}/udp"))
-            .spawn(move || run(sock, stack, target, idle, flag))?;
+            .spawn(move || run(sock, opts, (host, port), idle, flag))?;
         Ok(UdpForward {
             addr,
             stop,
@@ -72,10 +86,17 @@ impl Drop for UdpForward {
     }
 }
 
+/// One client's tunnel socket, its target (resolved when it came) and its last activity.
+struct Client {
+    sock: wiretun_netstack::UdpSocket,
+    target: SocketAddr,
+    seen: Arc<AtomicU64>,
+}
+
 fn run(
     sock: UdpSocket,
-    stack: Arc<wiretun_netstack::Stack>,
-    target: SocketAddr,
+    opts: Options,
+    (host, port): (Host, u16),
     idle: Option<Duration>,
     stop: Arc<AtomicBool>,
 ) {
@@ -83,18 +104,13 @@ fn run(
     // Each client's last activity, either way (a reply counts, as in wireproxy), in ms since `start`.
     let start = Instant::now();
     let since = move || start.elapsed().as_millis() as u64;
-    let mut clients: HashMap<SocketAddr, (wiretun_netstack::UdpSocket, Arc<AtomicU64>)> =
-        HashMap::new();
+    let mut clients: HashMap<SocketAddr, Client> = HashMap::new();
     let mut buf = vec![0u8; 65536];
-    let local: SocketAddr = match target {
-        SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
-        SocketAddr::V6(_) => ([0u16; 8], 0).into(),
-    };
     while !stop.load(Ordering::SeqCst) {
         if let Some(idle) = idle {
             let now = since();
             let idle = idle.as_millis() as u64;
-            clients.retain(|_, (_, seen)| now.saturating_sub(seen.load(Ordering::Relaxed)) < idle);
+            clients.retain(|_, c| now.saturating_sub(c.seen.load(Ordering::Relaxed)) < idle);
         }
         let (n, from) = match recv(&sock, &mut buf) {
             Ok(Some(r)) => r,
@@ -109,29 +125,52 @@ fn run(
                 continue;
             }
             let (back, seen) = (sock.clone(), Arc::new(AtomicU64::new(since())));
-            let replied = seen.clone();
-            let bound = stack.bind_udp_with(local, move |d: Datagram| {
-                if d.from == target {
-                    replied.store(since(), Ordering::Relaxed);
-                    let _ = back.send_to(&d.data, from);
-                }
-            });
-            match bound {
-                Ok(s) => {
-                    clients.insert(from, (s, seen));
+            match new_client(&opts, &host, port, back, seen, from, since) {
+                Ok(c) => {
+                    clients.insert(from, c);
                 }
                 Err(e) => {
-                    log::info!("proxy udp: {from}: {e}");
+                    log::info!("udp client {from}: {e}");
                     continue;
                 }
             }
         }
-        let entry = clients.get_mut(&from).expect("inserted");
-        entry.1.store(since(), Ordering::Relaxed);
-        if let Err(e) = entry.0.send_to(&buf[..n], target) {
-            log::debug!("proxy udp: {from} -> {target}: {e}");
+        let c = clients.get_mut(&from).expect("inserted");
+        c.seen.store(since(), Ordering::Relaxed);
+        if let Err(e) = c.sock.send_to(&buf[..n], c.target) {
+            log::debug!("proxy udp: {from} -> {}: {e}", c.target);
         }
     }
+}
+
+/// Resolves the target for a new client and binds its tunnel socket, whose replies go back to `from`.
+fn new_client(
+    opts: &Options,
+    host: &Host,
+    port: u16,
+    back: Arc<UdpSocket>,
+    seen: Arc<AtomicU64>,
+    from: SocketAddr,
+    since: impl Fn() -> u64 + Send + Sync + 'static,
+) -> io::Result<Client> {
+    let ip = match host {
+        Host::Ip(ip) => *ip,
+        Host::Name(name) => crate::relay::resolve(opts, name)
+            .map_err(|e| io::Error::new(e.kind(), format!("target {name}:{port}: {e}")))?[0],
+    };
+    let target = SocketAddr::new(ip, port);
+    let local: SocketAddr = match target {
+        SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+        SocketAddr::V6(_) => ([0u16; 8], 0).into(),
+    };
+    let replied = seen.clone();
+    let sock = opts.stack.bind_udp_with(local, move |d: Datagram| {
+        if d.from == target {
+            replied.store(since(), Ordering::Relaxed);
+            let _ = back.send_to(&d.data, from);
+        }
+    })?;
+    Ok(Client { sock, target, seen })
 }
 
 /// A datagram from a socket with a read timeout; `None` when the timeout passed first.

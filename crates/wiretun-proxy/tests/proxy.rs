@@ -17,7 +17,6 @@ mod common;
 
 const SIZE: usize = 3 << 20;
 
-
 struct Names;
 
 impl Resolve for Names {
@@ -108,6 +107,38 @@ fn forward_moves_data_both_ways() {
     )
     .unwrap();
     echo_check(TcpStream::connect(v6.local_addr()).unwrap());
+}
+
+/// Knows `late.test` only once `known` is set: a tunnel whose DNS does not answer yet.
+struct Late(std::sync::atomic::AtomicBool);
+
+impl Resolve for Late {
+    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        if name == "late.test" && self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(vec!["10.0.0.2".parse().unwrap()]);
+        }
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{name}: no such name"),
+        ))
+    }
+}
+
+#[test]
+fn forward_resolves_its_target_name_per_connection() {
+    let (a, _b, _echo) = common::linked_with_echo("fwdname");
+    let late = Arc::new(Late(std::sync::atomic::AtomicBool::new(false)));
+    let mut o = opts(&a, false);
+    o.resolver = Some(late.clone());
+    // Starts although the name does not resolve yet; that connection alone fails.
+    let server = Server::forward(o, local(), Host::Name("late.test".into()), 80).unwrap();
+    let mut first = TcpStream::connect(server.local_addr()).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(closed(&mut first));
+    late.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    echo_check(TcpStream::connect(server.local_addr()).unwrap());
 }
 
 /// Greets and requests; returns the stream and the reply's code.
@@ -306,22 +337,21 @@ fn http_absolute_uri_and_gateway_errors() {
 fn reverse_forward_reaches_a_host_port() {
     let (a, b, _echo) = common::linked_with_echo("rev");
     let os = TcpListener::bind(local()).unwrap();
-    let target = os.local_addr().unwrap().to_string();
+    let port = os.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for s in os.incoming().flatten() {
             std::thread::spawn(move || common::tcp_echo(OsStream::Tcp(s)));
         }
     });
-    let _rev = Reverse::start(&opts(&b, false), 8080, target).unwrap();
-    // A reaches B's stack port 8080 through a forward of its own; B connects it to the host's echo.
-    let fwd = Server::forward(
-        opts(&a, false),
-        local(),
-        Host::Ip("10.0.0.2".parse().unwrap()),
-        8080,
-    )
-    .unwrap();
-    echo_check(TcpStream::connect(fwd.local_addr()).unwrap());
+    let _rev = Reverse::start(&opts(&b, false), 8080, format!("127.0.0.1:{port}")).unwrap();
+    // A name is the host's: localhost through the host's resolver (not the tunnel's DNS), per connection.
+    let _by_name = Reverse::start(&opts(&b, false), 8081, format!("localhost:{port}")).unwrap();
+    // A reaches B's stack ports through forwards of its own; B connects them to the host's echo.
+    for stack_port in [8080, 8081] {
+        let host = Host::Ip("10.0.0.2".parse().unwrap());
+        let fwd = Server::forward(opts(&a, false), local(), host, stack_port).unwrap();
+        echo_check(TcpStream::connect(fwd.local_addr()).unwrap());
+    }
 }
 
 /// A DNS server on B's stack (10.0.0.2:53): server.test is 10.0.0.2, anything else NXDOMAIN.
@@ -398,10 +428,15 @@ fn clients_beyond_the_handshake_limit_wait_for_a_slot() {
         .set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let mut reply = [0u8; 2];
-    assert!(third.read_exact(&mut reply).is_err(), "served beyond the limit");
+    assert!(
+        third.read_exact(&mut reply).is_err(),
+        "served beyond the limit"
+    );
     // Once the idle ones are gone, it is served, not closed.
     drop(idle);
-    third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     third.read_exact(&mut reply).unwrap();
     assert_eq!(reply, [5, 0]);
     drop(third);
@@ -437,7 +472,11 @@ fn a_client_dripping_its_handshake_is_dropped_at_the_handshake_timeout() {
     s.read_exact(&mut reply).unwrap();
     assert_eq!(reply, [5, 0]);
     assert!(closed(&mut s));
-    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]

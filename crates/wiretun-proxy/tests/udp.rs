@@ -255,3 +255,42 @@ fn udp_forward_replies_count_as_activity() {
     }
     assert_eq!(tunnel_port(&c, fwd.local_addr()), first);
 }
+
+/// Knows echo.test (fd00::2) once its flag is set: a tunnel whose DNS does not answer yet.
+struct Later(Arc<std::sync::atomic::AtomicBool>);
+
+impl Resolve for Later {
+    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            return Names.resolve(name);
+        }
+        Err(io::Error::new(io::ErrorKind::NotFound, "no such name"))
+    }
+}
+
+#[test]
+fn udp_forward_resolves_its_target_name_per_client() {
+    let (a, b) = common::linked("udpname");
+    common::udp_echo(&b, "[fd00::2]:7");
+    let known = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut o = Options::new(a.stack().clone());
+    o.resolver = Some(Arc::new(Later(known.clone())));
+    // Starts although the name does not resolve; the client's datagrams are dropped until it does.
+    let fwd = UdpForward::start_to(&o, local(), Host::Name("echo.test".into()), 7, None).unwrap();
+    let c = UdpSocket::bind(local()).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    c.send_to(b"early", fwd.local_addr()).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        c.recv_from(&mut buf).is_err(),
+        "an answer while the name does not resolve"
+    );
+    known.store(true, std::sync::atomic::Ordering::SeqCst);
+    let answer = exchange(&c, fwd.local_addr(), b"late");
+    assert!(
+        answer.ends_with(b":late"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}

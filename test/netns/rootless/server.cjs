@@ -2,7 +2,8 @@
 // (as root: it shares the namespace with the TUN daemon). Plain JavaScript so no build step is involved.
 //   HTTP :80 and HTTPS :443 (the same routes), TCP echo :7, UDP echo :7 (v4 and v6), DNS :53 over UDP and TCP.
 // Routes: /hello, /blob?size=N (deterministic bytes), POST /hash (sha256 of the body), /curl?url=U (runs curl
-// here against U: the way the client's tunnel.listen gets a server-side client). Prints "ready" when listening.
+// here against U: the way the client's tunnel.listen gets a server-side client), /records (DNS names, from
+// loopback only). Prints "ready" when listening.
 'use strict';
 const { execFile } = require('node:child_process');
 const { createHash } = require('node:crypto');
@@ -35,6 +36,13 @@ function handler(req, res) {
     let n = 0;
     req.on('data', (c) => ((n += c.length), h.update(c)));
     return req.on('end', () => res.end(JSON.stringify({ bytes: n, sha256: h.digest('hex') })));
+  }
+  // Test set-up from this namespace only: /records?name=N&a=IP adds or replaces a DNS name (no `a`: removes it).
+  if (url.pathname === '/records' && /^(::1|127\.|::ffff:127\.)/.test(req.socket.remoteAddress)) {
+    const name = url.searchParams.get('name');
+    if (url.searchParams.get('a')) cfg.records[name] = { a: [url.searchParams.get('a')] };
+    else delete cfg.records[name];
+    return res.end('ok');
   }
   if (url.pathname === '/curl') {
     return execFile('curl', ['-sS', '--max-time', '10', url.searchParams.get('url')], (err, stdout, stderr) => {
