@@ -15,6 +15,8 @@
 #                         the DLL imports N-API from the process that loads it, as MSVC builds do
 
 ZIG_VERSION=0.15.2
+# The oldest macOS the darwin binaries load on (zig's default is 13.0); Node 22 itself needs 11.
+MACOS_MIN=11.0
 # wintun.dll, the signed driver tun-rs loads for TUN mode on Windows, as the crates.io `wintun` crate carries it
 # (with its licence). Checked against the registry's checksum of the crate.
 WINTUN_CRATE=wintun-0.5.1
