@@ -1,6 +1,6 @@
 //! Timer thread: every TIMER_TICK it runs each peer's boringtun timers (rekey, handshake retry, passive
-//! keepalive, session expiry), our persistent keepalive, the rate limiter's per-second reset, and turns
-//! handshake state changes into events.
+//! keepalive, session expiry), our persistent keepalive, the rate limiter's per-second reset and the TUN's
+//! MTU (for padding), and turns handshake state changes into events.
 
 use crate::constants::{REJECT_AFTER_TIME, TIMER_TICK};
 use crate::device::Shared;
@@ -21,6 +21,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
             if let Some(id) = shared.identity.load().as_ref() {
                 id.limiter.reset_count();
             }
+            shared.refresh_mtu();
             last_reset = Instant::now();
         }
         let peers: Vec<Arc<Peer>> = shared.peers.read().by_key.values().cloned().collect();
