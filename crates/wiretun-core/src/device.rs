@@ -218,11 +218,12 @@ impl Device {
             .map(|i| i.public.to_bytes())
     }
 
-    /// Sets (or with None clears) the private key. Every session restarts with a new handshake; a peer
-    /// whose public key is our new one is removed, as wireguard-go does.
+    /// Sets (or with None or all zeros clears) the private key, clamped as the kernel and wireguard-go
+    /// store it. Every session restarts with a new handshake; a peer whose public key is our new one is
+    /// removed, as wireguard-go does.
     pub fn set_private_key(&self, key: Option<Key>) {
         let _guard = self.config_lock.lock();
-        let key = key.filter(|k| k != &[0u8; 32]);
+        let key = key.filter(|k| k != &[0u8; 32]).map(keys::clamp);
         if key == self.private_key() {
             return;
         }
@@ -311,17 +312,6 @@ fn validate_name(name: &str) -> Result<()> {
         return Err(Error::invalid(format!(
             "invalid interface name {name:?}: 1 to 15 bytes, no '/' or whitespace"
         )));
-    }
-    Ok(())
-}
-
-pub(crate) fn low_order_error() -> Error {
-    Error::invalid("public key is of low order (it would give an all-zero shared secret)")
-}
-
-pub(crate) fn check_peer_key(key: &Key) -> Result<()> {
-    if keys::is_low_order(key) {
-        return Err(low_order_error());
     }
     Ok(())
 }

@@ -175,3 +175,31 @@ fn a_closed_device_sends_nothing_and_has_no_threads_blocking_drop() {
     drop(a);
     drop(out);
 }
+
+#[test]
+fn a_low_order_peer_is_listed_but_never_sent_anything() {
+    let a = side("inner-low");
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let control = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    control.set_read_timeout(Some(WAIT)).unwrap();
+    let to = |s: &std::net::UdpSocket| PeerUpdate {
+        endpoint: Some(s.local_addr().unwrap()),
+        persistent_keepalive: Some(1),
+        allowed_ips: vec![],
+        ..PeerUpdate::default()
+    };
+    let mut one = [0u8; 32];
+    one[0] = 1; // the point of order 1
+    assert!(a.device.set_peer(one, to(&silent)).unwrap());
+    let genuine = public_key(&generate_private_key());
+    assert!(a.device.set_peer(genuine, to(&control)).unwrap());
+    assert_eq!(a.device.peers().len(), 2);
+    // The genuine peer gets its initiation at once; in the same time plus a keepalive interval and more,
+    // the low-order one gets nothing.
+    let mut buf = [0u8; 256];
+    assert_eq!(control.recv(&mut buf).unwrap(), 148);
+    silent
+        .set_read_timeout(Some(Duration::from_millis(2000)))
+        .unwrap();
+    assert!(silent.recv(&mut buf).is_err(), "a datagram to a low-order peer");
+}
