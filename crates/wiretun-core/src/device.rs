@@ -53,9 +53,9 @@ pub(crate) struct Shared {
     pub identity: ArcSwapOption<Identity>,
     pub peers: SharedTable,
     pub fwmark: AtomicU32,
-    /// The inner MTU, which caps the padding of data messages (0: unknown, no cap). A TUN's is re-read
-    /// every second by the timer thread, so `ip link set mtu` (what wg-quick does after creating the
-    /// interface) takes effect without a syscall on the data path.
+    /// The inner MTU, which caps the padding of data messages (0: unknown, no cap). A TUN's is re-read on
+    /// every timer tick (a few syscalls per 100 ms), so `ip link set mtu` (what wg-quick does right after
+    /// creating the interface) takes effect before traffic does, without a syscall on the data path.
     pub mtu: AtomicU32,
     pub running: AtomicBool,
     closed_reported: AtomicBool,

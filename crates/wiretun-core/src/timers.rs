@@ -21,9 +21,9 @@ pub(crate) fn run(shared: Arc<Shared>) {
             if let Some(id) = shared.identity.load().as_ref() {
                 id.limiter.reset_count();
             }
-            shared.refresh_mtu();
             last_reset = Instant::now();
         }
+        shared.refresh_mtu();
         let peers: Vec<Arc<Peer>> = shared.peers.read().by_key.values().cloned().collect();
         for peer in &peers {
             tick(&shared, peer, &mut buf);
