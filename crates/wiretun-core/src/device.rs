@@ -3,8 +3,8 @@
 //! Packets move on three threads: send.rs (TUN → UDP; with a sink, the caller's thread through
 //! [`Outbound`]), receive.rs (UDP → TUN or sink) and timers.rs.
 
-use crate::error::{Error, Result};
 use crate::constants::DEFAULT_MTU;
+use crate::error::{Error, Result};
 use crate::events::{Event, EventHandler};
 use crate::identity::Identity;
 use crate::inner::{InnerSink, Outbound};

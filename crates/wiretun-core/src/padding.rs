@@ -58,7 +58,7 @@ mod tests {
             for len in 0..=mtu {
                 let p = padded_len(len, mtu);
                 assert!(p >= len && p - len < MULTIPLE && p <= mtu, "{len} {mtu}");
-                assert!(p % MULTIPLE == 0 || p == mtu, "{len} {mtu}");
+                assert!(p.is_multiple_of(MULTIPLE) || p == mtu, "{len} {mtu}");
             }
         }
     }
@@ -66,7 +66,10 @@ mod tests {
     #[test]
     fn padding_overwrites_what_was_in_the_buffer_and_stops_at_its_end() {
         let mut buf = [0xaau8; 40];
-        assert_eq!(pad(&mut buf, 21, 1420), &[[0xaa; 21].as_slice(), &[0; 11]].concat()[..]);
+        assert_eq!(
+            pad(&mut buf, 21, 1420),
+            &[[0xaa; 21].as_slice(), &[0; 11]].concat()[..]
+        );
         assert_eq!(buf[32], 0xaa, "nothing past the padding is touched");
         let mut short = [0xaau8; 24];
         assert_eq!(pad(&mut short, 21, 1420).len(), 24);

@@ -201,5 +201,8 @@ fn a_low_order_peer_is_listed_but_never_sent_anything() {
     silent
         .set_read_timeout(Some(Duration::from_millis(2000)))
         .unwrap();
-    assert!(silent.recv(&mut buf).is_err(), "a datagram to a low-order peer");
+    assert!(
+        silent.recv(&mut buf).is_err(),
+        "a datagram to a low-order peer"
+    );
 }

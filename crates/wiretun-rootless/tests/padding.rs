@@ -32,7 +32,10 @@ impl Relay {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
-        let (data_lengths, stop) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)));
+        let (data_lengths, stop) = (
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(AtomicBool::new(false)),
+        );
         let (lengths, stopped) = (data_lengths.clone(), stop.clone());
         let addr = sock.local_addr().unwrap();
         let thread = std::thread::spawn(move || {
@@ -41,7 +44,11 @@ impl Relay {
                 let Ok((n, from)) = sock.recv_from(&mut buf) else {
                     continue;
                 };
-                let to = if from.port() == a_port { b_port } else { a_port };
+                let to = if from.port() == a_port {
+                    b_port
+                } else {
+                    a_port
+                };
                 if buf[0] == 4 {
                     lengths.lock().unwrap().push(n);
                 }
@@ -91,7 +98,13 @@ fn sizes(header: usize) -> Vec<usize> {
 
 fn echo_every_size(a: &Rootless, b: &Rootless, server: &str, header: usize) {
     let server: SocketAddr = server.parse().unwrap();
-    let any: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().unwrap();
+    let any: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .unwrap();
     let echo = b.stack().bind_udp(server).unwrap();
     let count = sizes(header).len();
     let echoing = std::thread::spawn(move || {
