@@ -69,7 +69,8 @@ export interface NativeDevice {
   setFwmark(mark: number): void;
   fwmark(): number;
   /** Creates or updates a peer. Returns false when the change was ignored (update_only on a missing peer, or
-   * the peer's key is our own public key). Throws on a low-order public key or a bad endpoint/CIDR. */
+   * the peer's key is our own public key). Throws on a bad endpoint/CIDR; a low-order public key is accepted
+   * and listed, as the kernel accepts it, but that peer never handshakes. */
   setPeer(publicKey: Buffer, update: NativePeerUpdate): boolean;
   removePeer(publicKey: Buffer): boolean;
   clearPeers(): void;

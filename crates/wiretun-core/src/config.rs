@@ -1,6 +1,6 @@
 //! Peer configuration and the read-back of every peer's state (what UAPI `get` reports).
 
-use crate::device::{check_peer_key, Device};
+use crate::device::Device;
 use crate::error::Result;
 use crate::keys::Key;
 use crate::peer::Peer;
@@ -39,9 +39,10 @@ pub struct PeerInfo {
 }
 
 impl Device {
-    /// Creates or updates a peer. Ok(false): ignored (update_only on a missing peer, or our own key).
+    /// Creates or updates a peer. Ok(false): ignored (update_only on a missing peer, or our own key). A
+    /// public key of low order is accepted and listed, as the kernel and wireguard-go accept it, but such a
+    /// peer never handshakes (see `Peer::tunn`).
     pub fn set_peer(&self, key: Key, update: PeerUpdate) -> Result<bool> {
-        check_peer_key(&key)?;
         let _guard = self.config_lock.lock();
         if self.public_key() == Some(key) {
             return Ok(false);

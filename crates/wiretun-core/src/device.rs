@@ -3,6 +3,7 @@
 //! Packets move on three threads: send.rs (TUN → UDP; with a sink, the caller's thread through
 //! [`Outbound`]), receive.rs (UDP → TUN or sink) and timers.rs.
 
+use crate::constants::DEFAULT_MTU;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventHandler};
 use crate::identity::Identity;
@@ -52,6 +53,10 @@ pub(crate) struct Shared {
     pub identity: ArcSwapOption<Identity>,
     pub peers: SharedTable,
     pub fwmark: AtomicU32,
+    /// The inner MTU, which caps the padding of data messages (0: unknown, no cap). A TUN's is re-read on
+    /// every timer tick (a few syscalls per 100 ms), so `ip link set mtu` (what wg-quick does right after
+    /// creating the interface) takes effect before traffic does, without a syscall on the data path.
+    pub mtu: AtomicU32,
     pub running: AtomicBool,
     closed_reported: AtomicBool,
     events: RwLock<Option<EventHandler>>,
@@ -86,6 +91,21 @@ impl Shared {
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
+
+    /// The MTU that caps padding, for one batch of packets.
+    #[inline]
+    pub fn mtu(&self) -> usize {
+        self.mtu.load(Ordering::Relaxed) as usize
+    }
+
+    /// Re-reads a TUN's MTU (a sink's is fixed).
+    pub fn refresh_mtu(&self) {
+        if let Inner::Tun(tun) = &self.inner {
+            if let Ok(mtu) = tun.dev.mtu() {
+                self.mtu.store(mtu.into(), Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// A running WireGuard device. Dropping it closes it.
@@ -102,8 +122,9 @@ impl Device {
         validate_name(&config.name)?;
         let dev = crate::tun_io::build_tun(&config)?;
         let name = dev.name().unwrap_or_else(|_| config.name.clone());
+        let mtu = dev.mtu().unwrap_or(config.mtu.unwrap_or(DEFAULT_MTU));
         let interrupt = InterruptEvent::new().map_err(|e| Error::io("interrupt event", &e))?;
-        let device = Device::new(name, Inner::Tun(Tun { dev, interrupt }))?;
+        let device = Device::new(name, Inner::Tun(Tun { dev, interrupt }), mtu.into())?;
         device.spawn("wt-send", crate::send::run)?;
         device.spawn("wt-recv", crate::receive::run)?;
         device.spawn("wt-timers", crate::timers::run)?;
@@ -113,16 +134,18 @@ impl Device {
     /// A device with no TUN: decrypted packets that passed the allowed-IPs check go to `sink`, one call per
     /// receive batch, and outgoing packets come in through [`Device::outbound`] on the caller's thread. Binds
     /// a random UDP port; needs no privilege. `config.name` names the device (in UAPI, logs) only, and
-    /// `config.mtu` is not used: the sink's side decides its packet sizes.
+    /// `config.mtu` should be the largest packet the sink's side sends: it caps the padding of data
+    /// messages (None: no cap).
     pub fn create_with_inner(config: DeviceConfig, sink: Arc<dyn InnerSink>) -> Result<Device> {
         validate_name(&config.name)?;
-        let device = Device::new(config.name, Inner::Sink(sink))?;
+        let mtu = config.mtu.map_or(0, u32::from);
+        let device = Device::new(config.name, Inner::Sink(sink), mtu)?;
         device.spawn("wt-recv", crate::receive::run)?;
         device.spawn("wt-timers", crate::timers::run)?;
         Ok(device)
     }
 
-    fn new(name: String, inner: Inner) -> Result<Device> {
+    fn new(name: String, inner: Inner, mtu: u32) -> Result<Device> {
         let udp = UdpSet::bind(0, 0).map_err(|e| Error::io("binding UDP", &e))?;
         let shared = Arc::new(Shared {
             name,
@@ -132,6 +155,7 @@ impl Device {
             identity: ArcSwapOption::empty(),
             peers: RwLock::new(PeerTable::default()),
             fwmark: AtomicU32::new(0),
+            mtu: AtomicU32::new(mtu),
             running: AtomicBool::new(true),
             closed_reported: AtomicBool::new(false),
             events: RwLock::new(None),
@@ -194,11 +218,12 @@ impl Device {
             .map(|i| i.public.to_bytes())
     }
 
-    /// Sets (or with None clears) the private key. Every session restarts with a new handshake; a peer
-    /// whose public key is our new one is removed, as wireguard-go does.
+    /// Sets (or with None or all zeros clears) the private key, clamped as the kernel and wireguard-go
+    /// store it. Every session restarts with a new handshake; a peer whose public key is our new one is
+    /// removed, as wireguard-go does.
     pub fn set_private_key(&self, key: Option<Key>) {
         let _guard = self.config_lock.lock();
-        let key = key.filter(|k| k != &[0u8; 32]);
+        let key = key.filter(|k| k != &[0u8; 32]).map(keys::clamp);
         if key == self.private_key() {
             return;
         }
@@ -287,17 +312,6 @@ fn validate_name(name: &str) -> Result<()> {
         return Err(Error::invalid(format!(
             "invalid interface name {name:?}: 1 to 15 bytes, no '/' or whitespace"
         )));
-    }
-    Ok(())
-}
-
-pub(crate) fn low_order_error() -> Error {
-    Error::invalid("public key is of low order (it would give an all-zero shared secret)")
-}
-
-pub(crate) fn check_peer_key(key: &Key) -> Result<()> {
-    if keys::is_low_order(key) {
-        return Err(low_order_error());
     }
     Ok(())
 }

@@ -6,10 +6,14 @@
 //! thread: no send thread, no queue, no copy between the sink's producer and the encryption.
 
 use crate::device::Shared;
+use crate::padding::padded_len;
 use crate::send::GsoBatch;
 use parking_lot::Mutex;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// The most padding [`Outbound::send`] appends to a packet: the spare capacity a packet buffer needs for it.
+pub const PADDING_ROOM: usize = 15;
 
 /// Where a device without a TUN delivers what it decrypts.
 pub trait InnerSink: Send + Sync + 'static {
@@ -45,13 +49,21 @@ impl Outbound {
     }
 
     /// Routes, encrypts and sends a batch of IP packets. Does nothing once the device is closed.
-    pub fn send(&self, packets: &mut dyn Iterator<Item = &[u8]>) {
+    ///
+    /// Each packet is padded in its own buffer while it is encrypted (up to [`PADDING_ROOM`] zero bytes
+    /// appended, then cut off again: the packets come back as they went in). A buffer with that much spare
+    /// capacity is never reallocated, so the padding costs no copy.
+    pub fn send(&self, packets: &mut dyn Iterator<Item = &mut Vec<u8>>) {
         if !self.shared.is_running() {
             return;
         }
+        let mtu = self.shared.mtu();
         let mut batch = self.batch.lock();
         for packet in packets {
+            let len = packet.len();
+            packet.resize(padded_len(len, mtu), 0);
             batch.push(&self.shared, packet);
+            packet.truncate(len);
         }
         batch.flush(&self.shared);
     }

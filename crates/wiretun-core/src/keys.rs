@@ -6,14 +6,23 @@ use rand_core::OsRng;
 pub const KEY_LEN: usize = 32;
 pub type Key = [u8; KEY_LEN];
 
+/// A fresh private key, clamped as `wg genkey` writes one (so a device reads back the key it was given).
 pub fn generate_private_key() -> Key {
-    StaticSecret::random_from_rng(OsRng).to_bytes()
+    clamp(StaticSecret::random_from_rng(OsRng).to_bytes())
 }
 
 /// A fresh random 32-byte preshared key.
 pub fn generate_preshared_key() -> Key {
     let mut key = [0u8; KEY_LEN];
     rand_core::RngCore::fill_bytes(&mut OsRng, &mut key);
+    key
+}
+
+/// The private key as X25519 uses it (RFC 7748): the low three bits cleared, bit 255 cleared, bit 254 set.
+/// The kernel and wireguard-go store a private key clamped, so `wg show` prints it so.
+pub fn clamp(mut key: Key) -> Key {
+    key[0] &= 248;
+    key[31] = (key[31] & 127) | 64;
     key
 }
 
@@ -115,6 +124,16 @@ mod tests {
             assert_eq!(is_low_order(&k), zero_shared_secret(&k));
             assert!(!is_low_order(&k));
         }
+    }
+
+    #[test]
+    fn clamping_keeps_the_public_key_and_is_idempotent() {
+        let raw = [0xffu8; 32];
+        let c = clamp(raw);
+        assert_eq!((c[0], c[31]), (0xf8, 0x7f));
+        assert_eq!(clamp(c), c);
+        assert_eq!(public_key(&c), public_key(&raw));
+        assert_eq!(clamp([0; 32])[31], 0x40);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod fuzzing;
 mod identity;
 mod inner;
 pub mod keys;
+mod padding;
 mod peer;
 mod ratelimit;
 mod send;
@@ -88,7 +89,7 @@ pub use allowed_ips::AllowedIps;
 pub use device::{Device, DeviceConfig, PeerInfo, PeerUpdate};
 pub use error::{errno_name, Error, Result};
 pub use events::{Event, EventHandler};
-pub use inner::{InnerSink, Outbound};
+pub use inner::{InnerSink, Outbound, PADDING_ROOM};
 pub use ipnet::IpNet;
 pub use peer::Endpoint;
 

@@ -30,8 +30,13 @@ pub struct Peer {
     /// 24-bit index; boringtun puts it in the top bits of every receiver index it hands out.
     pub index: u32,
     /// Created on first use (a boringtun Tunn is ~11 KB, so idle peers go without); None also while the
-    /// device has no private key. Dropping it resets the sessions: the next packet handshakes anew.
+    /// device has no private key, and always for a key of low order. Dropping it resets the sessions: the
+    /// next packet handshakes anew.
     pub(crate) tunn: Mutex<Option<Box<Tunn>>>,
+    /// A public key of small order: every shared secret with it is all zeros, so anyone could complete a
+    /// handshake as this peer. Such a peer is listed, as in the kernel and wireguard-go, but gets no protocol
+    /// state, so nothing is ever sent to it and nothing it sends is accepted. boringtun does not check.
+    low_order: bool,
     pub(crate) endpoint: Mutex<Endpoint>,
     pub(crate) preshared_key: Mutex<Option<Key>>,
     pub(crate) keepalive: AtomicU64,
@@ -51,6 +56,7 @@ impl Peer {
             public_key,
             index,
             tunn: Mutex::new(None),
+            low_order: crate::keys::is_low_order(&public_key),
             endpoint: Mutex::new(Endpoint::default()),
             preshared_key: Mutex::new(None),
             keepalive: AtomicU64::new(0),
@@ -65,7 +71,7 @@ impl Peer {
     /// The protocol state, created now if the device has a key and the peer has none yet.
     pub(crate) fn tunn(&self, identity: Option<&Identity>) -> MutexGuard<'_, Option<Box<Tunn>>> {
         let mut guard = self.tunn.lock();
-        if guard.is_none() {
+        if guard.is_none() && !self.low_order {
             if let Some(id) = identity {
                 *guard = Some(Box::new(id.tunn(
                     &self.public_key,

@@ -1,14 +1,15 @@
 //! Outbound pipeline, one thread:
 //!   1. read from the TUN (tun_io): on Linux with offloads one read returns a TCP/UDP super-packet (up
 //!      to 64 KiB) that tun-rs splits into MTU-sized packets; elsewhere one packet per read;
-//!   2. cryptokey routing: longest-prefix match of each destination over every peer's allowed IPs;
-//!   3. encrypt in place into one contiguous buffer (boringtun queues the packet and starts a handshake
+//!   2. padding (padding.rs) written after each packet where it lies in the read buffer;
+//!   3. cryptokey routing: longest-prefix match of each destination over every peer's allowed IPs;
+//!   4. encrypt in place into one contiguous buffer (boringtun queues the packet and starts a handshake
 //!      if there is no session);
-//!   4. send runs of equal-sized datagrams to the same peer as one UDP_SEGMENT (GSO) sendmsg, from the
+//!   5. send runs of equal-sized datagrams to the same peer as one UDP_SEGMENT (GSO) sendmsg, from the
 //!      local address the peer last reached us on.
 //!
 //! Packets leave in the order the TUN gave them. Buffers are allocated once per thread. A device without a
-//! TUN runs steps 2-4 on its sink's thread instead, through inner.rs's `Outbound` and its own `GsoBatch`.
+//! TUN runs steps 2-5 on its sink's thread instead, through inner.rs's `Outbound` and its own `GsoBatch`.
 
 use crate::constants::MAX_DATAGRAM;
 use crate::device::{Inner, Shared};
@@ -22,7 +23,8 @@ use std::sync::Arc;
 
 /// UDP payload a GSO send may carry in all (the IPv4 length field caps it at 65507).
 const GSO_MAX_BYTES: usize = 65000;
-/// Worst-case growth of a packet when encrypted: header 16, tag 16, padding up to 15.
+/// Growth of a packet when encrypted (header 16, tag 16), and room for the 15 bytes of padding at most
+/// (which the callers of `push` have already added).
 const OVERHEAD: usize = 48;
 /// Consecutive failed TUN reads that mean the interface is gone rather than one packet being bad.
 const TUN_FAILURES_TO_CLOSE: u32 = 16;
@@ -54,7 +56,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
             }
         };
         failures = 0;
-        for packet in reader.packets(n) {
+        for packet in reader.packets(n, shared.mtu()) {
             batch.push(&shared, packet);
         }
         batch.flush(&shared);
@@ -88,6 +90,7 @@ impl GsoBatch {
         }
     }
 
+    /// Routes, encrypts and batches one packet, already padded.
     pub(crate) fn push(&mut self, shared: &Shared, packet: &[u8]) {
         let Some(dst) = Tunn::dst_address(packet) else {
             return;

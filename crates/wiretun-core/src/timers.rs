@@ -1,6 +1,6 @@
 //! Timer thread: every TIMER_TICK it runs each peer's boringtun timers (rekey, handshake retry, passive
-//! keepalive, session expiry), our persistent keepalive, the rate limiter's per-second reset, and turns
-//! handshake state changes into events.
+//! keepalive, session expiry), our persistent keepalive, the rate limiter's per-second reset and the TUN's
+//! MTU (for padding), and turns handshake state changes into events.
 
 use crate::constants::{REJECT_AFTER_TIME, TIMER_TICK};
 use crate::device::Shared;
@@ -23,6 +23,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
             }
             last_reset = Instant::now();
         }
+        shared.refresh_mtu();
         let peers: Vec<Arc<Peer>> = shared.peers.read().by_key.values().cloned().collect();
         for peer in &peers {
             tick(&shared, peer, &mut buf);

@@ -13,6 +13,7 @@
 use crate::constants::{DEFAULT_MTU, MAX_PACKET};
 use crate::device::{DeviceConfig, Tun};
 use crate::error::{Error, Result};
+use crate::padding::pad;
 use std::io;
 use tun_rs::{DeviceBuilder, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
@@ -90,13 +91,14 @@ impl TunReader {
         )
     }
 
-    /// The first `n` packets of the last read, in the order the TUN gave them.
+    /// The first `n` packets of the last read, in the order the TUN gave them, each padded in its buffer
+    /// (whose length is the largest packet, so the padding of any packet up to the MTU fits).
     #[inline]
-    pub fn packets(&self, n: usize) -> impl Iterator<Item = &[u8]> {
+    pub fn packets(&mut self, n: usize, mtu: usize) -> impl Iterator<Item = &[u8]> {
         self.bufs
-            .iter()
+            .iter_mut()
             .zip(&self.sizes)
             .take(n)
-            .map(|(buf, size)| &buf[OFFSET..OFFSET + size])
+            .map(move |(buf, size)| pad(&mut buf[OFFSET..], *size, mtu))
     }
 }

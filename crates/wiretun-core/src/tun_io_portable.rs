@@ -4,6 +4,7 @@
 use crate::constants::{DEFAULT_MTU, MAX_PACKET};
 use crate::device::{DeviceConfig, Tun};
 use crate::error::{Error, Result};
+use crate::padding::pad;
 use std::io;
 use tun_rs::{DeviceBuilder, SyncDevice};
 
@@ -63,9 +64,9 @@ impl TunReader {
         Ok(1)
     }
 
-    /// The packet of the last read (`n` is at most 1).
-    pub fn packets(&self, n: usize) -> impl Iterator<Item = &[u8]> {
-        std::iter::once(&self.buf[..self.len]).take(n)
+    /// The packet of the last read (`n` is at most 1), padded in its buffer.
+    pub fn packets(&mut self, n: usize, mtu: usize) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(pad(&mut self.buf, self.len, mtu)).take(n)
     }
 }
 

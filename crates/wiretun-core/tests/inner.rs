@@ -109,20 +109,23 @@ fn outbound_packets_reach_the_other_sink_in_order() {
     let out = a.device.outbound();
     // The first packet waits for the handshake it starts, then leaves on the new session.
     let first = ipv4_udp(A, B, b"first");
-    out.send(&mut std::iter::once(first.as_slice()));
+    out.send(&mut std::iter::once(&mut first.clone()));
     assert_eq!(b.sink.wait_for(1), vec![first.clone()]);
     // A batch of equal-sized packets: one GSO send, delivered in order.
     let burst: Vec<Vec<u8>> = (0..100u32)
         .map(|i| ipv4_udp(A, B, &i.to_be_bytes()))
         .collect();
-    out.send(&mut burst.iter().map(Vec::as_slice));
+    let mut sent = burst.clone();
+    out.send(&mut sent.iter_mut());
+    assert_eq!(sent, burst, "padding is cut off again after the send");
+    // Each packet was padded to a multiple of 16 for encryption; the receiver trimmed it back.
     let got = b.sink.wait_for(101);
     assert_eq!(&got[1..], &burst[..]);
     // And back: B's outbound reaches A's sink.
     let reply = ipv4_udp(B, A, b"reply");
     b.device
         .outbound()
-        .send(&mut std::iter::once(reply.as_slice()));
+        .send(&mut std::iter::once(&mut reply.clone()));
     assert_eq!(a.sink.wait_for(1), vec![reply]);
 }
 
@@ -142,18 +145,18 @@ fn sources_outside_the_peers_allowed_ips_are_not_delivered() {
     let (a, b) = pair();
     let out = a.device.outbound();
     let good = ipv4_udp(A, B, b"good");
-    out.send(&mut std::iter::once(good.as_slice()));
+    out.send(&mut std::iter::once(&mut good.clone()));
     b.sink.wait_for(1);
     // A spoofed source (A may only send from 10.0.0.1) and then a good packet: only the good one arrives.
     let spoofed = ipv4_udp([10, 0, 0, 9], B, b"spoofed");
     let good2 = ipv4_udp(A, B, b"good2");
-    out.send(&mut [spoofed.as_slice(), good2.as_slice()].into_iter());
+    out.send(&mut [spoofed, good2.clone()].iter_mut());
     assert_eq!(b.sink.wait_for(2), vec![good, good2]);
     // Destinations no peer covers are dropped on the way out.
     let nowhere = ipv4_udp(A, [10, 0, 0, 77], b"nowhere");
-    out.send(&mut std::iter::once(nowhere.as_slice()));
+    out.send(&mut std::iter::once(&mut nowhere.clone()));
     let last = ipv4_udp(A, B, b"last");
-    out.send(&mut std::iter::once(last.as_slice()));
+    out.send(&mut std::iter::once(&mut last.clone()));
     assert_eq!(b.sink.wait_for(3).last(), Some(&last));
     assert_eq!(b.sink.packets().len(), 3);
 }
@@ -165,10 +168,41 @@ fn a_closed_device_sends_nothing_and_has_no_threads_blocking_drop() {
     a.device.close();
     assert!(!out.is_running());
     let p = ipv4_udp(A, B, b"after close");
-    out.send(&mut std::iter::once(p.as_slice()));
+    out.send(&mut std::iter::once(&mut p.clone()));
     std::thread::sleep(Duration::from_millis(300));
     assert!(b.sink.packets().is_empty());
     // The handle outlives the device without keeping its threads.
     drop(a);
     drop(out);
+}
+
+#[test]
+fn a_low_order_peer_is_listed_but_never_sent_anything() {
+    let a = side("inner-low");
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let control = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    control.set_read_timeout(Some(WAIT)).unwrap();
+    let to = |s: &std::net::UdpSocket| PeerUpdate {
+        endpoint: Some(s.local_addr().unwrap()),
+        persistent_keepalive: Some(1),
+        allowed_ips: vec![],
+        ..PeerUpdate::default()
+    };
+    let mut one = [0u8; 32];
+    one[0] = 1; // the point of order 1
+    assert!(a.device.set_peer(one, to(&silent)).unwrap());
+    let genuine = public_key(&generate_private_key());
+    assert!(a.device.set_peer(genuine, to(&control)).unwrap());
+    assert_eq!(a.device.peers().len(), 2);
+    // The genuine peer gets its initiation at once; in the same time plus a keepalive interval and more,
+    // the low-order one gets nothing.
+    let mut buf = [0u8; 256];
+    assert_eq!(control.recv(&mut buf).unwrap(), 148);
+    silent
+        .set_read_timeout(Some(Duration::from_millis(2000)))
+        .unwrap();
+    assert!(
+        silent.recv(&mut buf).is_err(),
+        "a datagram to a low-order peer"
+    );
 }

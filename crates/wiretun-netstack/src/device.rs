@@ -7,7 +7,7 @@ use std::sync::Arc;
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
-use crate::sink::PacketSink;
+use crate::sink::{PacketSink, PACKET_TAILROOM};
 use crate::stats::Counters;
 
 /// Packets handed to the sink in one call at most; also bounds how long emitted packets wait for it.
@@ -51,6 +51,8 @@ impl TxQueue {
     fn push(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
+        // Once per buffer: reused buffers already have the room.
+        buf.reserve(len + PACKET_TAILROOM);
         buf.resize(len, 0);
         fill(&mut buf);
         self.out.push(buf);
@@ -66,7 +68,7 @@ impl TxQueue {
         }
         self.counters
             .add_tx(self.out.len(), self.out.iter().map(Vec::len).sum());
-        self.sink.send(&mut self.out.iter().map(Vec::as_slice));
+        self.sink.send(&mut self.out.iter_mut());
         let room = SPARE.saturating_sub(self.spare.len());
         self.spare.extend(self.out.drain(..).take(room));
         self.out.clear();

@@ -39,7 +39,7 @@ pub use api::{Listener, Pending, SpliceEnd, TcpConn};
 pub use config::{StackConfig, DEFAULT_MTU, DEFAULT_TCP_BUFFER};
 pub use error::errno_name;
 pub use os::{os_pair, LoopbackPair, OsStream};
-pub use sink::PacketSink;
+pub use sink::{PacketSink, PACKET_TAILROOM};
 pub use stats::StackStats;
 pub use udp::{Datagram, UdpSocket};
 

@@ -38,8 +38,11 @@ impl InnerSink for ToStack {
 /// The stack's side of the device: what it emits is routed, encrypted and sent on the stack's thread.
 struct ToDevice(Outbound);
 
+// The device pads each packet in the stack's own buffer, in the room the stack leaves after it.
+const _: () = assert!(wiretun_netstack::PACKET_TAILROOM >= wiretun_core::PADDING_ROOM);
+
 impl PacketSink for ToDevice {
-    fn send(&self, packets: &mut dyn Iterator<Item = &[u8]>) {
+    fn send(&self, packets: &mut dyn Iterator<Item = &mut Vec<u8>>) {
         self.0.send(packets);
     }
 

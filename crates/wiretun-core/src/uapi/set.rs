@@ -2,9 +2,9 @@
 //! applied, so a bad request changes nothing), then applied in wireguard-go's order: private key, listen
 //! port, fwmark, replace_peers, then each peer block in order.
 
-use super::values::{self, invalid, shown, Parsed, UapiError, EINVAL, EPROTO};
+use super::values::{self, invalid, shown, Parsed, UapiError, EPROTO};
 use super::UapiDevice;
-use crate::keys::{self, Key};
+use crate::keys::Key;
 use crate::PeerUpdate;
 use ipnet::IpNet;
 use std::fmt;
@@ -199,18 +199,10 @@ pub fn parse_set_request(text: &str) -> Result<SetChange, UapiError> {
     parser.finish()
 }
 
-/// Applies a parsed change. Low-order peer keys are refused first, so such a request changes nothing; a
-/// device failure (a busy port) stops it where it happened, as in wireguard-go.
+/// Applies a parsed change. A device failure (a busy port) stops it where it happened, as in wireguard-go.
+/// Peer keys of low order are accepted, as the kernel and wireguard-go accept them (the device keeps such a
+/// peer silent).
 pub fn apply(dev: &dyn UapiDevice, c: &SetChange) -> Result<(), UapiError> {
-    if c.peers
-        .iter()
-        .any(|p| !p.remove && keys::is_low_order(&p.public_key))
-    {
-        return Err(UapiError::new(
-            EINVAL,
-            "public_key: a key of low order is not a valid peer",
-        ));
-    }
     if let Some(k) = c.private_key {
         dev.set_private_key(k);
     }
