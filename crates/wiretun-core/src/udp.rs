@@ -13,7 +13,15 @@ const BIND_ATTEMPTS: usize = 16;
 
 pub struct Udp {
     sock: UdpSocket,
-    state: UdpSocketState,
+    io: Io,
+}
+
+/// How a socket moves datagrams: batched through quinn-udp, or one per call through std where quinn-udp cannot
+/// set the socket up. Its set-up queries options some Winsock providers refuse (wine answers WSAEOPNOTSUPP to
+/// IPV6_V6ONLY on an IPv4 socket, and older Windows builds lack others); a slower tunnel beats none.
+enum Io {
+    Batched(UdpSocketState),
+    Plain,
 }
 
 /// Both address families bound to one port. Replaced as a whole when the port changes.
@@ -43,9 +51,16 @@ impl Udp {
         let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
         socket.bind(&addr.into())?;
         let sock: UdpSocket = socket.into();
-        let state = UdpSocketState::new(UdpSockRef::from(&sock))?;
+        let io = match UdpSocketState::new(UdpSockRef::from(&sock)) {
+            Ok(state) => Io::Batched(state),
+            Err(e) => {
+                log::warn!("UDP {addr}: no batched I/O here ({e}); one datagram per call");
+                sock.set_nonblocking(true)?;
+                Io::Plain
+            }
+        };
         allow_fragmentation(&sock, addr.is_ipv6())?;
-        Ok(Udp { sock, state })
+        Ok(Udp { sock, io })
     }
 
     pub fn fd(&self) -> RawSock {
@@ -54,7 +69,20 @@ impl Udp {
 
     /// Receives a batch; with GRO one buffer may hold several datagrams of `meta.stride` bytes.
     pub fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
-        self.state.recv(UdpSockRef::from(&self.sock), bufs, meta)
+        let Io::Batched(state) = &self.io else {
+            let (len, addr) = self.sock.recv_from(&mut bufs[0])?;
+            meta[0] = RecvMeta::default();
+            (meta[0].addr, meta[0].len, meta[0].stride) = (addr, len, len);
+            return Ok(1);
+        };
+        state.recv(UdpSockRef::from(&self.sock), bufs, meta)
+    }
+
+    fn max_gso_segments(&self) -> usize {
+        match &self.io {
+            Io::Batched(state) => state.max_gso_segments(),
+            Io::Plain => 1,
+        }
     }
 
     fn try_send(
@@ -72,12 +100,28 @@ impl Udp {
             segment_size: (data.len() > segment).then_some(segment),
             src_ip: src,
         };
+        let Io::Batched(state) = &self.io else {
+            return self.send_plain(dst, data, segment);
+        };
         loop {
-            match self.state.try_send(UdpSockRef::from(&self.sock), &transmit) {
+            match state.try_send(UdpSockRef::from(&self.sock), &transmit) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(self.fd())?,
                 other => return other,
             }
         }
+    }
+
+    /// One datagram per call, from the source address the kernel picks.
+    fn send_plain(&self, dst: SocketAddr, data: &[u8], segment: usize) -> io::Result<()> {
+        for datagram in data.chunks(segment.max(1)) {
+            loop {
+                match self.sock.send_to(datagram, dst) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(self.fd())?,
+                    other => break other.map(drop)?,
+                }
+            }
+        }
+        Ok(())
     }
 
     fn set_fwmark(&self, mark: u32) -> io::Result<()> {
@@ -157,7 +201,7 @@ impl UdpSet {
     /// Datagrams a single GSO send may carry to `dst` (1 when the kernel or device refuses GSO).
     pub fn max_segments(&self, dst: &SocketAddr) -> usize {
         self.socket_for(dst)
-            .map_or(1, |(_, s)| s.state.max_gso_segments())
+            .map_or(1, |(_, s)| s.max_gso_segments())
     }
 
     fn socket_for(&self, dst: &SocketAddr) -> Option<(SocketAddr, &Udp)> {
@@ -275,5 +319,40 @@ mod tests {
         let sizes: Vec<usize> = (0..3).map(|_| b.recv(&mut buf).unwrap()).collect();
         assert_eq!(sizes, vec![100, 100, 50]);
         assert_eq!(&buf[..50], &data[200..]);
+    }
+
+    /// A socket that quinn-udp could not set up (as under wine): one datagram per call, both ways.
+    #[test]
+    fn plain_io_sends_segments_one_by_one_and_receives() {
+        let plain = || {
+            let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+            sock.set_nonblocking(true).unwrap();
+            Udp {
+                sock,
+                io: Io::Plain,
+            }
+        };
+        let (a, b) = (plain(), plain());
+        assert_eq!(a.max_gso_segments(), 1);
+        let data: Vec<u8> = (0..250u8).collect();
+        a.try_send(b.sock.local_addr().unwrap(), None, &data, 100)
+            .unwrap();
+        let mut store = [0u8; 300];
+        let mut meta = [RecvMeta::default()];
+        let mut got = vec![];
+        while got.len() < 3 {
+            sock_sys::poll(&mut [PollFd::readable(b.fd())], 1000).unwrap();
+            let n = b
+                .recv(&mut [IoSliceMut::new(&mut store)], &mut meta)
+                .unwrap();
+            assert_eq!((n, meta[0].addr), (1, a.sock.local_addr().unwrap()));
+            assert_eq!(meta[0].stride, meta[0].len);
+            got.push(store[..meta[0].len].to_vec());
+        }
+        assert_eq!(got.concat(), data);
+        assert_eq!(
+            got.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
     }
 }
