@@ -21,6 +21,8 @@ pub mod http;
 mod passthrough;
 #[cfg(feature = "servers")]
 mod relay;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 #[cfg(feature = "servers")]
 mod server;
 pub mod sni;
