@@ -110,7 +110,7 @@ fn every_thread_loses_every_file_but_the_allowed_ones() {
         // The kernel restricted every thread itself (TSYNC).
         Outcome::Full => assert_eq!(open_from(&deaf, &secret), denied),
         Outcome::Partial(why) => {
-            assert!(why.contains("1 block the signal"), "{why}");
+            assert!(why.contains("1 blocking the signal"), "{why}");
             assert_eq!(open_from(&deaf, &secret), None, "the reported gap is real");
         }
         other => panic!("{other:?}"),

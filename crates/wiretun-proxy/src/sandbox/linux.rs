@@ -99,8 +99,7 @@ pub(super) fn restrict(allow: &Allow) -> io::Result<Outcome> {
             }
         )),
         _ if !others.missed.is_empty() => Outcome::Partial(format!(
-            "{} of {} threads block signals and were left unrestricted ({}); Linux 7.0 restricts every \
-             thread at once",
+            "{} of {} threads left unrestricted ({}); Linux 7.0 (Landlock ABI 8) restricts them all at once",
             others.missed.len(),
             others.missed.len() + others.restricted + 1,
             others.why()

@@ -135,7 +135,7 @@ pub(crate) fn restrict_others(ruleset: RawFd) -> io::Result<Report> {
             let mut waiting = Vec::new();
             for tid in fresh {
                 if blocks(tid, sig) {
-                    report.missed.push((tid, "block the signal"));
+                    report.missed.push((tid, "blocking the signal"));
                 // SAFETY: a signal with a handler to a thread of this process.
                 } else if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) } == 0 {
                     waiting.push(tid);
@@ -161,7 +161,7 @@ fn collect(mut waiting: Vec<i32>, report: &mut Report) {
                 report.restricted += 1;
                 false
             } else if acks.contains(&-tid) {
-                report.missed.push((tid, "failed"));
+                report.missed.push((tid, "failing to apply it"));
                 false
             } else {
                 // A thread that ended before its turn needs nothing.
@@ -171,7 +171,7 @@ fn collect(mut waiting: Vec<i32>, report: &mut Report) {
         if Instant::now() >= until {
             report
                 .missed
-                .extend(waiting.drain(..).map(|t| (t, "did not answer")));
+                .extend(waiting.drain(..).map(|t| (t, "not answering")));
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
