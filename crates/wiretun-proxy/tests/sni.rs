@@ -141,3 +141,19 @@ fn closes_connections_without_a_usable_name_and_keeps_serving() {
         [&hello[..], b"after"].concat()
     );
 }
+
+/// The fuzz target's seeds are hellos real clients sent (captured from curl, Node and OpenSSL): the parser
+/// reads them as those clients meant.
+#[test]
+fn reads_the_hellos_of_real_clients() {
+    use wiretun_proxy::sni::{parse, Error, Parsed};
+    let seed = |name: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/sni");
+        std::fs::read(dir.join(name)).unwrap()
+    };
+    let done = |name: &str| Ok(Parsed::Done(name.to_string()));
+    assert_eq!(parse(&seed("curl")), done("service.example"));
+    assert_eq!(parse(&seed("node")), done("node.example"));
+    assert_eq!(parse(&seed("node-split-records")), done("node.example"));
+    assert_eq!(parse(&seed("openssl-no-sni")), Err(Error::NoName));
+}
