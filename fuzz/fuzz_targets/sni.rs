@@ -19,7 +19,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if whole.is_ok() {
         for cut in [data.len() / 3, data.len() / 2, data.len().saturating_sub(1)] {
             let part = parse(&data[..cut]);
-            assert!(part == Ok(Parsed::Need) || part == whole, "cut at {cut}: {part:?}");
+            assert!(
+                part == Ok(Parsed::Need) || part == whole,
+                "cut at {cut}: {part:?}"
+            );
         }
     }
 });

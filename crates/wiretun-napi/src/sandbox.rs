@@ -1,6 +1,8 @@
 //! `wiretun proxy`'s sandbox (crates/wiretun-proxy/src/sandbox): once every listener is up, the process
 //! keeps only the files it still needs. JS chooses the paths; this applies them and says what it could do.
 
+#![cfg_attr(test, allow(dead_code))]
+
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use wiretun_proxy::sandbox::{restrict, Allow, Outcome};

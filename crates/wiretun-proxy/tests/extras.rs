@@ -12,7 +12,6 @@ use std::time::Duration;
 use wiretun_netstack::OsStream;
 use wiretun_proxy::socks5::Host;
 use wiretun_proxy::{Options, Resolve, Server, Strategy};
-use wiretun_rootless::Rootless;
 
 mod common;
 

@@ -31,11 +31,13 @@ fn opener(
                 libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
             }
         }
+        answer.send(None).unwrap(); // running, its mask set
         for path in asked {
             let r = std::fs::read(&path).err().map(|e| e.kind());
             answer.send(r).unwrap();
         }
     });
+    assert_eq!(answers.recv().unwrap(), None);
     (ask, answers)
 }
 
@@ -44,9 +46,9 @@ fn open_from(
         mpsc::Sender<PathBuf>,
         mpsc::Receiver<Option<std::io::ErrorKind>>,
     ),
-    p: &PathBuf,
+    p: &std::path::Path,
 ) -> Option<std::io::ErrorKind> {
-    t.0.send(p.clone()).unwrap();
+    t.0.send(p.to_path_buf()).unwrap();
     t.1.recv_timeout(Duration::from_secs(10)).unwrap()
 }
 
@@ -74,6 +76,17 @@ fn every_thread_loses_every_file_but_the_allowed_ones() {
             }
         }
     });
+    // Threads still starting up when the sandbox comes (they block every signal for that moment).
+    let go = std::sync::Arc::new(std::sync::Barrier::new(17));
+    let starting: Vec<_> = (0..16)
+        .map(|_| {
+            let (go, secret) = (go.clone(), secret.clone());
+            std::thread::spawn(move || {
+                go.wait();
+                std::fs::read(&secret).err().map(|e| e.kind())
+            })
+        })
+        .collect();
     let allow = Allow {
         read_files: vec![allowed.clone(), dir.join("missing")],
         ..Allow::default()
@@ -96,6 +109,10 @@ fn every_thread_loses_every_file_but_the_allowed_ones() {
         denied,
         "a thread started before"
     );
+    go.wait();
+    for t in starting {
+        assert_eq!(t.join().unwrap(), denied, "a thread starting up");
+    }
     let after = opener(false);
     assert_eq!(open_from(&after, &secret), denied, "a thread started after");
     let new = std::env::temp_dir().join(format!("wiretun-sandbox-{}", std::process::id()));

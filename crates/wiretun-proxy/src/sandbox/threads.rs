@@ -19,6 +19,9 @@ static ACKS: [AtomicI32; MAX_ACKS] = [const { AtomicI32::new(0) }; MAX_ACKS];
 static ACKED: AtomicUsize = AtomicUsize::new(0);
 /// How long a thread may take to run its handler before it counts as missed.
 const ANSWER: Duration = Duration::from_secs(2);
+/// How long a thread may block the signal: a thread just started blocks every signal until its start-up
+/// code restores its mask, which takes microseconds; one that still blocks it after this keeps it blocked.
+const BLOCKED: Duration = Duration::from_millis(100);
 
 /// Threads restricted besides the caller, and those missed with why.
 #[derive(Debug, Default)]
@@ -132,16 +135,14 @@ pub(crate) fn restrict_others(ruleset: RawFd) -> io::Result<Report> {
             if fresh.is_empty() {
                 return Ok(());
             }
-            let mut waiting = Vec::new();
-            for tid in fresh {
-                if blocks(tid, sig) {
-                    report.missed.push((tid, "blocking the signal"));
+            // Sent even to a thread that blocks it: one just started blocks every signal for a moment, and
+            // gets it once it unblocks. One that keeps it blocked is missed.
+            let waiting: Vec<i32> = fresh
+                .into_iter()
                 // SAFETY: a signal with a handler to a thread of this process.
-                } else if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) } == 0 {
-                    waiting.push(tid);
-                } // else it has ended
-            }
-            collect(waiting, &mut report);
+                .filter(|&tid| unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) } == 0)
+                .collect(); // (a failure is a thread that has ended)
+            collect(waiting, sig, &mut report);
         }
         Err(io::Error::other("threads kept appearing"))
     })();
@@ -150,30 +151,29 @@ pub(crate) fn restrict_others(ruleset: RawFd) -> io::Result<Report> {
 }
 
 /// Waits for the handlers of `waiting` to report, and sorts the threads into the report.
-fn collect(mut waiting: Vec<i32>, report: &mut Report) {
-    let until = Instant::now() + ANSWER;
+fn collect(mut waiting: Vec<i32>, sig: libc::c_int, report: &mut Report) {
+    let started = Instant::now();
     while !waiting.is_empty() {
         let acks: Vec<i32> = (0..ACKED.load(SeqCst).min(MAX_ACKS))
             .map(|i| ACKS[i].load(SeqCst))
             .collect();
+        let late = started.elapsed();
         waiting.retain(|&tid| {
             if acks.contains(&tid) {
                 report.restricted += 1;
-                false
             } else if acks.contains(&-tid) {
                 report.missed.push((tid, "failing to apply it"));
-                false
+            } else if !std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
+                // It ended before its turn: nothing to restrict.
+            } else if late >= BLOCKED && blocks(tid, sig) {
+                report.missed.push((tid, "blocking the signal"));
+            } else if late >= ANSWER {
+                report.missed.push((tid, "not answering"));
             } else {
-                // A thread that ended before its turn needs nothing.
-                std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
+                return true;
             }
+            false
         });
-        if Instant::now() >= until {
-            report
-                .missed
-                .extend(waiting.drain(..).map(|t| (t, "not answering")));
-            break;
-        }
         std::thread::sleep(Duration::from_millis(1));
     }
 }
