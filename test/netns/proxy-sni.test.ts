@@ -59,8 +59,10 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy [SNI] and sandbox as
     conf = path.join(pair.shared, 'sni.conf');
     writeFileSync(conf, ['WGConfig = wg.conf', '', '[SNI]', `BindAddress = 127.0.0.1:${SNI}`, '', '[Socks5]', 'BindAddress = 127.0.0.1:11190', '',
       '[http]', 'BindAddress = 127.0.0.1:18190', '', '[TCPClientTunnel]', 'BindAddress = 127.0.0.1:17190', `Target = ${SERVER.v4}:80`, '',
-      '[UDPProxyTunnel]', 'BindAddress = 127.0.0.1:17191', `Target = ${SERVER.v4}:7`, ''].join('\n'), { mode: 0o644 });
-    proxy = await startProxy(pair, [conf, '--info', '127.0.0.1:19190'], 5);
+      '[UDPProxyTunnel]', 'BindAddress = 127.0.0.1:17191', `Target = ${SERVER.v4}:7`, '',
+      // A target by name on this host: resolved by this host's resolver for each connection, after the lock.
+      '[TCPServerTunnel]', 'ListenPort = 8081', 'Target = localhost:17190', ''].join('\n'), { mode: 0o644 });
+    proxy = await startProxy(pair, [conf, '--info', '127.0.0.1:19190'], 6);
   });
 
   afterAll(async () => {
@@ -91,6 +93,10 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy [SNI] and sandbox as
     // Plain HTTP: closed with nothing sent back: curl's 56, a reset (the request was only peeked at, so it is
     // still unread when the socket closes), or 52, an empty reply.
     expect([52, 56]).toContain((await curl([`http://127.0.0.1:${SNI}/hello`])).code);
+    // Each refusal is logged with its reason.
+    const logged = [/client \S+: sni: no server name \(SNI\) in the TLS ClientHello$/m, /client \S+: sni nowhere\.test:443: /m,
+      /client \S+: sni: not a TLS ClientHello$/m];
+    await waitFor('the refusals logged', () => logged.every((re) => re.test(proxy!.stderr())), { timeoutMs: 10_000 });
     // And the listener goes on.
     expect((await curl([...viaSni('service.test'), `https://service.test:${SNI}/hello`])).code).toBe(0);
   });
@@ -101,6 +107,9 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy [SNI] and sandbox as
     expect((await curl(['--socks5-hostname', '127.0.0.1:11190', 'http://service.test/hello'])).stdout).toMatch(/^hello /);
     expect((await curl(['-x', 'http://127.0.0.1:18190', `http://${SERVER.v4}/hello`])).stdout).toMatch(/^hello /);
     expect((await curl(['http://127.0.0.1:17190/hello'])).stdout).toMatch(/^hello /);
+    // The tunnel's port 8081 to localhost:17190 on the client host (the forward above): curl on the server side.
+    const back = await pair.exec(['curl', '-sS', '--max-time', '20', `http://10.211.0.2:8081/hello`], { ns: pair.srv.ns });
+    expect(back.stdout + back.stderr).toMatch(/^hello /);
     const udp = await pair.exec([process.execPath, '-e', `const s = require('dgram').createSocket('udp4');
       s.on('message', (m) => { console.log(m.toString()); process.exit(0); }); s.send('ping through udp', 17191, '127.0.0.1');
       setTimeout(() => process.exit(1), 10000);`]);
@@ -117,7 +126,7 @@ describe.skipIf(!!skipReason || !hasSetpriv)('wiretun proxy [SNI] and sandbox as
   it('is not sandboxed with --no-sandbox, and says so', async () => {
     proxy!.child.kill('SIGTERM');
     expect(await proxy!.exit).toBe(0);
-    proxy = await startProxy(pair, [conf, '--no-sandbox'], 5);
+    proxy = await startProxy(pair, [conf, '--no-sandbox'], 6);
     expect(proxy.stderr()).toMatch(/^wiretun proxy: sandbox: off \(--no-sandbox\)$/m);
     const seen = await opens(proxy, ['/etc/passwd', other]);
     expect(seen).toEqual({ '/etc/passwd': 'ok/ok', [other]: 'ok/ok', write: 'ok' });
