@@ -15,7 +15,6 @@ use wiretun_proxy::{Options, Resolve, Server, Strategy};
 
 mod common;
 
-
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
 }
