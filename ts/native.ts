@@ -172,7 +172,7 @@ export interface NativeNetstack {
 
 /** One `wiretun proxy` listener (crates/wiretun-proxy); its bytes stay in Rust. */
 export interface NativeProxySpec {
-  kind: 'socks5' | 'http' | 'forward' | 'udp-forward' | 'reverse';
+  kind: 'socks5' | 'http' | 'sni' | 'forward' | 'udp-forward' | 'reverse';
   bind?: string;
   username?: string;
   password?: string;
@@ -203,6 +203,20 @@ export interface NativeProxy {
   close(): void;
 }
 
+/** What `wiretun proxy` may still open once sandboxed: files to read, directories to read under, files to
+ * read and write. */
+export interface NativeSandboxPaths {
+  readFiles: string[];
+  readDirs: string[];
+  writeFiles: string[];
+}
+
+export interface NativeSandboxOutcome {
+  status: 'full' | 'partial' | 'no-kernel-support' | 'not-this-os';
+  /** With "partial": what is not restricted. */
+  detail?: string;
+}
+
 export interface NativeBinding {
   BindingDevice: {
     create(name: string, mtu?: number | null): NativeDevice;
@@ -219,6 +233,8 @@ export interface NativeBinding {
   /** Dials ip:port through the tunnel and joins fd 0 and fd 1 to it in Rust until the far end closes;
    * resolves to the bytes written to stdout. Rejects `CODE: message`. */
   proxyStdio(netstack: NativeNetstack, ip: string, port: number, connectTimeoutMs: number): Promise<number>;
+  /** Landlock on every thread of this process, irreversibly: only `paths` can be opened afterwards. Throws EIO. */
+  restrictFiles(paths: NativeSandboxPaths): NativeSandboxOutcome;
   /** The native UAPI parser on a whole set request, applying nothing. */
   uapiCheckSet(text: string): NativeUapiCheck;
   /** The get reply body (without the errno line) the native server writes for this state. */

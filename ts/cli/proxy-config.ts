@@ -6,7 +6,7 @@ import { ConfigError } from '../config/wgquick';
 import type { NativeProxySpec } from '../native';
 import { Env, expandValue, takesEnv } from './proxy-env';
 
-export type ProxyKind = 'socks5' | 'http' | 'forward' | 'udp-forward' | 'reverse' | 'stdio';
+export type ProxyKind = 'socks5' | 'http' | 'sni' | 'forward' | 'udp-forward' | 'reverse' | 'stdio';
 
 /**
  * One listener to start, in the binding's terms (its spec's fields, so the two stay in step): `bind` is the
@@ -45,6 +45,7 @@ const WG_SECTIONS = new Set(['interface', 'peer']);
 const KEYS: Record<string, string[]> = {
   socks5: ['bindaddress', 'username', 'password'],
   http: ['bindaddress', 'username', 'password', 'certfile', 'keyfile'],
+  sni: ['bindaddress'],
   tcpclienttunnel: ['bindaddress', 'target'],
   tcpservertunnel: ['listenport', 'target'],
   stdiotunnel: ['target'],
@@ -221,6 +222,10 @@ function toListener(kind: string, values: Map<string, { value: string; line: num
     const b = get('bindaddress', 'BindAddress', true)!;
     return { kind, bind: parseBind(b.value, b.fail), ...creds(), ...tls(values, file, dir), where };
   }
+  if (kind === 'sni') {
+    const b = get('bindaddress', 'BindAddress', true)!;
+    return { kind, bind: parseBind(b.value, b.fail), where };
+  }
   const t = get('target', 'Target', true)!;
   const target = parseTarget(t.value, t.fail);
   if (kind === 'stdiotunnel') return { kind: 'stdio', ...target, where };
@@ -254,10 +259,11 @@ function tls(values: Map<string, { value: string; line: number }>, file: string,
   return { certFile: abs(cert.value), keyFile: abs(key.value), tlsWhere: { file, cert: cert.line, key: key.line } };
 }
 
-/** `--socks5 [USER:PASS@]HOST:PORT`, `--http [USER:PASS@]HOST:PORT`, `-L [BIND:]PORT:HOST:PORT`, `-R PORT:HOST:PORT`. */
+/** `--socks5 [USER:PASS@]HOST:PORT`, `--http [USER:PASS@]HOST:PORT`, `--sni HOST:PORT`, `-L [BIND:]PORT:HOST:PORT`, `-R PORT:HOST:PORT`. */
 export function parseFlag(flag: string, value: string): ProxyListener {
   const fail = (m: string): never => { throw new ConfigError(`${flag} ${value}: ${m}`); };
   if (flag === '--stdio') return { kind: 'stdio', ...parseTarget(value, fail), where: flag };
+  if (flag === '--sni') return { kind: 'sni', bind: parseBind(value, fail), where: flag };
   if (flag === '--socks5' || flag === '--http') {
     const at = value.lastIndexOf('@');
     const bind = parseBind(at < 0 ? value : value.slice(at + 1), fail);
@@ -282,6 +288,6 @@ export function exposureWarning(l: ProxyListener): string | undefined {
   if (!l.bind || l.username !== undefined) return undefined;
   const host = l.bind.replace(/^\[|\]?:\d+$/g, '');
   if (host === '127.0.0.1' || host === '::1' || host.startsWith('127.')) return undefined;
-  const what = l.kind === 'forward' ? 'a forward' : `a ${l.kind} proxy without credentials`;
+  const what = l.kind === 'forward' ? 'a forward' : l.kind === 'sni' ? 'an SNI pass-through (it has no credentials)' : `a ${l.kind} proxy without credentials`;
   return `${l.where}: ${what} on ${l.bind}: anyone who can reach it can use the tunnel`;
 }

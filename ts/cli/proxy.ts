@@ -16,14 +16,16 @@ import { usageError } from './common';
 import { serveInfo } from './proxy-info';
 import { AliveChecker } from './proxy-alive';
 import { checkTls } from './proxy-tls';
+import { sandboxLine, sandboxPaths } from './proxy-sandbox';
 import { exposureWarning, isWireproxyConfig, parseBind, parseFlag, parseWireproxy, ProxyListener, ProxyPlan } from './proxy-config';
 import { parseWireproxyWg } from './proxy-env';
 
 const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
-                     [-L [BIND:]PORT:HOST:PORT]... [-R PORT:HOST:PORT]... [-n] [-s] [-i ADDR] [-v]
+                     [--sni HOST:PORT] [-L [BIND:]PORT:HOST:PORT]... [-R PORT:HOST:PORT]... [-n] [-s] [-i ADDR] [-v]
+                     [--no-sandbox]
 
   Runs a rootless tunnel (no interface, no privilege) and proxies into it, as wireproxy does.
-  CONFIG is a wireproxy config ([Socks5], [http] (CertFile/KeyFile: HTTPS), [TCPClientTunnel],
+  CONFIG is a wireproxy config ([Socks5], [http] (CertFile/KeyFile: HTTPS), [SNI], [TCPClientTunnel],
   [TCPServerTunnel], [UDPProxyTunnel], [STDIOTunnel], [Resolve] ResolveStrategy = auto|ipv4|ipv6, and
   [Interface] CheckAlive/CheckAliveInterval for /readyz; WGConfig = path or an inline [Interface]/[Peer])
   or a wg-quick file, with listeners from the flags. In a wireproxy config, values of $NAME come from the
@@ -37,6 +39,8 @@ const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]H
     -d, --daemon               refused: run it under a service manager (systemd, OpenRC, runit...)
     --socks5 ADDR   SOCKS5 (CONNECT and UDP ASSOCIATE; no auth, or USER:PASS@ for RFC 1929 username/password)
     --http ADDR     HTTP proxy (CONNECT and http:// requests; USER:PASS@ for Basic proxy auth)
+    --sni ADDR      TLS pass-through: each connection goes to port 443 of the host its TLS ClientHello
+                    names (SNI), bytes untouched
     -L [BIND:]PORT:HOST:PORT[/udp]  forward a host TCP (or UDP) port to HOST:PORT through the tunnel
     -R PORT:HOST:PORT          forward the tunnel's PORT to HOST:PORT on this host
     --stdio HOST:PORT          connect stdin/stdout to HOST:PORT (an ssh ProxyCommand); exits when it closes
@@ -44,6 +48,9 @@ const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]H
                                every CheckAlive address answers) on ADDR
     --system-dns               with no DNS servers in the config, resolve target names with this host's
                                resolver (they are then asked outside the tunnel); otherwise a name is refused
+    --no-sandbox               do not restrict this process with Landlock once the listeners are up (by
+                               default, on Linux 5.13+, it can then open only its config, certificate and key
+                               files, and the resolver's where it uses this host's)
   Listeners bind 127.0.0.1 unless told otherwise. Forward targets are resolved for each connection (a
   name that fails fails that connection, logged). SIGINT/SIGTERM close them and exit 0.
 `;
@@ -57,7 +64,7 @@ const DAEMON_REFUSAL = '-d/--daemon: wiretun does not put itself in the backgrou
   '(a systemd unit with Type=simple, OpenRC, runit...), which also restarts it and keeps its log';
 
 
-const FLAGS = new Set(['--socks5', '--http', '-L', '-R', '--stdio']);
+const FLAGS = new Set(['--socks5', '--http', '--sni', '-L', '-R', '--stdio']);
 
 export interface ProxyArgs {
   /** Undefined when neither CONFIG nor -c was given (wireproxy's default paths then). */
@@ -67,12 +74,14 @@ export interface ProxyArgs {
   systemDns?: true;
   configTest?: true;
   silent?: true;
+  noSandbox?: true;
 }
 
 /** wireproxy's switches without a value, and what each sets. */
-const SWITCHES: Record<string, 'configTest' | 'silent' | 'version' | 'daemon' | 'systemDns'> = {
+const SWITCHES: Record<string, 'configTest' | 'silent' | 'version' | 'daemon' | 'systemDns' | 'noSandbox'> = {
   '-n': 'configTest', '--configtest': 'configTest', '-s': 'silent', '--silent': 'silent', '-v': 'version',
   '--version': 'version', '-d': 'daemon', '--daemon': 'daemon', '--system-dns': 'systemDns',
+  '--no-sandbox': 'noSandbox',
 };
 
 /** CONFIG and the flag listeners, or a usage error's message. */
@@ -126,6 +135,7 @@ export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { ref
     ...(set.has('systemDns') ? { systemDns: true as const } : {}),
     ...(set.has('configTest') ? { configTest: true as const } : {}),
     ...(set.has('silent') ? { silent: true as const } : {}),
+    ...(set.has('noSandbox') ? { noSandbox: true as const } : {}),
   };
 }
 
@@ -151,17 +161,18 @@ export async function loadPlan(file: string, flags: ProxyListener[]): Promise<Pr
   return plan;
 }
 
-/** The wg-quick part, parsed (errors before anything binds), and the tunnel's name. A WGConfig file or an
- * inline part is read as wireproxy reads it ($VAR values, AllowedIPs defaulting to everything). */
-async function wgConfig(plan: ProxyPlan): Promise<{ config: WgQuickConfig; name: string }> {
+/** The wg-quick part, parsed (errors before anything binds), the tunnel's name and the file it came from. A
+ * WGConfig file or an inline part is read as wireproxy reads it ($VAR values, AllowedIPs defaulting to
+ * everything). */
+async function wgConfig(plan: ProxyPlan): Promise<{ config: WgQuickConfig; name: string; file: string }> {
   if ('path' in plan.wg) {
     const located = await readConfigFile(plan.wg.path);
     const text = located.data.toString('utf8');
     const config = plan.wg.wireproxy ? parseWireproxyWg(text, located.path) : parseConfig(text, { file: located.path });
-    return { config, name: located.interfaceName };
+    return { config, name: located.interfaceName, file: located.path };
   }
   const name = path.basename(plan.wg.file).replace(/\.[^.]*$/, '').replace(/[^a-zA-Z0-9_=+.-]/g, '').slice(0, 15);
-  return { config: parseWireproxyWg(plan.wg.text, plan.wg.file), name: name || 'proxy' };
+  return { config: parseWireproxyWg(plan.wg.text, plan.wg.file), name: name || 'proxy', file: plan.wg.file };
 }
 
 /** How target names resolve: through the tunnel's DNS servers, or (`--system-dns`, when it has none) the host's. */
@@ -232,7 +243,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write('Config OK\n');
     return 0;
   }
-  return serve(args, plan, wg);
+  return serve(args, plan, wg, file);
 }
 
 /** Forward targets resolve per connection, so a name that does not resolve yet is fine; but with nothing to
@@ -246,7 +257,8 @@ export function checkNames(listeners: ProxyListener[], canResolve: boolean): voi
 }
 
 /** Runs the tunnel and every listener until a signal (or the stdio connection's end). */
-async function serve(args: ProxyArgs, plan: ProxyPlan, { config, name }: { config: WgQuickConfig; name: string }): Promise<number> {
+async function serve(args: ProxyArgs, plan: ProxyPlan, wg: { config: WgQuickConfig; name: string; file: string }, file: string): Promise<number> {
+  const { config, name } = wg;
   const say = args.silent ? (): void => {} : (line: string): void => void process.stderr.write(`wiretun proxy: ${line}\n`);
   const family = ({ auto: 0, ipv4: 4, ipv6: 6 } as const)[plan.resolve ?? 'auto'];
   const tunnel = await Tunnel.fromConfig(config, { netstack: true, name });
@@ -279,12 +291,13 @@ async function serve(args: ProxyArgs, plan: ProxyPlan, { config, name }: { confi
     }
     say(`/metrics and /readyz on http://${args.info}`);
   }
+  sandbox(args, plan, [file, wg.file], resolving, say, proxies.length > 0 || info !== undefined);
   for (const l of plan.listeners) {
     const warning = exposureWarning(l);
     if (warning) process.stderr.write(`wiretun proxy: warning: ${warning}\n`);
   }
   plan.listeners.filter((l) => l.kind !== 'stdio').forEach((l, i) => {
-    const target = l.kind === 'socks5' || l.kind === 'http' ? '' : ` -> ${l.host}:${l.port}`;
+    const target = l.kind === 'socks5' || l.kind === 'http' ? '' : l.kind === 'sni' ? ' -> the TLS server name\'s port 443' : ` -> ${l.host}:${l.port}`;
     say(`${l.certFile !== undefined ? 'https' : l.kind} on ${proxies[i].address}${target}`);
   });
   const stop = async (): Promise<void> => {
@@ -309,6 +322,20 @@ async function serve(args: ProxyArgs, plan: ProxyPlan, { config, name }: { confi
   await stop();
   say(`${signal}: listeners closed`);
   return 0;
+}
+
+/** Every listener is up and every file read: from here on the process needs none but its config files and,
+ * where this host's resolver is used (--system-dns, or a reverse forward to a name), the resolver's. A lone
+ * --stdio says nothing (an ssh ProxyCommand's stderr is the user's terminal). */
+function sandbox(args: ProxyArgs, plan: ProxyPlan, files: string[], r: Resolving, say: (line: string) => void, loud: boolean): void {
+  if (args.noSandbox) {
+    if (loud) say(sandboxLine('off'));
+    return;
+  }
+  const tls = plan.listeners.flatMap((l) => [l.certFile ?? [], l.keyFile ?? []].flat());
+  const hostResolver = (r.system && r.dns.length === 0) || plan.listeners.some((l) => l.kind === 'reverse' && isIP(l.host ?? '') === 0);
+  const outcome = native().restrictFiles(sandboxPaths([...files, ...tls], hostResolver));
+  if (loud) say(sandboxLine(outcome));
 }
 
 /** stdin to HOST:PORT through the tunnel and its answer to stdout, joined in Rust (no byte passes through

@@ -13,6 +13,7 @@ mod privs;
 mod proxy;
 mod proxy_log;
 mod proxy_stdio;
+mod sandbox;
 mod sqlite;
 mod tun;
 mod uapi;

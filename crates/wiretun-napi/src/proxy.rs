@@ -17,9 +17,10 @@ use wiretun_proxy::{Credentials, Options, Reverse, Server};
 
 #[napi(object, js_name = "NativeProxySpec")]
 pub struct JsProxySpec {
-    /// "socks5", "http", "forward" (-L), "udp-forward" (-L .../udp) or "reverse" (-R).
+    /// "socks5", "http", "sni" (TLS pass-through by server name), "forward" (-L), "udp-forward"
+    /// (-L .../udp) or "reverse" (-R).
     pub kind: String,
-    /// The OS address to listen on, `ip:port` or `[ip6]:port` (socks5, http, forward).
+    /// The OS address to listen on, `ip:port` or `[ip6]:port` (socks5, http, sni, forward).
     pub bind: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
@@ -30,7 +31,7 @@ pub struct JsProxySpec {
     /// reverse: the stack port to listen on.
     pub listen_port: Option<u32>,
     pub connect_timeout_ms: Option<u32>,
-    /// socks5, http: the tunnel's DNS servers (`ip` or `ip:port`), asked through the tunnel for target names.
+    /// socks5, http, sni: the tunnel's DNS servers (`ip` or `ip:port`), asked through the tunnel for target names.
     pub dns: Option<Vec<String>>,
     /// Search domains for target names without a dot (wg-quick's non-address words in `DNS =`).
     pub dns_search: Option<Vec<String>>,
@@ -155,6 +156,7 @@ pub fn start_proxy(netstack: &BindingNetstack, mut spec: JsProxySpec) -> Result<
             }
             _ => return Err(err("EINVAL: a certificate file needs a key file".into())),
         },
+        "sni" => Server::sni(opts, bind()?).map_err(io)?,
         "forward" => {
             let host = target_host(spec.host.take(), "forward")?;
             Server::forward(opts, bind()?, host, port16(spec.port, "forward")?).map_err(io)?

@@ -7,6 +7,7 @@
 //! - [`Server::socks5`]: RFC 1928 CONNECT and UDP ASSOCIATE, with no authentication or RFC 1929
 //!   username/password.
 //! - [`Server::http`]: CONNECT and absolute-URI requests, Basic proxy authentication.
+//! - [`Server::sni`]: TLS pass-through to the host a ClientHello names (wireproxy's `[SNI]`).
 //! - [`Reverse::start`]: `-R PORT:HOST:PORT`, a stack port whose connections go to a host address.
 //!
 //! Names are resolved by a [`Resolve`] the caller gives (the tunnel's DNS), never by the system's resolver.
@@ -17,9 +18,14 @@ mod associate;
 pub mod dns;
 pub mod http;
 #[cfg(feature = "servers")]
+mod passthrough;
+#[cfg(feature = "servers")]
 mod relay;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 #[cfg(feature = "servers")]
 mod server;
+pub mod sni;
 pub mod socks5;
 #[cfg(feature = "servers")]
 pub mod stdio;

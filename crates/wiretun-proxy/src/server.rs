@@ -27,6 +27,7 @@ enum Kind {
     Socks5(Option<Credentials>),
     Http(Option<String>),
     Https(Option<String>, Arc<rustls::ServerConfig>),
+    Sni,
 }
 
 impl Server {
@@ -59,6 +60,12 @@ impl Server {
     ) -> io::Result<Server> {
         let expected = auth.map(|c| http::basic_credentials(&c.user, &c.pass));
         Server::start(opts, bind, Kind::Https(expected, tls))
+    }
+
+    /// wireproxy's `[SNI]`: each client's TLS ClientHello names the host it goes to (port 443), and its
+    /// bytes go there untouched (no TLS termination).
+    pub fn sni(opts: Options, bind: SocketAddr) -> io::Result<Server> {
+        Server::start(opts, bind, Kind::Sni)
     }
 
     fn start(opts: Options, bind: SocketAddr, kind: Kind) -> io::Result<Server> {
@@ -188,11 +195,12 @@ fn serve(opts: &Options, kind: &Kind, client: TcpStream) -> io::Result<()> {
             let plain = crate::tls::accept(tls, client, opts.handshake_timeout)?;
             serve_http(opts, expected.as_deref(), plain)
         }
+        Kind::Sni => crate::passthrough::serve(opts, client),
     }
 }
 
 /// Reads until `parse` has a value; returns it and removes the bytes it took from `buf`. `Ok(None)` on EOF.
-fn read_msg<T, E: std::fmt::Display>(
+pub(crate) fn read_msg<T, E: std::fmt::Display>(
     client: &mut TcpStream,
     buf: &mut Vec<u8>,
     cap: usize,

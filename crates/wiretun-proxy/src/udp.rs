@@ -173,14 +173,15 @@ fn new_client(
     Ok(Client { sock, target, seen })
 }
 
-/// A datagram from a socket with a read timeout; `None` when the timeout passed first.
+/// A datagram from a socket with a read timeout; `None` when the timeout passed first, or a signal came
+/// (a read with a timeout is not restarted after one, and the sandbox signals every thread).
 pub(crate) fn recv(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
     match sock.recv_from(buf) {
         Ok(r) => Ok(Some(r)),
         Err(e)
             if matches!(
                 e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
             ) =>
         {
             Ok(None)

@@ -12,10 +12,8 @@ use std::time::Duration;
 use wiretun_netstack::OsStream;
 use wiretun_proxy::socks5::Host;
 use wiretun_proxy::{Options, Resolve, Server, Strategy};
-use wiretun_rootless::Rootless;
 
 mod common;
-
 
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + i / 251) as u8).collect()

@@ -41,14 +41,18 @@ pub fn linked(tag: &str) -> (Rootless, Rootless) {
 /// [`linked`], with an echo server on B's port 80 (kept while the listener lives).
 pub fn linked_with_echo(tag: &str) -> (Rootless, Rootless, wiretun_netstack::Listener) {
     let (a, b) = linked(tag);
-    let echo = b
-        .stack()
-        .listen_tcp_with("[::]:80".parse().unwrap(), |conn| {
+    let echo = echo_on(&b, "[::]:80");
+    (a, b, echo)
+}
+
+/// A TCP echo server on `b`'s stack at `addr`, kept while the listener lives.
+pub fn echo_on(b: &Rootless, addr: &str) -> wiretun_netstack::Listener {
+    b.stack()
+        .listen_tcp_with(addr.parse().unwrap(), |conn| {
             let os = conn.splice_pair(|_| {}).unwrap();
             std::thread::spawn(move || tcp_echo(os));
         })
-        .unwrap();
-    (a, b, echo)
+        .unwrap()
 }
 
 /// A UDP echo on B's stack at `addr` that answers `echo:<sender port>:<payload>`, so a test sees which
