@@ -176,7 +176,7 @@ export function loadNative<T>(io: LoaderIo): { binding: T; file: string } {
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0];
+  return text.split('\n')[0].replace(/\.+$/, '');
 }
 
 /** Where `npm run build:native` puts this host's binary (native/wiretun.<platform>.node), built or not. */

@@ -188,7 +188,7 @@ test_darwin() {
 # win32 (mingw): the DLL imports only from Windows' own DLLs and node.exe (N-API), never mingw's runtime DLLs
 # (libgcc_s, libwinpthread), which a Windows machine does not have; then node.exe under wine runs the CLI and
 # the smoke test. TUN mode needs the wintun driver, which wine cannot load.
-WINDOWS_DLLS='^(kernel32|ntdll|ws2_32|bcrypt|bcryptprimitives|advapi32|userenv|iphlpapi|msvcrt|shell32|ole32|oleaut32|api-ms-win-[a-z0-9-]+)\.dll$'
+WINDOWS_DLLS='^(kernel32|ntdll|ws2_32|bcrypt|bcryptprimitives|advapi32|userenv|iphlpapi|msvcrt|setupapi|shell32|ole32|oleaut32|api-ms-win-[a-z0-9-]+)\.dll$'
 test_win32_gnu() {
   local platform=$1 app=$2 file=npm/$1/wiretun.$1.node dlls
   dlls=$(x86_64-w64-mingw32-objdump -p "$file" | sed -n 's/.*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)

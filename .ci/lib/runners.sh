@@ -13,7 +13,7 @@ arm64_node_json() { printf '["qemu-aarch64","-L","%s","%s/node"]' "$ARM64_SYSROO
 on_arm64() { qemu-aarch64 -L "$ARM64_SYSROOT" "$NODE_ARM64/node" "$@"; }
 
 # Wine: its own prefix in the toolchain cache (made once, set to Windows 10), quiet, and the ProcessPrng shim
-# beside node.exe (test/platforms/wine/bcryptprimitives.c says why).
+# (test/platforms/wine/bcryptprimitives.c says why).
 wine_setup() {
   export WINEPREFIX=$TOOLCHAINS/wine WINEDEBUG=-all
   if [[ ! -f $WINEPREFIX/.win10 ]]; then
@@ -22,12 +22,15 @@ wine_setup() {
     /usr/lib/wine/wineserver -w
     : >"$WINEPREFIX/.win10"
   fi
-  local shim=$NODE_WIN/bcryptprimitives.dll src=test/platforms/wine/bcryptprimitives.c
+  # In system32, where real Windows has it: Node loads addons with LOAD_WITH_ALTERED_SEARCH_PATH, so their
+  # imports are not looked for beside node.exe.
+  local shim=$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll src=test/platforms/wine/bcryptprimitives.c
   if [[ ! -f $shim || $shim -ot $src ]]; then
     x86_64-w64-mingw32-gcc -O2 -shared -o "$shim" "$src" -ladvapi32
   fi
 }
-winpath() { "$WINE" winepath -w "$1" 2>/dev/null; }
+# Wine maps drive Z: to the root of the Linux file system.
+winpath() { local p=${1//\//\\}; echo "Z:$p"; }
 # node.exe under wine cannot write to a pipe (EBADF): its output goes through a file, printed afterwards.
 on_win() {
   local out rc=0 args=() a

