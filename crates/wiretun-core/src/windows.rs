@@ -30,7 +30,7 @@ pub(crate) mod tun_io {
             ))
         }
 
-        pub fn packets(&self, _n: usize) -> impl Iterator<Item = &[u8]> {
+        pub fn packets(&mut self, _n: usize, _mtu: usize) -> impl Iterator<Item = &[u8]> {
             std::iter::empty()
         }
     }
