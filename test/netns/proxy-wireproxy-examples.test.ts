@@ -152,8 +152,11 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
 
   it('lets a peer connect to it on ListenPort (a peer without Endpoint)', async () => {
     await withProxy('listen.conf', 1, async () => {
-      // The server is the one to dial: it is told where this proxy listens, and connects first.
-      await wg(pair.srv.ns, ['set', pair.iface.name, 'peer', publicKeyFromPrivate(pair.clientKey), 'endpoint', `${pair.cli.v4}:5400`]);
+      // The server is the one to dial: it is told where this proxy listens, and connects first. The peer is
+      // added afresh, as to a new wireproxy: a session with an earlier proxy would be kept until it timed out.
+      const peer = ['peer', publicKeyFromPrivate(pair.clientKey)];
+      await wg(pair.srv.ns, ['set', pair.iface.name, ...peer, 'remove']);
+      await wg(pair.srv.ns, ['set', pair.iface.name, ...peer, 'allowed-ips', `${CLIENT.v4}/32,${CLIENT.v6}/128`, 'endpoint', `${pair.cli.v4}:5400`]);
       expect(await body([`http://${CLIENT.v4}:3422/`], pair.srv.ns)).toBe('local 25545');
     });
   });
