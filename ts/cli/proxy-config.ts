@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/wgquick';
 import type { NativeProxySpec } from '../native';
-import { Env, expandValue, takesEnv } from './proxy-env';
+import { Env, expandValue, iniValue, takesEnv } from './proxy-env';
 
 export type ProxyKind = 'socks5' | 'http' | 'sni' | 'forward' | 'udp-forward' | 'reverse' | 'stdio';
 
@@ -59,7 +59,7 @@ const CHECK_ALIVE_KEYS = new Set(['checkalive', 'checkaliveinterval']);
 export function isWireproxyConfig(text: string): boolean {
   return text.split(/\r?\n/).some((raw) => {
     const line = raw.trim().toLowerCase();
-    const m = /^\[([^\]]*)\]$/.exec(line);
+    const m = /^\[([^\]]*)\]\s*(?:[#;].*)?$/.exec(line);
     if (m) return Object.hasOwn(KEYS, m[1].trim()) || Object.hasOwn(NOT_YET, m[1].trim());
     return /^(wgconfig|checkalive|checkaliveinterval)\s*=/.test(line);
   });
@@ -99,7 +99,8 @@ export function parseTarget(value: string, fail: (msg: string) => never): { host
 }
 
 /** Parses a wireproxy file. `file` names it in errors; a relative WGConfig is taken relative to `dir`; `$VAR`
- * values of the listener sections and CheckAlive come from `env` (the wg-quick part's: parseWireproxyWg). */
+ * values of the listener sections and CheckAlive come from `env` (the wg-quick part's: parseWireproxyWg).
+ * Values are read as wireproxy reads them (iniValue: inline comments, quotes). */
 export function parseWireproxy(text: string, file: string, dir: string, env: Env = process.env): ProxyPlan {
   const lines = text.split(/\r?\n/);
   const wgLines: string[] = [];
@@ -108,7 +109,6 @@ export function parseWireproxy(text: string, file: string, dir: string, env: Env
   let section: string | undefined;
   let current: { kind: string; line: number; values: Map<string, { value: string; line: number }> } | undefined;
   let resolve: ResolveStrategy | undefined;
-  const alive = new Map<string, { value: string; line: number }>();
   const finish = (): void => {
     if (current?.kind === 'resolve') resolve = toResolve(current.values, file, current.line, resolve !== undefined);
     else if (current) listeners.push(toListener(current.kind, current.values, file, current.line, dir));
@@ -117,7 +117,7 @@ export function parseWireproxy(text: string, file: string, dir: string, env: Env
   lines.forEach((raw, i) => {
     const line = raw.replace(/^\s+|\s+$/g, '');
     const n = i + 1;
-    const header = /^\[([^\]]*)\]$/.exec(line);
+    const header = /^\[([^\]]*)\]\s*(?:[#;].*)?$/.exec(line);
     if (header) {
       finish();
       section = header[1].trim().toLowerCase();
@@ -134,7 +134,7 @@ export function parseWireproxy(text: string, file: string, dir: string, env: Env
     const eq = line.indexOf('=');
     if (eq < 0) throw new ConfigError(`${line}: expected Key = Value`, { file, line: n });
     const key = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).trim();
+    const value = iniValue(line.slice(eq + 1));
     if (section === undefined) {
       if (key.toLowerCase() !== 'wgconfig') throw new ConfigError(`${key}: unknown key before any section (only WGConfig)`, { file, line: n, key });
       if (value === '') throw new ConfigError(`${key}: a path is required`, { file, line: n, key });
@@ -146,25 +146,19 @@ export function parseWireproxy(text: string, file: string, dir: string, env: Env
       const v = takesEnv(current.kind, key) ? expandValue(value, { file, line: n, key }, env) : value;
       current.values.set(key.toLowerCase(), { value: v, line: n });
       wgLines.push('');
-    } else if (section === 'interface' && CHECK_ALIVE_KEYS.has(key.toLowerCase())) {
-      // wireproxy's own [Interface] keys: kept out of the wg-quick part.
-      if (alive.has(key.toLowerCase())) throw new ConfigError(`${key}: given twice`, { file, line: n, key });
-      const v = takesEnv(section, key) ? expandValue(value, { file, line: n, key }, env) : value;
-      alive.set(key.toLowerCase(), { value: v, line: n });
-      wgLines.push('');
     } else {
       wgLines.push(raw);
     }
   });
   finish();
+  const { text: wgText, checkAlive } = takeCheckAlive(wgLines.join('\n'), file, env);
   // An [Interface] holding only CheckAlive keys goes with WGConfig; any wg-quick key makes the part inline.
-  const inline = wgLines.some((l) => l.trim() !== '' && !/^\[/.test(l));
+  const inline = wgText.split('\n').some((l) => l.trim() !== '' && !/^\[/.test(l));
   if (wgPath !== undefined && inline) throw new ConfigError('WGConfig and an inline [Interface]/[Peer]: give one of them', { file });
   if (wgPath === undefined && !inline) throw new ConfigError('no WireGuard config: a root WGConfig = path or an [Interface] section', { file });
   if (listeners.length === 0) throw new ConfigError('no listeners: add [Socks5], [http], [TCPClientTunnel] or [TCPServerTunnel]', { file });
-  const checkAlive = toCheckAlive(alive, file);
   return {
-    wg: wgPath !== undefined ? { path: wgPath, wireproxy: true } : { text: wgLines.join('\n'), file },
+    wg: wgPath !== undefined ? { path: wgPath, wireproxy: true } : { text: wgText, file },
     listeners,
     ...(resolve !== undefined ? { resolve } : {}),
     ...(checkAlive ? { checkAlive } : {}),
@@ -180,6 +174,30 @@ function toResolve(values: Map<string, { value: string; line: number }>, file: s
     throw new ConfigError(`ResolveStrategy: ${JSON.stringify(v.value)} is not auto, ipv4 or ipv6`, { file, line: v.line, key: 'ResolveStrategy' });
   }
   return strategy;
+}
+
+/**
+ * CheckAlive and CheckAliveInterval taken out of the [Interface] of a wireproxy file's wg-quick part, or of
+ * the file its WGConfig names (wireproxy reads every [Interface] key from that file): the text without them
+ * (their lines blank, so line numbers hold) and what they ask for.
+ */
+export function takeCheckAlive(text: string, file: string, env: Env = process.env): { text: string; checkAlive?: CheckAlive } {
+  const alive = new Map<string, { value: string; line: number }>();
+  let section = '';
+  const lines = text.split('\n').map((raw, i) => {
+    const header = /^\s*\[([^\]]*)\]/.exec(raw);
+    if (header) section = header[1].trim().toLowerCase();
+    const eq = raw.indexOf('=');
+    const key = raw.slice(0, Math.max(eq, 0)).trim();
+    if (header || section !== 'interface' || !CHECK_ALIVE_KEYS.has(key.toLowerCase())) return raw;
+    const where = { file, line: i + 1, key };
+    if (alive.has(key.toLowerCase())) throw new ConfigError(`${key}: given twice`, where);
+    const value = iniValue(raw.slice(eq + 1));
+    alive.set(key.toLowerCase(), { value: takesEnv(section, key) ? expandValue(value, where, env) : value, line: i + 1 });
+    return '';
+  });
+  const checkAlive = toCheckAlive(alive, file);
+  return { text: lines.join('\n'), ...(checkAlive ? { checkAlive } : {}) };
 }
 
 function toCheckAlive(values: Map<string, { value: string; line: number }>, file: string): CheckAlive | undefined {

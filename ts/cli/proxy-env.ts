@@ -2,7 +2,9 @@
 // root `WGConfig =` names) and its listener sections:
 // - a value that starts with `$` is read from the environment (`$$` at the start stands for a literal `$`),
 //   for the keys wireproxy reads that way, so keys and passwords can stay out of the file;
-// - a [Peer] without AllowedIPs routes everything (0.0.0.0/0 and ::/0), where wg-quick would give it nothing.
+// - a [Peer] without AllowedIPs routes everything (0.0.0.0/0 and ::/0), where wg-quick would give it nothing;
+// - the values wireproxy reads are read as its INI library reads them: an inline comment starts at the first
+//   `#` or `;`, and one pair of surrounding quotes is dropped.
 // A plain wg-quick file given to `wiretun proxy` keeps wg-quick's meaning: none of this applies to it.
 import { ConfigError, ParseResult } from '../config/wgquick';
 import { parseConfig } from '../config/parse';
@@ -14,7 +16,8 @@ export type Env = Record<string, string | undefined>;
 const ENV_KEYS: Record<string, ReadonlySet<string>> = {
   interface: new Set(['address', 'privatekey', 'dns', 'checkalive']),
   peer: new Set(['publickey', 'allowedips', 'presharedkey']),
-  listener: new Set(['bindaddress', 'target', 'username', 'password']),
+  // [Resolve]'s one key is read the same way, so it is listed with the listener sections' keys.
+  listener: new Set(['bindaddress', 'target', 'username', 'password', 'certfile', 'keyfile', 'resolvestrategy']),
 };
 
 /** Whether `key` (any case) of `section` ('interface', 'peer', or a listener section) takes `$VAR`. */
@@ -36,25 +39,55 @@ export function expandValue(value: string, where: { file: string; line: number; 
   return found;
 }
 
+/** The [Interface] and [Peer] keys wireproxy reads (lowercase), in the inline part or a WGConfig file alike;
+ * the rest of a wg-quick file (PostUp, Table...) it ignores, and they keep wg-quick's syntax here. */
+const WIREPROXY_WG_KEYS: Record<string, ReadonlySet<string>> = {
+  interface: new Set(['address', 'privatekey', 'dns', 'mtu', 'listenport', 'checkalive', 'checkaliveinterval']),
+  peer: new Set(['publickey', 'presharedkey', 'endpoint', 'persistentkeepalive', 'allowedips']),
+};
+
+/** Whether wireproxy reads `key` (any case) in `section` ('interface' or 'peer'). */
+export function wireproxyReads(section: string, key: string): boolean {
+  return Object.hasOwn(WIREPROXY_WG_KEYS, section) && WIREPROXY_WG_KEYS[section].has(key.toLowerCase());
+}
+
 /**
- * The wg-quick part with its `$VAR` values put in place, line for line (so errors keep their line numbers).
- * A variable's value may not hold what would change how the line is read (a line break or a `#`).
+ * A value as wireproxy's INI library (go-ini) reads it: whole when quoted with backticks or triple double
+ * quotes; otherwise cut at the first `#` or `;` (an inline comment, as in its README's own samples) and
+ * trimmed, then one pair of surrounding `"` or `'` dropped.
+ */
+export function iniValue(raw: string): string {
+  const v = raw.trim();
+  for (const q of ['"""', '`']) {
+    const end = v.startsWith(q) ? v.indexOf(q, q.length) : -1;
+    if (end > 0) return v.slice(q.length, end);
+  }
+  const cut = v.search(/[#;]/);
+  const bare = (cut < 0 ? v : v.slice(0, cut)).trim();
+  const quoted = bare.length >= 2 && (bare[0] === '"' || bare[0] === "'") && bare.endsWith(bare[0]);
+  return quoted ? bare.slice(1, -1) : bare;
+}
+
+/**
+ * The wg-quick part with the values wireproxy reads read as it reads them (iniValue, `$VAR`), line for line
+ * (so errors keep their line numbers); `;` comment lines are blank. A variable's value may not hold what
+ * would change how the line is read (a line break or a `#`).
  */
 export function expandWgText(text: string, file: string, env: Env): string {
   let section = '';
   return text.split('\n').map((raw, i) => {
     const line = i + 1;
-    const code = raw.split('#')[0];
-    const header = /^\s*\[([^\]]*)\]\s*$/.exec(code);
+    if (raw.trimStart().startsWith(';')) return '';
+    const header = /^\s*\[([^\]]*)\]\s*(?:[#;].*)?$/.exec(raw);
     if (header) {
       section = header[1].trim().toLowerCase();
-      return raw;
+      return `[${header[1].trim()}]`;
     }
-    const eq = code.indexOf('=');
-    if (eq < 0 || (section !== 'interface' && section !== 'peer')) return raw;
-    const key = code.slice(0, eq).replace(/\s+/g, '');
-    const value = code.slice(eq + 1).trim();
-    if (!value.startsWith('$') || !takesEnv(section, key)) return raw;
+    const eq = raw.indexOf('=');
+    const key = raw.slice(0, Math.max(eq, 0)).replace(/\s+/g, '');
+    if (eq < 0 || !wireproxyReads(section, key)) return raw;
+    const value = iniValue(raw.slice(eq + 1));
+    if (!value.startsWith('$') || !takesEnv(section, key)) return `${key} = ${value}`;
     const expanded = expandValue(value, { file, line, key }, env);
     if (/[\r\n#\0]/.test(expanded)) {
       throw new ConfigError(`${key}: environment variable ${value.slice(1)} holds a line break or "#", which a config value cannot`, { file, line, key });

@@ -17,7 +17,7 @@ import { serveInfo } from './proxy-info';
 import { AliveChecker } from './proxy-alive';
 import { checkTls } from './proxy-tls';
 import { sandboxLine, sandboxPaths } from './proxy-sandbox';
-import { exposureWarning, isWireproxyConfig, parseBind, parseFlag, parseWireproxy, ProxyListener, ProxyPlan } from './proxy-config';
+import { exposureWarning, isWireproxyConfig, parseBind, parseFlag, parseWireproxy, ProxyListener, ProxyPlan, takeCheckAlive } from './proxy-config';
 import { parseWireproxyWg } from './proxy-env';
 
 const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
@@ -163,13 +163,18 @@ export async function loadPlan(file: string, flags: ProxyListener[]): Promise<Pr
 
 /** The wg-quick part, parsed (errors before anything binds), the tunnel's name and the file it came from. A
  * WGConfig file or an inline part is read as wireproxy reads it ($VAR values, AllowedIPs defaulting to
- * everything). */
+ * everything); a WGConfig file's CheckAlive keys go into the plan, as wireproxy reads them from there. */
 async function wgConfig(plan: ProxyPlan): Promise<{ config: WgQuickConfig; name: string; file: string }> {
   if ('path' in plan.wg) {
     const located = await readConfigFile(plan.wg.path);
     const text = located.data.toString('utf8');
-    const config = plan.wg.wireproxy ? parseWireproxyWg(text, located.path) : parseConfig(text, { file: located.path });
-    return { config, name: located.interfaceName, file: located.path };
+    if (!plan.wg.wireproxy) return { config: parseConfig(text, { file: located.path }), name: located.interfaceName, file: located.path };
+    const { text: wgText, checkAlive } = takeCheckAlive(text, located.path);
+    if (checkAlive && plan.checkAlive) {
+      throw new ConfigError(`CheckAlive: given at ${checkAlive.where} and at ${plan.checkAlive.where}: give it in one file`);
+    }
+    if (checkAlive) plan.checkAlive = checkAlive;
+    return { config: parseWireproxyWg(wgText, located.path), name: located.interfaceName, file: located.path };
   }
   const name = path.basename(plan.wg.file).replace(/\.[^.]*$/, '').replace(/[^a-zA-Z0-9_=+.-]/g, '').slice(0, 15);
   return { config: parseWireproxyWg(plan.wg.text, plan.wg.file), name: name || 'proxy', file: plan.wg.file };

@@ -121,11 +121,12 @@ export interface Running {
   exit: Promise<number | null>;
 }
 
-/** `wiretun proxy ARGS` in the client namespace as nobody (with `env` added to this process's environment);
- * resolves once stderr has announced `listeners` listeners ("<kind> on <addr>" lines), rejects if it exits
- * first. */
-export async function startProxy(pair: RootlessPair, args: string[], listeners: number, opts: { nofile?: number; env?: Record<string, string> } = {}): Promise<Running> {
-  const spawnOpts: SpawnOptions = { stdio: ['ignore', 'ignore', 'pipe'], cwd: '/', env: { ...process.env, ...opts.env } };
+/** `wiretun proxy ARGS` in the client namespace as nobody (with `env` added to this process's environment;
+ * `stdio`: its stdin and stdout are pipes, for a [STDIOTunnel]); resolves once stderr has announced
+ * `listeners` listeners ("<kind> on <addr>" lines), rejects if it exits first. */
+export async function startProxy(pair: RootlessPair, args: string[], listeners: number, opts: { nofile?: number; env?: Record<string, string>; stdio?: boolean } = {}): Promise<Running> {
+  const io = opts.stdio ? 'pipe' : 'ignore';
+  const spawnOpts: SpawnOptions = { stdio: [io, io, 'pipe'], cwd: '/', env: { ...process.env, ...opts.env } };
   const child = spawn('ip', ['netns', 'exec', pair.cli.ns, ...asNobody([process.execPath, WIRETUN_CLI, 'proxy', ...args], opts)], spawnOpts);
   let text = '';
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
