@@ -142,13 +142,15 @@ loader_picks() {
 # The workspace's own crates (not the napi binding), their tests built for TRIPLE with zig and run.
 RUST_TEST_CRATES=(-p wiretun-core -p wiretun-netstack -p wiretun-proxy -p wiretun-rootless)
 rust_tests_for() {
-  local platform=$1 triple=$2 log=$tmp/rust-$1.log var runner=()
+  local platform=$1 triple=$2 log=$tmp/rust-$1.log var runner=() skip=()
   var=$(tr 'a-z-' 'A-Z_' <<<"$triple")
-  [[ $triple == aarch64-* ]] && runner=(qemu-aarch64)
+  # Under qemu-user a process's RSS is mostly the emulator's own (its translation cache): the RSS bound
+  # means nothing there.
+  [[ $triple == aarch64-* ]] && runner=(qemu-aarch64) skip=(--skip idle_connections_cost_pages_not_buffers)
   tc_zig
   tc_rust_targets "$triple"
-  if ( ((${#runner[@]})) && export "CARGO_TARGET_${var}_RUNNER=${runner[*]}"; cargo-zigbuild test --target "$triple" "${RUST_TEST_CRATES[@]}" --quiet) >"$log" 2>&1; then
-    record "$platform" "Rust crates' tests for $triple: $(grep -E '^test result' "$log" | awk '{p+=$4; f+=$6} END {print p" passed, "f" failed"}')"
+  if ( ((${#runner[@]})) && export "CARGO_TARGET_${var}_RUNNER=${runner[*]}"; cargo-zigbuild test --target "$triple" "${RUST_TEST_CRATES[@]}" --quiet -- "${skip[@]}") >"$log" 2>&1; then
+    record "$platform" "Rust crates' tests for $triple: $(grep -E '^test result' "$log" | awk '{p+=$4; f+=$6} END {print p" passed, "f" failed"}')${skip[*]:+ (RSS bound skipped under qemu)}"
   else
     tail -40 "$log" >&2
     failed "$platform" "Rust crates' tests for $triple"
