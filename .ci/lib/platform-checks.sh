@@ -87,7 +87,7 @@ test_linux_arm64_gnu() {
   for f in "${UNIT_IN_PROCESS[@]}"; do files+=("test/unit/$f.test.ts"); done
   if WIRETUN_NATIVE_PATH=$repo/npm/$platform/wiretun.$platform.node ESBUILD_BINARY_PATH=$repo/node_modules/@esbuild/linux-x64/bin/esbuild \
     on_arm64 node_modules/vitest/vitest.mjs run --pool=threads "${files[@]}" >"$tmp/arm64-unit.log" 2>&1; then
-    record "$platform" "unit suites in-process ($(grep -E '^ +Tests ' "$tmp/arm64-unit.log" | tr -s ' ' | sed 's/^ //'))"
+    record "$platform" "unit suites in-process ($(sed 's/\x1b\[[0-9;]*m//g' "$tmp/arm64-unit.log" | grep -E '^ +Tests ' | tr -s ' ' | sed 's/^ //'))"
   else
     tail -40 "$tmp/arm64-unit.log" >&2
     failed "$platform" "unit suites under qemu"
