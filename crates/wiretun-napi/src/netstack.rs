@@ -261,7 +261,11 @@ impl BindingNetstack {
             .adoptable
             .lock()
             .remove(&port_arg(loopback_port)?)
-            .ok_or_else(|| invalid(format!("no connection waits on loopback port {loopback_port}")))?;
+            .ok_or_else(|| {
+                invalid(format!(
+                    "no connection waits on loopback port {loopback_port}"
+                ))
+            })?;
         let os = pair.adopt(port_arg(peer_port)?).map_err(|e| io_err(&e))?;
         conn.splice(os, log_end);
         Ok(())
@@ -289,14 +293,18 @@ impl BindingNetstack {
             .build()?;
         let listener = self
             .stack
-            .listen_tcp_with(local, move |conn| match match &adoptable {
-                Some(a) => hand_out_loopback(conn, a),
-                None => hand_out(conn),
-            } {
-                Ok(c) => {
-                    tsfn.call(c, ThreadsafeFunctionCallMode::NonBlocking);
+            .listen_tcp_with(local, move |conn| {
+                match match &adoptable {
+                    Some(a) => hand_out_loopback(conn, a),
+                    None => hand_out(conn),
+                } {
+                    Ok(c) => {
+                        tsfn.call(c, ThreadsafeFunctionCallMode::NonBlocking);
+                    }
+                    Err(e) => {
+                        log::debug!("netstack: could not hand out an accepted connection: {e}")
+                    }
                 }
-                Err(e) => log::debug!("netstack: could not hand out an accepted connection: {e}"),
             })
             .map_err(|e| io_err(&e))?;
         let local = listener.local_addr();

@@ -3,9 +3,9 @@
 
 use std::io::{self, Read};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 
@@ -207,7 +207,9 @@ impl LoopbackPair {
         let until = Instant::now() + ADOPT_WAIT;
         while Instant::now() < until {
             match self.listener.accept() {
-                Ok((s, from)) if from.ip().is_loopback() && from.port() == peer_port => return Ok(s.into()),
+                Ok((s, from)) if from.ip().is_loopback() && from.port() == peer_port => {
+                    return Ok(s.into())
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     std::thread::sleep(Duration::from_millis(1));

@@ -261,9 +261,9 @@ impl TcpTable {
                 return Ingress::Plain;
             }
             let tx_empty = cx.sockets.get::<tcp::Socket>(conn.handle).send_queue() == 0;
-            let extra =
-                conn.track
-                    .on_segment(p, self.opts.mss, cx.now, p.dst, p.src, tx_empty);
+            let extra = conn
+                .track
+                .on_segment(p, self.opts.mss, cx.now, p.dst, p.src, tx_empty);
             return if extra.window.is_none() && extra.after.is_empty() {
                 Ingress::Plain
             } else {
