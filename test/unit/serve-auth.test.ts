@@ -186,6 +186,35 @@ describe('wiretun serve: access to every route', () => {
     expect((await readOnly.get('/api/interfaces')).status).toBe(401);
   });
 
+  it('answers a method a path lacks with 405 and the Allow header (RFC 9110), and declares the id form it checks', async () => {
+    let admin: Client;
+    ({ h, admin } = await startLoggedIn());
+    const created = await admin.post(`/api/interfaces/${IFACE}/clients`, { name: 'phone' });
+    const doc = (await admin.get('/api/openapi.json')).json;
+    const ops = operations(doc);
+    const ids = { client: created.json.id as string, token: 1 };
+    let tried = 0;
+    for (const [p, methods] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      const have = Object.keys(methods).map((m) => m.toUpperCase());
+      const allow = [...new Set([...have, ...(have.includes('GET') ? ['HEAD'] : [])])].sort().join(', ');
+      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => !have.includes(m))) {
+        const res = await admin.request(method, concrete(p, ids));
+        expect(res.status, `${method} ${p}`).toBe(405);
+        expect(res.headers.get('allow'), `${method} ${p}`).toBe(allow);
+        tried++;
+      }
+    }
+    expect(tried).toBeGreaterThan(20);
+    const idParams = (ops as unknown as { parameters: { name: string; schema: { pattern?: string } }[] }[]).flatMap((o) =>
+      o.parameters.filter((q) => q.name === 'id'),
+    );
+    expect(idParams.length).toBeGreaterThanOrEqual(6);
+    for (const q of idParams) {
+      expect(new RegExp(q.schema.pattern ?? '^$').test(ids.client)).toBe(true);
+      expect(new RegExp(q.schema.pattern ?? '.*').test('not-a-key')).toBe(false);
+    }
+  });
+
   it('puts no private key in any answer but the .conf', async () => {
     let admin: Client;
     ({ h, admin } = await startLoggedIn());

@@ -92,12 +92,15 @@ export class Router {
 
   /** The route for a request, its path parameters, or a 404/405. */
   match(method: string, pathname: string): { route: Route; params: Record<string, string> } {
-    let pathMatched = false;
+    const allowed = new Set<string>();
     for (const c of this.compiled) {
       const m = c.pattern.exec(pathname);
       if (!m) continue;
-      pathMatched = true;
-      if (c.route.method !== method && !(method === 'HEAD' && c.route.method === 'GET')) continue;
+      if (c.route.method !== method && !(method === 'HEAD' && c.route.method === 'GET')) {
+        allowed.add(c.route.method);
+        if (c.route.method === 'GET') allowed.add('HEAD');
+        continue;
+      }
       const params: Record<string, string> = {};
       c.names.forEach((n, i) => {
         try {
@@ -108,7 +111,11 @@ export class Router {
       });
       return { route: c.route, params };
     }
-    if (pathMatched) throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${pathname}`);
+    // RFC 9110 §15.5.6: a 405 names the methods the resource does allow.
+    if (allowed.size) {
+      const allow = [...allowed].sort().join(', ');
+      throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${pathname}`, undefined, { Allow: allow });
+    }
     throw notFound(`no route ${pathname}`);
   }
 }

@@ -34,8 +34,14 @@ function security(r: Route): Record<string, string[]>[] {
   }
 }
 
+/** Path parameters whose form the server checks (values.ts), so that a client generated from the document, or
+ * a fuzzer, knows it. */
+const PATH_PARAMS: Record<string, Record<string, unknown>> = {
+  id: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: "a client's public key in base64url" },
+};
+
 function operation(r: Route): Record<string, unknown> {
-  const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: PATH_PARAMS[m[1]] ?? { type: 'string' } }));
   for (const [name, schema] of Object.entries(r.query ?? {})) params.push({ name, in: 'query', required: false, schema } as never);
   const status = String(r.response?.status ?? 200);
   const ok: Record<string, unknown> = { description: r.response?.description ?? 'success' };
