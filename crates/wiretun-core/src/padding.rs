@@ -7,7 +7,7 @@
 //! wireguard-go do), so a peer of any of them reads the packet unchanged.
 
 /// The WireGuard paper's padding multiple.
-const MULTIPLE: usize = 16;
+pub(crate) const MULTIPLE: usize = 16;
 
 /// The length `len` bytes of plaintext are padded to under `mtu` (0: unknown, no cap). A packet longer than
 /// the MTU (which the TUN should not give) pads its remainder modulo the MTU, as the kernel does, so the
