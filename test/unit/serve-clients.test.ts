@@ -144,7 +144,7 @@ describe('wiretun serve: clients', () => {
     expect(file()).not.toContain(a.publicKey);
     expect(file()).not.toContain(b.publicKey);
     expect(h.live.devices.get(IFACE)!.peers).toEqual([]);
-    expect(h.app.store.client(IFACE, a.publicKey)).toBeUndefined();
+    expect(await h.app.store.client(IFACE, a.publicKey)).toBeUndefined();
     expect((await admin.del(`${api}/clients/${a.id}`)).status).toBe(404);
   });
 

@@ -13,45 +13,60 @@ beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'wiretun-db-'));
   db = Database.open(path.join(dir, 't.db'));
 });
-afterEach(() => {
-  try {
-    db.close();
-  } catch {
+afterEach(async () => {
+  await db.close().catch(() => {
     /* closed by the test */
-  }
+  });
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('BindingDatabase', () => {
-  it('opens in WAL mode, 0600, and round-trips null, integers, reals, text, blobs and bigints', () => {
+  it('opens in WAL mode, 0600, and round-trips null, integers, reals, text, blobs and bigints', async () => {
     expect(statSync(path.join(dir, 't.db')).mode & 0o777).toBe(0o600);
-    expect(db.get<{ journal_mode: string }>('PRAGMA journal_mode')!.journal_mode).toBe('wal');
-    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v)');
+    expect((await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))!.journal_mode).toBe('wal');
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v)');
     const values = [null, 42, -7, 1.5, 'naïve "text"', Buffer.from([0, 1, 255]), 2n ** 60n, 2 ** 53 - 1];
-    for (const v of values) db.run('INSERT INTO t (v) VALUES (?)', v);
-    const back = db.all<{ id: number; v: unknown }>('SELECT id, v FROM t ORDER BY id');
+    for (const v of values) await db.run('INSERT INTO t (v) VALUES (?)', v);
+    const back = await db.all<{ id: number; v: unknown }>('SELECT id, v FROM t ORDER BY id');
     expect(back.map((r) => r.v)).toEqual([null, 42, -7, 1.5, 'naïve "text"', Buffer.from([0, 1, 255]), 2n ** 60n, 2 ** 53 - 1]);
     expect(Object.keys(back[0])).toEqual(['id', 'v']);
-    const r = db.run('UPDATE t SET v = ? WHERE id > ?', 'x', 6);
-    expect(r).toEqual({ changes: 2, lastInsertRowid: 8 });
-    expect(db.get('SELECT * FROM t WHERE id = ?', 99)).toBeUndefined();
+    const r = await db.run('UPDATE t SET v = ? WHERE id > ?', 'x', 6);
+    expect(r).toMatchObject({ changes: 2 });
+    expect(await db.get('SELECT * FROM t WHERE id = ?', 99)).toBeUndefined();
+    expect(await db.get('INSERT INTO t (v) VALUES (?) RETURNING id', true)).toEqual({ id: 9 });
   });
 
-  it('maps failures to coded errors and rolls a failed transaction back', () => {
-    db.exec('CREATE TABLE u (k TEXT PRIMARY KEY)');
-    db.run('INSERT INTO u VALUES (?)', 'a');
-    expect(() => db.run('INSERT INTO u VALUES (?)', 'a')).toThrow(expect.objectContaining({ code: 'ECONSTRAINT' }));
-    expect(() => db.run('NOT SQL')).toThrow(expect.objectContaining({ code: 'ESQLITE' }));
-    expect(() =>
-      db.transaction(() => {
-        db.run('INSERT INTO u VALUES (?)', 'b');
+  it('maps failures to coded errors and rolls a failed transaction back', async () => {
+    await db.exec('CREATE TABLE u (k TEXT PRIMARY KEY)');
+    await db.run('INSERT INTO u VALUES (?)', 'a');
+    await expect(db.run('INSERT INTO u VALUES (?)', 'a')).rejects.toThrow(expect.objectContaining({ code: 'ECONSTRAINT' }));
+    await expect(db.run('NOT SQL')).rejects.toThrow(expect.objectContaining({ code: 'ESQLITE' }));
+    await expect(
+      db.transaction(async () => {
+        await db.run('INSERT INTO u VALUES (?)', 'b');
         throw new Error('changed my mind');
       }),
-    ).toThrow('changed my mind');
-    expect(db.all('SELECT k FROM u')).toEqual([{ k: 'a' }]);
-    expect(() => db.run('INSERT INTO u VALUES (?)', 2n ** 70n)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    db.close();
-    expect(() => db.get('SELECT 1')).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    ).rejects.toThrow('changed my mind');
+    expect(await db.all('SELECT k FROM u')).toEqual([{ k: 'a' }]);
+    await expect(db.run('INSERT INTO u VALUES (?)', 2n ** 70n)).rejects.toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    await db.close();
+    await expect(db.get('SELECT 1')).rejects.toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
+  it('keeps statements of other requests out of an open transaction: they wait for it, and survive its rollback', async () => {
+    await db.exec('CREATE TABLE u (k TEXT PRIMARY KEY)');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const tx = db.transaction(async () => {
+      await db.run('INSERT INTO u VALUES (?)', 'inside');
+      await held;
+      throw new Error('rolled back');
+    });
+    const outside = db.run('INSERT INTO u VALUES (?)', 'outside');
+    release();
+    await expect(tx).rejects.toThrow('rolled back');
+    await outside;
+    expect(await db.all('SELECT k FROM u')).toEqual([{ k: 'outside' }]);
   });
 });
 

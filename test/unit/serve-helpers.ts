@@ -115,7 +115,7 @@ export async function start(opts: Partial<AppOptions> & { dir?: string; live?: F
   }
   const live = opts.live ?? new FakeLive();
   const clock = opts.clock ?? new Clock();
-  const app = new App({ stateDir, configDir, live, now: clock.now, sampleSeconds: 0, log: () => {}, ...opts });
+  const app = await App.open({ stateDir, configDir, live, now: clock.now, sampleSeconds: 0, log: () => {}, ...opts });
   const server = await listen(app, { host: '127.0.0.1', port: 0 });
   const h: Harness = {
     dir,

@@ -95,7 +95,7 @@ describe('wiretun serve: traffic history', () => {
     expect(day.points).toHaveLength(288);
     expect(day.points.reduce((s: number, p: { rx: number }) => s + p.rx, 0)).toBe(rx);
     // Rows older than an hour were folded into 5-minute rows.
-    const tiers = h.app.store.db.all<{ step: number; n: number }>('SELECT step, COUNT(*) AS n FROM samples GROUP BY step ORDER BY step');
+    const tiers = await h.app.store.db.all<{ step: number; n: number }>('SELECT step, COUNT(*) AS n FROM samples GROUP BY step ORDER BY step');
     expect(tiers.map((t) => t.step)).toEqual([10, 300]);
     expect(tiers[0].n).toBeLessThanOrEqual(361);
     // A restart keeps the history and takes the next delta against the stored counters.
@@ -129,7 +129,7 @@ describe('wiretun serve: traffic history', () => {
     expect(day.points.reduce((s: number, p: { rx: number }) => s + p.rx, 0)).toBe(7300);
     h.clock.advance(32 * 86400_000);
     await h.app.tick();
-    expect(h.app.store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM samples')!.n).toBe(0);
+    expect((await h.app.store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM samples'))!.n).toBe(0);
   });
 });
 

@@ -42,10 +42,10 @@ function readStdin(): string {
 
 async function setPassword(stateDir: string): Promise<number> {
   const { App } = await import('../serve/app');
-  const app = new App({ stateDir, sampleSeconds: 0, names: [], live: undefined, configDir: '/nonexistent' });
+  const app = await App.open({ stateDir, sampleSeconds: 0, names: [], live: undefined, configDir: '/nonexistent' });
   try {
     await app.auth.setPassword(readStdin());
-    app.auth.deleteOtherSessions('');
+    await app.auth.deleteOtherSessions('');
     process.stderr.write(`wiretun serve: admin password set in ${stateDir}; every session was ended\n`);
     return 0;
   } catch (err) {
@@ -109,7 +109,7 @@ export async function run(argv: string[]): Promise<number> {
   const { listen: start } = await import('../serve/server');
   let app: App;
   try {
-    app = new App({ stateDir, names: positionals, metricsToken });
+    app = await App.open({ stateDir, names: positionals, metricsToken });
   } catch (err) {
     process.stderr.write(`wiretun serve: ${(err as Error).message}\n`);
     return 1;

@@ -49,18 +49,25 @@ export class App {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
 
-  constructor(opts: AppOptions) {
-    this.now = opts.now ?? Date.now;
-    this.log = opts.log ?? ((line) => process.stderr.write(`wiretun serve: ${line}\n`));
+  /** Opens the store in the state directory and sets up the console; close() undoes it. */
+  static async open(opts: AppOptions): Promise<App> {
     // mkdir's mode passes through the umask and leaves an existing directory alone: chmod either way.
     mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
     chmodSync(opts.stateDir, 0o700);
-    this.store = Store.open(path.join(opts.stateDir, 'serve.db'));
+    const store = await Store.open(path.join(opts.stateDir, 'serve.db'));
+    const app = new App(opts, store);
+    app.setupCode = (await app.auth.hasPassword()) ? undefined : randomBytes(16).toString('hex');
+    return app;
+  }
+
+  private constructor(opts: AppOptions, store: Store) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? ((line) => process.stderr.write(`wiretun serve: ${line}\n`));
+    this.store = store;
     this.auth = new Auth(this.store, this.now, opts.metricsToken);
     this.interfaces = new Interfaces({ configDir: opts.configDir, names: opts.names, live: opts.live ?? realLive() });
     this.history = new History(this.store, this.now);
     this.clients = new Clients(this.interfaces, this.store, this.history, this.now);
-    this.setupCode = this.auth.hasPassword() ? undefined : randomBytes(16).toString('hex');
     const routes: Route[] = [...accountRoutes(this), ...tokenRoutes(this), ...interfaceRoutes(this), ...clientRoutes(this), ...qrRoutes(this)];
     routes.push(
       {
@@ -102,12 +109,12 @@ export class App {
           this.history.down(iface);
           continue;
         }
-        this.history.record(
+        await this.history.record(
           iface,
           live.peers.map((p) => ({ publicKey: p.publicKey.toString('base64'), rxBytes: p.rxBytes, txBytes: p.txBytes })),
         );
       }
-      this.history.downsample();
+      await this.history.downsample();
       const expired = await this.clients.expire();
       if (expired) this.log(`disabled ${expired} expired client(s)`);
     } catch (err) {
@@ -118,6 +125,6 @@ export class App {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.ticking;
-    this.store.close();
+    await this.store.close();
   }
 }

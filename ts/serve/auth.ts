@@ -74,72 +74,72 @@ export class Auth {
     this.limiter = new LoginLimiter(now);
   }
 
-  hasPassword(): boolean {
-    return this.store.setting('password') !== undefined;
+  async hasPassword(): Promise<boolean> {
+    return (await this.store.setting('password')) !== undefined;
   }
 
   async setPassword(password: string): Promise<void> {
     if (password.length < MIN_PASSWORD_LENGTH) {
       throw new ApiError(400, 'invalid', `the password needs at least ${MIN_PASSWORD_LENGTH} characters`, 'password');
     }
-    this.store.setSetting('password', await serveBinding().argon2idHash(password));
+    await this.store.setSetting('password', await serveBinding().argon2idHash(password));
   }
 
   async checkPassword(password: string): Promise<boolean> {
-    const hash = this.store.setting('password');
+    const hash = await this.store.setting('password');
     return hash !== undefined && (await serveBinding().argon2idVerify(hash, password));
   }
 
-  createSession(): SessionInfo {
+  async createSession(): Promise<SessionInfo> {
     const cookie = randomToken();
     const csrf = randomToken();
     const now = this.now();
     const expiresAt = now + SESSION_TTL_MS;
-    this.store.db.run('INSERT INTO sessions (id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?)', sha256(cookie), csrf, now, expiresAt);
-    this.store.db.run('DELETE FROM sessions WHERE expires_at <= ?', now);
+    await this.store.db.run('INSERT INTO sessions (id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?)', sha256(cookie), csrf, now, expiresAt);
+    await this.store.db.run('DELETE FROM sessions WHERE expires_at <= ?', now);
     return { cookie, csrf, expiresAt };
   }
 
-  deleteSession(id: string): void {
-    this.store.db.run('DELETE FROM sessions WHERE id = ?', id);
+  async deleteSession(id: string): Promise<void> {
+    await this.store.db.run('DELETE FROM sessions WHERE id = ?', id);
   }
 
   /** Every session but `keep` ends (after a password change). */
-  deleteOtherSessions(keep: string): void {
-    this.store.db.run('DELETE FROM sessions WHERE id != ?', keep);
+  async deleteOtherSessions(keep: string): Promise<void> {
+    await this.store.db.run('DELETE FROM sessions WHERE id != ?', keep);
   }
 
-  createToken(name: string, scope: 'read' | 'write'): { id: number; token: string } {
+  async createToken(name: string, scope: 'read' | 'write'): Promise<{ id: number; token: string }> {
     const token = `wt_${randomToken()}`;
-    const { lastInsertRowid } = this.store.db.run(
-      'INSERT INTO tokens (name, hash, scope, created_at) VALUES (?, ?, ?, ?)',
+    const row = await this.store.db.get<{ id: number }>(
+      'INSERT INTO tokens (name, hash, scope, created_at) VALUES (?, ?, ?, ?) RETURNING id',
       name,
       sha256(token),
       scope,
       this.now(),
     );
-    return { id: lastInsertRowid, token };
+    return { id: row!.id, token };
   }
 
   /** Who sent the request: a bearer token, else a session cookie, else nobody. A bad credential is a 401, not
    * anonymous, so that a client learns its token was refused. */
-  identify(req: IncomingMessage): Principal {
+  async identify(req: IncomingMessage): Promise<Principal> {
     const header = req.headers.authorization;
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!m) throw new ApiError(401, 'unauthorized', 'the Authorization header must be "Bearer TOKEN"');
-      const row = this.store.db.get<{ id: number; scope: 'read' | 'write' }>('SELECT id, scope FROM tokens WHERE hash = ?', sha256(m[1]));
+      const row = await this.store.db.get<{ id: number; scope: 'read' | 'write' }>('SELECT id, scope FROM tokens WHERE hash = ?', sha256(m[1]));
       if (!row) {
         if (this.metricsToken !== undefined && sameText(m[1], this.metricsToken)) return { kind: 'anonymous' };
         throw new ApiError(401, 'unauthorized', 'unknown API token');
       }
-      this.store.db.run('UPDATE tokens SET last_used_at = ? WHERE id = ?', this.now(), row.id);
+      await this.store.db.run('UPDATE tokens SET last_used_at = ? WHERE id = ?', this.now(), row.id);
       return { kind: 'token', tokenId: row.id, scope: row.scope };
     }
     const cookie = parseCookies(req.headers.cookie)[SESSION_COOKIE];
     if (!cookie) return { kind: 'anonymous' };
     const id = sha256(cookie);
-    const row = this.store.db.get<{ csrf: string; expires_at: number }>('SELECT csrf, expires_at FROM sessions WHERE id = ?', id);
+    const row = await this.store.db.get<{ csrf: string; expires_at: number }>('SELECT csrf, expires_at FROM sessions WHERE id = ?', id);
     if (!row || row.expires_at <= this.now()) return { kind: 'anonymous' };
     return { kind: 'session', sessionId: id, csrf: row.csrf, expiresAt: row.expires_at };
   }
@@ -153,11 +153,12 @@ export class Auth {
 
   /** Throws 401/403 unless `who` may use a route of `access`; state-changing session requests need the CSRF
    * header (tokens are not sent by browsers on their own, so they need none). */
-  authorize(access: Access, who: Principal, req: IncomingMessage): void {
+  async authorize(access: Access, who: Principal, req: IncomingMessage): Promise<void> {
     if (access === 'public' || access === 'metrics') return;
     if (who.kind === 'anonymous') {
-      const code = this.hasPassword() ? 'unauthorized' : 'setup_required';
-      throw new ApiError(401, code, this.hasPassword() ? 'log in or send an API token' : 'no admin password is set yet: POST /api/setup');
+      const has = await this.hasPassword();
+      const code = has ? 'unauthorized' : 'setup_required';
+      throw new ApiError(401, code, has ? 'log in or send an API token' : 'no admin password is set yet: POST /api/setup');
     }
     if (who.kind === 'token') {
       if (access === 'admin') throw new ApiError(403, 'forbidden', 'this needs an admin session, not an API token');

@@ -82,9 +82,9 @@ export class Clients {
   ) {}
 
   /** Every client of the file, enabled ones first (file order), then disabled ones. */
-  views(loaded: LoadedConfig, live: DeviceState | undefined): ClientView[] {
+  async views(loaded: LoadedConfig, live: DeviceState | undefined): Promise<ClientView[]> {
     const iface = loaded.interfaceName;
-    const meta = this.store.clients(iface);
+    const meta = await this.store.clients(iface);
     const defaults = this.defaultRoutes(loaded);
     const now = this.now();
     const rows = listPeers(loaded, live).filter((r) => r.inFile);
@@ -134,7 +134,7 @@ export class Clients {
 
   async list(iface: string): Promise<ClientView[]> {
     const loaded = await this.interfaces.load(iface);
-    return this.views(loaded, await this.interfaces.live.device(iface));
+    return await this.views(loaded, await this.interfaces.live.device(iface));
   }
 
   async get(iface: string, id: string): Promise<ClientView> {
@@ -176,11 +176,11 @@ export class Clients {
       const publicKey = plan.peer.publicKey;
       const apply = async () => {
         // The metadata first, so the private key is never lost; undone if the running interface refuses.
-        this.store.putClient({ interface: iface, publicKey, privateKey: plan.privateKey, clientAllowedIps: allowedIps ?? null, expiresAt, createdAt: this.now() });
+        await this.store.putClient({ interface: iface, publicKey, privateKey: plan.privateKey, clientAllowedIps: allowedIps ?? null, expiresAt, createdAt: this.now() });
         try {
           if (live) await this.interfaces.live.addPeer(iface, plan.peer);
         } catch (err) {
-          this.store.deleteClient(iface, publicKey);
+          await this.store.deleteClient(iface, publicKey);
           throw err;
         }
       };
@@ -201,7 +201,7 @@ export class Clients {
     return this.get(iface, id);
   }
 
-  private planUpdate(
+  private async planUpdate(
     loaded: LoadedConfig,
     live: DeviceState | undefined,
     key: string,
@@ -209,7 +209,7 @@ export class Clients {
     body: UpdateClient,
     allowedIps: string[] | null | undefined,
     expiresAt: number | null | undefined,
-  ): EditPlan<void> {
+  ): Promise<EditPlan<void>> {
     const iface = loaded.interfaceName;
     const found = findPeer(loaded.text, key);
     const disabled = found.enabled.length === 0;
@@ -220,7 +220,7 @@ export class Clients {
     if (found.enabled.length + found.disabled.length > 1) {
       throw new ApiError(409, 'conflict', `${loaded.path} has several sections for this client; fix the file first`);
     }
-    const meta = this.store.client(iface, key);
+    const meta = await this.store.client(iface, key);
     let text = loaded.text;
     if (body.name !== undefined && body.name !== place.name) {
       const clash = [...scanDisabledNames(text), ...listPeers(loaded, undefined).map((r) => r.name)].filter((n) => n === body.name);
@@ -266,7 +266,7 @@ export class Clients {
     const psk = sectionPresharedKey(loaded.text, place);
     const apply = async () => {
       if (allowedIps !== undefined || expiresAt !== undefined) {
-        this.store.putClient({
+        await this.store.putClient({
           interface: iface,
           publicKey: key,
           privateKey: meta?.privateKey ?? null,
@@ -298,7 +298,7 @@ export class Clients {
       for (const d of scanDisabled(text).filter((b) => b.publicKey === key).reverse()) text = deleteDisabled(text, d);
       const apply = async () => {
         if (running) await this.interfaces.live.removePeer(iface, key);
-        this.store.deleteClient(iface, key);
+        await this.store.deleteClient(iface, key);
       };
       return { text, apply, result: undefined };
     });
@@ -308,9 +308,9 @@ export class Clients {
   async config(iface: string, id: string): Promise<{ name: string; text: string }> {
     const key = keyOf(id);
     const loaded = await this.interfaces.load(iface);
-    const meta = this.store.client(iface, key);
+    const meta = await this.store.client(iface, key);
     if (!meta?.privateKey) throw notFound(`the console does not have the private key of ${id} (it was not created here)`);
-    const view = this.views(loaded, undefined).find((c) => c.publicKey === key);
+    const view = (await this.views(loaded, undefined)).find((c) => c.publicKey === key);
     if (!view) throw notFound(`no client ${id} on ${iface}`);
     const found = findPeer(loaded.text, key);
     const place = found.enabled[0] ? { ...found.enabled[0], disabled: false } : { ...found.disabled[0], disabled: true };
@@ -341,7 +341,7 @@ export class Clients {
   /** Disables every enabled client whose expiry has passed; returns how many. */
   async expire(): Promise<number> {
     let count = 0;
-    for (const m of this.store.expiredClients(this.now())) {
+    for (const m of await this.store.expiredClients(this.now())) {
       const known = await this.interfaces.known();
       if (!known.has(m.interface)) continue;
       const loaded = await this.interfaces.load(m.interface);

@@ -1,18 +1,19 @@
-// The serve console's SQLite handle: the addon's BindingDatabase (crates/wiretun-napi/src/sqlite.rs) with
-// typed rows and a transaction helper. The file is created 0600 before SQLite opens it, so the WAL and shared-
+// The serve console's SQLite handle: the addon's BindingDatabase (crates/wiretun-napi/src/sqlite.rs) behind the
+// async Sql interface (./sql.ts) the PostgreSQL store shares. The file is created 0600 before SQLite opens it, so the WAL and shared-
 // memory files SQLite makes beside it inherit that mode.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, chmodSync, openSync } from 'node:fs';
 import { native } from '../native';
 import { callNative } from '../errors';
+import { Sql, SqlParam, SqlRow } from './sql';
 
-export type SqlParam = null | number | string | Buffer | bigint;
-export type SqlRow = Record<string, unknown>;
+type NativeParam = null | number | string | Buffer | bigint;
 
 interface NativeDatabase {
   exec(sql: string): void;
-  run(sql: string, params?: SqlParam[]): { changes: number; lastInsertRowid: number };
-  all(sql: string, params?: SqlParam[]): SqlRow[];
-  get(sql: string, params?: SqlParam[]): SqlRow | null;
+  run(sql: string, params?: NativeParam[]): { changes: number; lastInsertRowid: number };
+  all(sql: string, params?: NativeParam[]): SqlRow[];
+  get(sql: string, params?: NativeParam[]): SqlRow | null;
   close(): void;
 }
 
@@ -28,8 +29,12 @@ export function serveBinding(): ServeBinding {
   return native() as unknown as ServeBinding;
 }
 
-export class Database {
-  private depth = 0;
+/** The SQLite side of Sql. One connection serves every request, so statements are queued: a transaction holds
+ * the queue until it ends, and statements that run inside it (found through AsyncLocalStorage) skip the queue. */
+export class Database implements Sql {
+  readonly dialect = 'sqlite' as const;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly inside = new AsyncLocalStorage<true>();
 
   private constructor(private readonly db: NativeDatabase) {}
 
@@ -39,41 +44,51 @@ export class Database {
     return new Database(callNative(() => serveBinding().BindingDatabase.open(file)));
   }
 
-  exec(sql: string): void {
-    callNative(() => this.db.exec(sql));
+  private exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.inside.getStore()) return Promise.resolve().then(fn);
+    const next = this.queue.then(fn);
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
-  run(sql: string, ...params: SqlParam[]): { changes: number; lastInsertRowid: number } {
-    return callNative(() => this.db.run(sql, params));
+  async exec(sql: string): Promise<void> {
+    await this.exclusive(() => callNative(() => this.db.exec(sql)));
   }
 
-  all<T = SqlRow>(sql: string, ...params: SqlParam[]): T[] {
-    return callNative(() => this.db.all(sql, params)) as T[];
+  run(sql: string, ...params: SqlParam[]): Promise<{ changes: number }> {
+    return this.exclusive(() => callNative(() => this.db.run(sql, params.map(toSqlite))));
   }
 
-  get<T = SqlRow>(sql: string, ...params: SqlParam[]): T | undefined {
-    return (callNative(() => this.db.get(sql, params)) as T | null) ?? undefined;
+  all<T = SqlRow>(sql: string, ...params: SqlParam[]): Promise<T[]> {
+    return this.exclusive(() => callNative(() => this.db.all(sql, params.map(toSqlite))) as T[]);
   }
 
-  /** Runs `fn` in one transaction (nested calls join the outer one); rolls back if it throws. Synchronous on
-   * purpose: no other request can interleave its statements. */
-  transaction<T>(fn: () => T): T {
-    if (this.depth > 0) return fn();
-    this.exec('BEGIN IMMEDIATE');
-    this.depth++;
-    try {
-      const out = fn();
-      this.exec('COMMIT');
-      return out;
-    } catch (err) {
-      this.exec('ROLLBACK');
-      throw err;
-    } finally {
-      this.depth--;
-    }
+  get<T = SqlRow>(sql: string, ...params: SqlParam[]): Promise<T | undefined> {
+    return this.exclusive(() => (callNative(() => this.db.get(sql, params.map(toSqlite))) as T | null) ?? undefined);
   }
 
-  close(): void {
-    callNative(() => this.db.close());
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inside.getStore()) return fn();
+    return this.exclusive(() =>
+      this.inside.run(true, async () => {
+        callNative(() => this.db.exec('BEGIN IMMEDIATE'));
+        try {
+          const out = await fn();
+          callNative(() => this.db.exec('COMMIT'));
+          return out;
+        } catch (err) {
+          callNative(() => this.db.exec('ROLLBACK'));
+          throw err;
+        }
+      }),
+    );
   }
+
+  async close(): Promise<void> {
+    await this.exclusive(() => callNative(() => this.db.close()));
+  }
+}
+
+function toSqlite(p: SqlParam): NativeParam {
+  return typeof p === 'boolean' ? Number(p) : p;
 }

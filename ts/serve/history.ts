@@ -43,24 +43,33 @@ export class History {
   ) {}
 
   /** Notes that an interface is down (or unreadable) at this round. */
-  down(iface: string): void {
-    this.watched.add(iface);
+  down(iface: string, source = ''): void {
+    this.watched.add(`${iface}\0${source}`);
   }
 
-  /** Records one sample of an interface's counters. */
-  record(iface: string, peers: PeerCounters[]): void {
-    const watched = this.watched.has(iface);
-    this.watched.add(iface);
+  /** Records one sample of an interface's counters, as one device (`source`: a gateway's name in cluster mode)
+   * counts them. */
+  async record(iface: string, peers: PeerCounters[], source = ''): Promise<void> {
+    const seen = `${iface}\0${source}`;
+    const watched = this.watched.has(seen);
+    this.watched.add(seen);
     const nowMs = this.now();
     const bucket = Math.floor(nowMs / 1000 / SAMPLE_SECONDS) * SAMPLE_SECONDS;
     const db = this.store.db;
-    db.transaction(() => {
+    await db.transaction(async () => {
       for (const p of peers) {
-        const last = db.get<{ rx: number; tx: number }>('SELECT rx, tx FROM counters WHERE interface = ? AND public_key = ?', iface, p.publicKey);
-        db.run(
-          'INSERT INTO counters (interface, public_key, rx, tx) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET rx = excluded.rx, tx = excluded.tx',
+        const last = await db.get<{ rx: number; tx: number }>(
+          'SELECT rx, tx FROM counters WHERE interface = ? AND public_key = ? AND source = ?',
           iface,
           p.publicKey,
+          source,
+        );
+        await db.run(
+          `INSERT INTO counters (interface, public_key, source, rx, tx) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (interface, public_key, source) DO UPDATE SET rx = excluded.rx, tx = excluded.tx`,
+          iface,
+          p.publicKey,
+          source,
           p.rxBytes,
           p.txBytes,
         );
@@ -71,14 +80,14 @@ export class History {
         const from = last ?? { rx: 0, tx: 0 };
         const rx = p.rxBytes >= from.rx ? p.rxBytes - from.rx : p.rxBytes;
         const tx = p.txBytes >= from.tx ? p.txBytes - from.tx : p.txBytes;
-        const key = `${iface}\0${p.publicKey}`;
+        const key = `${iface}\0${p.publicKey}\0${source}`;
         const prev = this.rates.get(key);
         const seconds = prev ? (nowMs - prev.at) / 1000 : SAMPLE_SECONDS;
         this.rates.set(key, { rx: seconds > 0 ? rx / seconds : 0, tx: seconds > 0 ? tx / seconds : 0, at: nowMs });
         if (rx === 0 && tx === 0) continue;
-        db.run(
+        await db.run(
           `INSERT INTO samples (interface, public_key, step, t, rx, tx) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT DO UPDATE SET rx = rx + excluded.rx, tx = tx + excluded.tx`,
+           ON CONFLICT (interface, public_key, step, t) DO UPDATE SET rx = samples.rx + excluded.rx, tx = samples.tx + excluded.tx`,
           iface,
           p.publicKey,
           SAMPLE_SECONDS,
@@ -90,32 +99,38 @@ export class History {
     });
   }
 
-  /** The rate over the last sample, or zeros when the last sample is older than two intervals. */
-  rate(iface: string, publicKey: string): { rx: number; tx: number } {
-    const r = this.rates.get(`${iface}\0${publicKey}`);
-    if (!r || this.now() - r.at > 2.5 * SAMPLE_SECONDS * 1000) return { rx: 0, tx: 0 };
-    return { rx: r.rx, tx: r.tx };
+  /** The rate over the last sample summed over the devices that count it, leaving out samples older than two
+   * intervals. */
+  rate(iface: string, publicKey: string, sources: string[] = ['']): { rx: number; tx: number } {
+    const sum = { rx: 0, tx: 0 };
+    for (const source of sources) {
+      const r = this.rates.get(`${iface}\0${publicKey}\0${source}`);
+      if (!r || this.now() - r.at > 2.5 * SAMPLE_SECONDS * 1000) continue;
+      sum.rx += r.rx;
+      sum.tx += r.tx;
+    }
+    return sum;
   }
 
   /** Folds aged rows into the next tier and drops what is older than the last. */
-  downsample(): void {
+  async downsample(): Promise<void> {
     const nowSec = Math.floor(this.now() / 1000);
     const db = this.store.db;
-    db.transaction(() => {
+    await db.transaction(async () => {
       for (let i = 0; i < TIERS.length; i++) {
         const [step, keep] = TIERS[i];
         const next = TIERS[i + 1];
         if (!next) {
-          db.run('DELETE FROM samples WHERE step = ? AND t < ?', step, nowSec - keep);
+          await db.run('DELETE FROM samples WHERE step = ? AND t < ?', step, nowSec - keep);
           continue;
         }
         // A multiple of the next size, so that a coarse row is never made from part of its span.
         const cutoff = Math.floor((nowSec - keep) / next[0]) * next[0];
-        db.run(
+        await db.run(
           `INSERT INTO samples (interface, public_key, step, t, rx, tx)
-           SELECT interface, public_key, ?, (t / ?) * ?, SUM(rx), SUM(tx) FROM samples WHERE step = ? AND t < ?
+           SELECT interface, public_key, CAST(? AS INTEGER), (t / ?) * ?, SUM(rx), SUM(tx) FROM samples WHERE step = ? AND t < ?
            GROUP BY interface, public_key, (t / ?) * ?
-           ON CONFLICT DO UPDATE SET rx = rx + excluded.rx, tx = tx + excluded.tx`,
+           ON CONFLICT (interface, public_key, step, t) DO UPDATE SET rx = samples.rx + excluded.rx, tx = samples.tx + excluded.tx`,
           next[0],
           next[0],
           next[0],
@@ -124,16 +139,16 @@ export class History {
           next[0],
           next[0],
         );
-        db.run('DELETE FROM samples WHERE step = ? AND t < ?', step, cutoff);
+        await db.run('DELETE FROM samples WHERE step = ? AND t < ?', step, cutoff);
       }
     });
   }
 
-  series(iface: string, publicKey: string, range: Range): Series {
+  async series(iface: string, publicKey: string, range: Range): Promise<Series> {
     const { seconds, step } = RANGES[range];
     const end = Math.floor(this.now() / 1000 / step) * step;
     const start = end - seconds + step;
-    const rows = this.store.db.all<{ b: number; rx: number; tx: number }>(
+    const rows = await this.store.db.all<{ b: number; rx: number; tx: number }>(
       `SELECT (t / ?) * ? AS b, SUM(rx) AS rx, SUM(tx) AS tx FROM samples
        WHERE interface = ? AND public_key = ? AND t >= ? GROUP BY b`,
       step,

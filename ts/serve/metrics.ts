@@ -41,7 +41,7 @@ export async function metricsText(interfaces: Interfaces, clients: Clients): Pro
     }
     const live = await interfaces.live.device(iface);
     up.samples.push(`${up.name}${labels({ interface: iface })} ${live ? 1 : 0}`);
-    const views = clients.views(loaded, live);
+    const views = await clients.views(loaded, live);
     for (const state of STATES) {
       const n = views.filter((v) => v.status.state === state).length;
       peers.samples.push(`${peers.name}${labels({ interface: iface, state })} ${n}`);

@@ -29,8 +29,8 @@ const logPath = (pathname: string) => pathname.replace(/^\/api\/links\/[^/]+/, '
 async function answer(app: App, req: http.IncomingMessage, res: http.ServerResponse, secure: boolean): Promise<Reply> {
   const url = new URL(req.url ?? '/', 'http://console.invalid');
   const { route, params } = app.router.match(req.method ?? 'GET', url.pathname);
-  const principal = app.auth.identify(req);
-  app.auth.authorize(route.access, principal, req);
+  const principal = await app.auth.identify(req);
+  await app.auth.authorize(route.access, principal, req);
   if (route.access === 'metrics' && !app.auth.metricsAllowed(req)) {
     throw new ApiError(401, 'unauthorized', 'send the metrics token as "Authorization: Bearer TOKEN"', undefined, { 'www-authenticate': 'Bearer' });
   }

@@ -3,8 +3,9 @@
 // private key of clients it created, what they route), and traffic history. Everything about the interface
 // itself stays in its config file.
 import { Database } from './db';
+import { Sql } from './sql';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,11 +50,16 @@ CREATE TABLE IF NOT EXISTS samples (
 CREATE TABLE IF NOT EXISTS counters (
   interface TEXT NOT NULL,
   public_key TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '', -- whose device: '' here, a gateway's name in cluster mode
   rx INTEGER NOT NULL,            -- the device's counters at the last sample, to take deltas across restarts
   tx INTEGER NOT NULL,
-  PRIMARY KEY (interface, public_key)
+  PRIMARY KEY (interface, public_key, source)
 );
 `;
+
+/** Version 1 keyed counters by interface and key only. They are a cache of the last sample: dropping them
+ * costs the one sample after the upgrade. */
+const MIGRATE_1_TO_2 = 'DROP TABLE counters;';
 
 export interface ClientMeta {
   interface: string;
@@ -85,46 +91,52 @@ function toMeta(r: ClientRow): ClientMeta {
 }
 
 export class Store {
-  private constructor(readonly db: Database) {}
+  constructor(readonly db: Sql) {}
 
-  static open(file: string): Store {
+  static async open(file: string): Promise<Store> {
     const db = Database.open(file);
-    db.transaction(() => {
-      db.exec(SCHEMA);
-      const version = db.get<{ user_version: number }>('PRAGMA user_version')!.user_version;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(`${file} was written by a newer wiretun (schema ${version}, this one knows ${SCHEMA_VERSION})`);
-      }
-      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    });
+    try {
+      await db.transaction(async () => {
+        const version = (await db.get<{ user_version: number }>('PRAGMA user_version'))!.user_version;
+        if (version > SCHEMA_VERSION) {
+          throw new Error(`${file} was written by a newer wiretun (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+        }
+        if (version === 1) await db.exec(MIGRATE_1_TO_2);
+        await db.exec(SCHEMA);
+        await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      });
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
     return new Store(db);
   }
 
-  close(): void {
-    this.db.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 
-  setting(key: string): string | undefined {
-    return this.db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', key)?.value;
+  async setting(key: string): Promise<string | undefined> {
+    return (await this.db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', key))?.value;
   }
 
-  setSetting(key: string, value: string | undefined): void {
-    if (value === undefined) this.db.run('DELETE FROM settings WHERE key = ?', key);
-    else this.db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
+  async setSetting(key: string, value: string | undefined): Promise<void> {
+    if (value === undefined) await this.db.run('DELETE FROM settings WHERE key = ?', key);
+    else await this.db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
   }
 
-  client(iface: string, publicKey: string): ClientMeta | undefined {
-    const row = this.db.get<ClientRow>('SELECT * FROM clients WHERE interface = ? AND public_key = ?', iface, publicKey);
+  async client(iface: string, publicKey: string): Promise<ClientMeta | undefined> {
+    const row = await this.db.get<ClientRow>('SELECT * FROM clients WHERE interface = ? AND public_key = ?', iface, publicKey);
     return row && toMeta(row);
   }
 
-  clients(iface: string): Map<string, ClientMeta> {
-    const rows = this.db.all<ClientRow>('SELECT * FROM clients WHERE interface = ?', iface);
+  async clients(iface: string): Promise<Map<string, ClientMeta>> {
+    const rows = await this.db.all<ClientRow>('SELECT * FROM clients WHERE interface = ?', iface);
     return new Map(rows.map((r) => [r.public_key, toMeta(r)]));
   }
 
-  putClient(m: ClientMeta): void {
-    this.db.run(
+  async putClient(m: ClientMeta): Promise<void> {
+    await this.db.run(
       `INSERT INTO clients (interface, public_key, private_key, client_allowed_ips, expires_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (interface, public_key) DO UPDATE SET private_key = excluded.private_key,
@@ -139,16 +151,16 @@ export class Store {
   }
 
   /** Forgets a client: its metadata, links and history. */
-  deleteClient(iface: string, publicKey: string): void {
-    this.db.transaction(() => {
+  async deleteClient(iface: string, publicKey: string): Promise<void> {
+    await this.db.transaction(async () => {
       for (const table of ['clients', 'links', 'samples', 'counters']) {
-        this.db.run(`DELETE FROM ${table} WHERE interface = ? AND public_key = ?`, iface, publicKey);
+        await this.db.run(`DELETE FROM ${table} WHERE interface = ? AND public_key = ?`, iface, publicKey);
       }
     });
   }
 
   /** Clients whose expiry has passed, for the expiry task. */
-  expiredClients(now: number): ClientMeta[] {
-    return this.db.all<ClientRow>('SELECT * FROM clients WHERE expires_at IS NOT NULL AND expires_at <= ?', now).map(toMeta);
+  async expiredClients(now: number): Promise<ClientMeta[]> {
+    return (await this.db.all<ClientRow>('SELECT * FROM clients WHERE expires_at IS NOT NULL AND expires_at <= ?', now)).map(toMeta);
   }
 }

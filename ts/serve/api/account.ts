@@ -21,9 +21,9 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function sessionReply(app: App, ctx: Context, s: SessionInfo): Reply {
+async function sessionReply(app: App, ctx: Context, s: SessionInfo): Promise<Reply> {
   return {
-    json: { csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), totpEnabled: app.store.setting('totp') !== undefined },
+    json: { csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), totpEnabled: (await app.store.setting('totp')) !== undefined },
     headers: { 'set-cookie': app.auth.sessionCookie(s, ctx.secure) },
   };
 }
@@ -36,29 +36,29 @@ const sessionOf = (ctx: Context) => {
 async function login(app: App, ctx: Context): Promise<Reply> {
   const body = ctx.body as { password: string; totp?: string };
   app.auth.limiter.check(ctx.remote);
-  if (!app.auth.hasPassword()) throw new ApiError(409, 'setup_required', 'no admin password is set yet: POST /api/setup');
+  if (!(await app.auth.hasPassword())) throw new ApiError(409, 'setup_required', 'no admin password is set yet: POST /api/setup');
   if (!(await app.auth.checkPassword(body.password))) {
     app.auth.limiter.fail(ctx.remote);
     throw new ApiError(401, 'bad_credentials', 'wrong password', 'password');
   }
-  const secret = app.store.setting('totp');
+  const secret = await app.store.setting('totp');
   if (secret !== undefined) {
     if (body.totp === undefined) throw new ApiError(401, 'totp_required', 'this account needs a TOTP code', 'totp');
-    const used = Number(app.store.setting('totp_used_step') ?? -1);
+    const used = Number((await app.store.setting('totp_used_step')) ?? -1);
     const step = checkTotp(secret, body.totp, app.now(), used);
     if (step === undefined) {
       app.auth.limiter.fail(ctx.remote);
       throw new ApiError(401, 'bad_credentials', 'wrong or already used TOTP code', 'totp');
     }
-    app.store.setSetting('totp_used_step', String(step));
+    await app.store.setSetting('totp_used_step', String(step));
   }
   app.auth.limiter.succeed(ctx.remote);
-  return sessionReply(app, ctx, app.auth.createSession());
+  return sessionReply(app, ctx, await app.auth.createSession());
 }
 
 async function setup(app: App, ctx: Context): Promise<Reply> {
   const body = ctx.body as { password: string; setupCode: string };
-  if (app.auth.hasPassword()) throw new ApiError(409, 'already_set', 'the admin password is already set; log in');
+  if (await app.auth.hasPassword()) throw new ApiError(409, 'already_set', 'the admin password is already set; log in');
   app.auth.limiter.check(ctx.remote);
   if (!app.setupCode || !sameText(body.setupCode, app.setupCode)) {
     app.auth.limiter.fail(ctx.remote);
@@ -67,7 +67,7 @@ async function setup(app: App, ctx: Context): Promise<Reply> {
   await app.auth.setPassword(body.password);
   app.setupCode = undefined;
   app.log('admin password set');
-  return sessionReply(app, ctx, app.auth.createSession());
+  return sessionReply(app, ctx, await app.auth.createSession());
 }
 
 async function changePassword(app: App, ctx: Context): Promise<Reply> {
@@ -79,7 +79,7 @@ async function changePassword(app: App, ctx: Context): Promise<Reply> {
     throw new ApiError(401, 'bad_credentials', 'wrong current password', 'current');
   }
   await app.auth.setPassword(body.password);
-  app.auth.deleteOtherSessions(session.sessionId);
+  await app.auth.deleteOtherSessions(session.sessionId);
   return { status: 204 };
 }
 
@@ -109,8 +109,8 @@ export function accountRoutes(app: App): Route[] {
       access: 'admin',
       summary: 'End this session',
       response: { status: 204 },
-      handler: (ctx) => {
-        app.auth.deleteSession(sessionOf(ctx).sessionId);
+      handler: async (ctx) => {
+        await app.auth.deleteSession(sessionOf(ctx).sessionId);
         return { status: 204, headers: { 'set-cookie': app.auth.sessionCookie(undefined, ctx.secure) } };
       },
     },
@@ -120,9 +120,9 @@ export function accountRoutes(app: App): Route[] {
       access: 'admin',
       summary: 'This session: its CSRF token and expiry',
       response: { schema: sessionSchema },
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const s = sessionOf(ctx);
-        return { json: { csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), totpEnabled: app.store.setting('totp') !== undefined } };
+        return { json: { csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), totpEnabled: (await app.store.setting('totp')) !== undefined } };
       },
     },
     {
@@ -140,9 +140,9 @@ export function accountRoutes(app: App): Route[] {
       access: 'admin',
       summary: 'Start turning TOTP on: a new secret and its otpauth:// URI (for a QR code); confirm with /api/totp/enable',
       response: { schema: object({ secret: { type: 'string' }, uri: { type: 'string' } }) },
-      handler: () => {
+      handler: async () => {
         const secret = newTotpSecret();
-        app.store.setSetting('totp_pending', secret);
+        await app.store.setSetting('totp_pending', secret);
         return { json: { secret, uri: totpUri(secret, 'admin') } };
       },
     },
@@ -153,15 +153,15 @@ export function accountRoutes(app: App): Route[] {
       summary: 'Turn TOTP on with a code from the pending secret',
       body: object({ code: str(6) }, ['code']),
       response: { status: 204 },
-      handler: (ctx) => {
-        const pending = app.store.setting('totp_pending');
+      handler: async (ctx) => {
+        const pending = await app.store.setting('totp_pending');
         if (!pending) throw new ApiError(409, 'no_pending_totp', 'start with POST /api/totp/setup');
         const step = checkTotp(pending, (ctx.body as { code: string }).code, app.now());
         if (step === undefined) throw new ApiError(400, 'invalid', 'wrong TOTP code', 'code');
-        app.store.db.transaction(() => {
-          app.store.setSetting('totp', pending);
-          app.store.setSetting('totp_pending', undefined);
-          app.store.setSetting('totp_used_step', String(Math.max(step, totpStep(app.now()))));
+        await app.store.db.transaction(async () => {
+          await app.store.setSetting('totp', pending);
+          await app.store.setSetting('totp_pending', undefined);
+          await app.store.setSetting('totp_used_step', String(Math.max(step, totpStep(app.now()))));
         });
         return { status: 204 };
       },
@@ -179,7 +179,7 @@ export function accountRoutes(app: App): Route[] {
           app.auth.limiter.fail(ctx.remote);
           throw new ApiError(401, 'bad_credentials', 'wrong password', 'password');
         }
-        app.store.setSetting('totp', undefined);
+        await app.store.setSetting('totp', undefined);
         return { status: 204 };
       },
     },

@@ -131,8 +131,8 @@ export function clientRoutes(app: App): Route[] {
         await app.clients.config(iface, ctx.params.id); // refuses now what the link could not give later
         const token = randomToken(16);
         const expires = app.now() + LINK_TTL_MS;
-        app.store.db.run('INSERT INTO links (hash, interface, public_key, expires_at) VALUES (?, ?, ?, ?)', sha256(token), iface, keyOf(ctx.params.id), expires);
-        app.store.db.run('DELETE FROM links WHERE expires_at <= ?', app.now());
+        await app.store.db.run('INSERT INTO links (hash, interface, public_key, expires_at) VALUES (?, ?, ?, ?)', sha256(token), iface, keyOf(ctx.params.id), expires);
+        await app.store.db.run('DELETE FROM links WHERE expires_at <= ?', app.now());
         return { status: 201, json: { url: `/api/links/${token}`, expiresAt: new Date(expires).toISOString() } };
       },
     },
@@ -144,9 +144,9 @@ export function clientRoutes(app: App): Route[] {
       response: { mediaType: 'text/plain' },
       handler: async (ctx) => {
         const hash = sha256(ctx.params.token);
-        const row = app.store.db.transaction(() => {
-          const r = app.store.db.get<{ interface: string; public_key: string; expires_at: number }>('SELECT * FROM links WHERE hash = ?', hash);
-          if (r) app.store.db.run('DELETE FROM links WHERE hash = ?', hash);
+        const row = await app.store.db.transaction(async () => {
+          const r = await app.store.db.get<{ interface: string; public_key: string; expires_at: number }>('SELECT * FROM links WHERE hash = ?', hash);
+          if (r) await app.store.db.run('DELETE FROM links WHERE hash = ?', hash);
           return r;
         });
         if (!row || row.expires_at <= app.now()) throw notFound('this link is unknown, used or expired');
@@ -172,7 +172,7 @@ export function clientRoutes(app: App): Route[] {
         const range = ctx.query.get('range') ?? 'hour';
         if (!Object.hasOwn(RANGES, range)) throw badRequest(`range must be one of ${Object.keys(RANGES).join(', ')}`, 'range');
         const client = await app.clients.get(iface, ctx.params.id);
-        return { json: app.history.series(iface, client.publicKey, range as Range) };
+        return { json: await app.history.series(iface, client.publicKey, range as Range) };
       },
     },
   ];

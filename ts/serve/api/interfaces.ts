@@ -39,10 +39,10 @@ export const interfaceSchema: Schema = object({
   clients: object({ total: { type: 'integer' }, enabled: { type: 'integer' }, connected: { type: 'integer' } }),
 });
 
-function interfaceView(app: App, loaded: LoadedConfig, live: DeviceState | undefined) {
+async function interfaceView(app: App, loaded: LoadedConfig, live: DeviceState | undefined) {
   const d = clientDefaults(loaded.text);
   const key = loaded.config.device.privateKey;
-  const clients = app.clients.views(loaded, live);
+  const clients = await app.clients.views(loaded, live);
   return {
     name: loaded.interfaceName,
     file: loaded.path,

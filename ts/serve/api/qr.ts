@@ -30,8 +30,8 @@ export function qrRoutes(app: App): Route[] {
       access: 'admin',
       summary: 'The pending TOTP secret (POST /api/totp/setup) as a QR code for an authenticator app',
       response: { mediaType: 'image/svg+xml' },
-      handler: () => {
-        const pending = app.store.setting('totp_pending');
+      handler: async () => {
+        const pending = await app.store.setting('totp_pending');
         if (!pending) throw new ApiError(409, 'no_pending_totp', 'start with POST /api/totp/setup');
         return qrSvg(totpUri(pending, 'admin'));
       },

@@ -35,7 +35,7 @@ export function tokenRoutes(app: App): Route[] {
       access: 'admin',
       summary: 'The API tokens (never their secret)',
       response: { schema: { type: 'array', items: tokenSchema } },
-      handler: () => ({ json: app.store.db.all<TokenRow>('SELECT * FROM tokens ORDER BY id').map(view) }),
+      handler: async () => ({ json: (await app.store.db.all<TokenRow>('SELECT * FROM tokens ORDER BY id')).map(view) }),
     },
     {
       method: 'POST',
@@ -44,11 +44,11 @@ export function tokenRoutes(app: App): Route[] {
       summary: 'Create an API token (send it as Authorization: Bearer TOKEN); the secret is shown only here',
       body: object({ name: str(64, { minLength: 1 }), scope: { type: 'string', enum: ['read', 'write'] } }, ['name', 'scope']),
       response: { status: 201, schema: object({ ...tokenSchema.properties, token: { type: 'string' } }) },
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const body = ctx.body as { name: string; scope: 'read' | 'write' };
         if (body.name.trim() === '') throw badRequest('the name is empty', 'name');
-        const { id, token } = app.auth.createToken(body.name, body.scope);
-        const row = app.store.db.get<TokenRow>('SELECT * FROM tokens WHERE id = ?', id)!;
+        const { id, token } = await app.auth.createToken(body.name, body.scope);
+        const row = (await app.store.db.get<TokenRow>('SELECT * FROM tokens WHERE id = ?', id))!;
         return { status: 201, json: { ...view(row), token } };
       },
     },
@@ -58,10 +58,10 @@ export function tokenRoutes(app: App): Route[] {
       access: 'admin',
       summary: 'Revoke an API token',
       response: { status: 204 },
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const id = Number(ctx.params.tokenId);
         if (!Number.isSafeInteger(id)) throw badRequest('not a token id', 'tokenId');
-        if (app.store.db.run('DELETE FROM tokens WHERE id = ?', id).changes === 0) throw notFound(`no token ${id}`);
+        if ((await app.store.db.run('DELETE FROM tokens WHERE id = ?', id)).changes === 0) throw notFound(`no token ${id}`);
         return { status: 204 };
       },
     },

@@ -1,0 +1,158 @@
+// PostgreSQL behind the console's Sql interface (../sql.ts), with postgres.js. The URL is libpq's form
+// (postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=...&host=/socket/dir); bigint and numeric come back as numbers
+// (counters and millisecond timestamps stay far below 2^53), and NOTICEs (CREATE ... IF NOT EXISTS) are
+// dropped rather than printed.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import postgres from 'postgres';
+import { Sql, SqlParam, SqlRow } from '../sql';
+
+export type PgOptions = postgres.Options<Record<string, postgres.PostgresType>>;
+
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-full'] as const;
+
+/** postgres.js options from a libpq-style URL; throws naming the part that is wrong. The password is never
+ * part of a message. */
+export function pgOptions(url: string, appName = 'wiretun'): PgOptions {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error('--store must be a URL: postgres://USER:PASSWORD@HOST[:PORT]/DATABASE[?sslmode=require]');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error(`--store: unknown scheme ${u.protocol} (postgres:// or postgresql://)`);
+  const known = ['sslmode', 'host', 'application_name', 'connect_timeout'];
+  for (const k of u.searchParams.keys()) {
+    if (!known.includes(k)) throw new Error(`--store: unknown parameter ${k} (known: ${known.join(', ')})`);
+  }
+  const sslmode = u.searchParams.get('sslmode') ?? 'prefer';
+  if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new Error(`--store: sslmode=${sslmode} is not supported (one of ${SSL_MODES.join(', ')})`);
+  const socketDir = u.searchParams.get('host') ?? (decodeURIComponent(u.hostname).startsWith('/') ? decodeURIComponent(u.hostname) : undefined);
+  const timeout = Number(u.searchParams.get('connect_timeout') ?? 10);
+  if (!Number.isInteger(timeout) || timeout < 1) throw new Error('--store: connect_timeout must be a whole number of seconds');
+  return {
+    host: socketDir ?? (u.hostname || 'localhost'),
+    port: u.port ? Number(u.port) : 5432,
+    database: decodeURIComponent(u.pathname.slice(1)) || undefined,
+    username: decodeURIComponent(u.username) || undefined,
+    password: decodeURIComponent(u.password) || undefined,
+    ssl: sslmode === 'disable' ? false : (sslmode as 'allow' | 'prefer' | 'require' | 'verify-full'),
+    connection: { application_name: u.searchParams.get('application_name') ?? appName },
+    connect_timeout: timeout,
+    onnotice: () => undefined,
+    types: { bigint: { to: 20, from: [20, 1700], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
+  };
+}
+
+/** `?` placeholders numbered as PostgreSQL wants them ($1, $2...), skipping quoted text. */
+export function numberPlaceholders(text: string): string {
+  let n = 0;
+  return text.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|\?/g, (m) => (m === '?' ? `$${++n}` : m));
+}
+
+export class PgDatabase implements Sql {
+  readonly dialect = 'postgres' as const;
+  private readonly inside = new AsyncLocalStorage<postgres.TransactionSql>();
+
+  constructor(readonly pg: postgres.Sql) {}
+
+  static connect(url: string, appName?: string, max = 10): PgDatabase {
+    return new PgDatabase(postgres({ ...pgOptions(url, appName), max }));
+  }
+
+  private query(text: string, params: SqlParam[]) {
+    const q = this.inside.getStore() ?? this.pg;
+    return q.unsafe(numberPlaceholders(text), params as postgres.ParameterOrJSON<never>[]);
+  }
+
+  async run(text: string, ...params: SqlParam[]): Promise<{ changes: number }> {
+    return { changes: (await this.query(text, params)).count };
+  }
+
+  async all<T = SqlRow>(text: string, ...params: SqlParam[]): Promise<T[]> {
+    return [...(await this.query(text, params))] as T[];
+  }
+
+  async get<T = SqlRow>(text: string, ...params: SqlParam[]): Promise<T | undefined> {
+    return (await this.query(text, params))[0] as T | undefined;
+  }
+
+  /** Multi-statement SQL without parameters (schema set-up). */
+  async exec(text: string): Promise<void> {
+    await (this.inside.getStore() ?? this.pg).unsafe(text);
+  }
+
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inside.getStore()) return fn();
+    return this.pg.begin((tx) => this.inside.run(tx, fn)) as Promise<T>;
+  }
+
+  async close(): Promise<void> {
+    await this.pg.end({ timeout: 5 });
+  }
+}
+
+/** LISTEN on one channel over a dedicated connection that is re-made (and LISTEN re-issued) whenever it drops.
+ * NOTIFY is not durable: `onListen` runs after every (re)subscription, the place to catch up on what was missed. */
+export class Doorbell {
+  private pg: postgres.Sql | undefined;
+  private listening = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: PgOptions,
+    private readonly channel: string,
+    private readonly onRing: (payload: string) => void,
+    private readonly onListen: () => void,
+    private readonly retryMs = 1000,
+  ) {}
+
+  start(): void {
+    void this.attempt();
+  }
+
+  get connected(): boolean {
+    return this.listening;
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.stopped || this.listening) return;
+    const pg = postgres({
+      ...this.options,
+      max: 1,
+      idle_timeout: undefined,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotify: (channel: string, payload: string) => {
+        if (channel === this.channel) this.onRing(payload);
+      },
+      onclose: () => this.lost(pg),
+    } as PgOptions);
+    this.pg = pg;
+    try {
+      await pg.unsafe(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
+      if (this.stopped) return;
+      this.listening = true;
+      this.onListen();
+    } catch {
+      this.lost(pg);
+    }
+  }
+
+  private lost(pg: postgres.Sql): void {
+    if (pg !== this.pg) return;
+    this.listening = false;
+    this.pg = undefined;
+    void pg.end({ timeout: 0 }).catch(() => undefined);
+    if (!this.stopped) {
+      this.timer = setTimeout(() => void this.attempt(), this.retryMs);
+      this.timer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.pg?.end({ timeout: 1 }).catch(() => undefined);
+  }
+}
