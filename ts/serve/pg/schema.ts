@@ -118,9 +118,13 @@ DROP POLICY IF EXISTS own ON gateway_peers;
 CREATE POLICY own ON gateway_peers TO ${GATEWAY_GROUP}
   USING (gateway IN (SELECT name FROM gateways))
   WITH CHECK (gateway IN (SELECT name FROM gateways) AND location IN (SELECT location FROM gateway_roles));
+-- Reading (never writing) the other gateways' rows of its location: a gateway that takes over the location's
+-- address initiates handshakes to the endpoints where its peers were last seen (ts/gateway/takeover.ts).
+DROP POLICY IF EXISTS location_read ON gateway_peers;
+CREATE POLICY location_read ON gateway_peers FOR SELECT TO ${GATEWAY_GROUP} USING (location IN (SELECT location FROM gateway_roles));
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${GATEWAY_GROUP};
 GRANT SELECT ON gateway_roles, removed_clients TO ${GATEWAY_GROUP};
-GRANT SELECT (name, private_key, listen_port, addresses, mtu, revision, config_revision) ON locations TO ${GATEWAY_GROUP};
+GRANT SELECT (name, private_key, listen_port, addresses, mtu, endpoint, revision, config_revision) ON locations TO ${GATEWAY_GROUP};
 GRANT SELECT (location, public_key, preshared_key, addresses, enabled, revision) ON clients TO ${GATEWAY_GROUP};
 GRANT SELECT, INSERT, UPDATE ON gateways TO ${GATEWAY_GROUP};
 GRANT SELECT, INSERT, UPDATE, DELETE ON gateway_peers TO ${GATEWAY_GROUP};
