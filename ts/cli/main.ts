@@ -24,6 +24,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   peer: { summary: 'add, list or remove a client of a server config; prints the new client\'s config', load: () => require('./peer') },
   proxy: { summary: 'SOCKS5/HTTP proxy and port forwards into a tunnel, without root (like wireproxy)', load: () => require('./proxy') },
   serve: { summary: 'web console API and Prometheus metrics for the server interfaces (see --help)', load: () => require('./serve') },
+  gateway: { summary: "run one WireGuard server of a location kept in the console's PostgreSQL (see --help)", load: () => require('./gateway') },
   genkey: { summary: 'print a new private key (base64)', load: () => require('./genkey') },
   pubkey: { summary: 'read a private key on stdin, print its public key', load: () => require('./pubkey') },
   genpsk: { summary: 'print a new preshared key (base64)', load: () => require('./genpsk') },
