@@ -206,3 +206,47 @@ fn a_low_order_peer_is_listed_but_never_sent_anything() {
         "a datagram to a low-order peer"
     );
 }
+
+/// What a gateway sends over UAPI when the location's address moves to it (ts/gateway/takeover.ts): the
+/// client's endpoint, and keepalive turned off, on and off again. Turning keepalive on must send at once, and
+/// with no session that send is a handshake initiation, which completes with a peer that never sent this
+/// device anything. Keepalive ends at 0, so nothing but that immediate send can have started the handshake.
+#[test]
+fn turning_keepalive_on_makes_a_device_without_a_session_initiate_at_once() {
+    let (a, b) = (side("inner-ka-a"), side("inner-ka-b"));
+    let a_key = public_key(&a.device.private_key().unwrap());
+    let b_key = public_key(&b.device.private_key().unwrap());
+    let only = |net: &str| PeerUpdate {
+        allowed_ips: vec![net.parse().unwrap()],
+        ..PeerUpdate::default()
+    };
+    // Neither knows where the other is: B is a client whose server moved, A the gateway it moved to.
+    b.device.set_peer(a_key, only("10.0.0.1/32")).unwrap();
+    a.device.set_peer(b_key, only("10.0.0.2/32")).unwrap();
+    let hex: String = b_key.iter().map(|x| format!("{x:02x}")).collect();
+    let block = format!("public_key={hex}\nupdate_only=true\n");
+    let port = b.device.listen_port();
+    let request = format!(
+        "set=1\n{block}endpoint=127.0.0.1:{port}\npersistent_keepalive_interval=0\n\
+         {block}persistent_keepalive_interval=1\n{block}persistent_keepalive_interval=0\n\n"
+    );
+    let change = wiretun_core::uapi::parse_set_request(&request).unwrap();
+    wiretun_core::uapi::apply(&a.device, &change).unwrap();
+    let end = Instant::now() + WAIT;
+    while a.device.peers()[0].last_handshake.is_none()
+        || b.device.peers()[0].last_handshake.is_none()
+    {
+        assert!(
+            Instant::now() < end,
+            "no handshake after the takeover's set"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(a.device.peers()[0].persistent_keepalive, 0);
+    let learned = b.device.peers()[0].endpoint.unwrap();
+    assert_eq!(
+        learned.port(),
+        a.device.listen_port(),
+        "B learned A's address from the initiation"
+    );
+}
