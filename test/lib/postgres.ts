@@ -35,7 +35,7 @@ export interface PgServer {
   superPassword: string;
   /** A libpq-style URL for USER on DB over the Unix socket (`?host=DIR`), or over TCP with `tcp`. */
   url(user: string, password: string, db?: string, tcp?: boolean): string;
-  /** Runs SQL as the superuser with psql; returns its output (unaligned, tuples only). */
+  /** Runs SQL as the superuser with psql, statement by statement; returns its output (unaligned, tuples only). */
   psql(sql: string, db?: string): Promise<string>;
   start(): Promise<void>;
   /** A fast shutdown: every connection is cut, as a crash or failover would. */
@@ -71,8 +71,9 @@ export async function startPostgres(port = 20000 + (process.pid % 20000)): Promi
         ? `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`
         : `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@localhost:${port}/${db}?host=${encodeURIComponent(dir)}`,
     psql: async (sql, db = 'postgres') => {
-      const out = await must('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-c', sql], {
-        env: { ...process.env, PGPASSWORD: superPassword },
+      const out = await must('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-f', '-'], {
+        input: sql,
+        env: { PGPASSWORD: superPassword },
       });
       return out.trim();
     },

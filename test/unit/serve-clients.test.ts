@@ -7,7 +7,7 @@ import { parseConfig } from '../../ts/config/parse';
 import { LINK_TTL_MS } from '../../ts/serve/api/clients';
 import { MAX_BODY_BYTES } from '../../ts/serve/http';
 import { assertBuilt, wiretun } from './cli-helpers';
-import { Client, Harness, IFACE, startLoggedIn } from './serve-helpers';
+import { Client, Harness, IFACE, interfacesOf, startLoggedIn } from './serve-helpers';
 
 let h: Harness;
 let admin: Client;
@@ -21,7 +21,7 @@ const file = () => readFileSync(h.confPath, 'latin1');
 const peersUp = () => parseConfig(readFileSync(h.confPath, 'utf8')).config.device.peers.map((p) => p.publicKey.toString('base64'));
 
 async function up(): Promise<void> {
-  await h.live.up(await h.app.interfaces.load(IFACE));
+  await h.live.up(await interfacesOf(h.app).load(IFACE));
 }
 
 describe('wiretun serve: clients', () => {

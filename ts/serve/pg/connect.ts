@@ -61,7 +61,8 @@ export class PgDatabase implements Sql {
 
   private query(text: string, params: SqlParam[]) {
     const q = this.inside.getStore() ?? this.pg;
-    return q.unsafe(numberPlaceholders(text), params as postgres.ParameterOrJSON<never>[]);
+    // An optional field left out arrives as undefined: it is SQL's NULL, as SQLite's binding takes it.
+    return q.unsafe(numberPlaceholders(text), params.map((p) => p ?? null) as postgres.ParameterOrJSON<never>[]);
   }
 
   async run(text: string, ...params: SqlParam[]): Promise<{ changes: number }> {
