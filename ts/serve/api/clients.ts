@@ -101,6 +101,7 @@ export function clientRoutes(app: App): Route[] {
       path: `${base}/{id}`,
       access: 'write',
       summary: 'Rename, re-address, enable or disable a client, or change its expiry or routes',
+      ifMatch: true,
       body: object({
         name: str(64, { minLength: 1 }),
         addresses: cidrList,
@@ -116,6 +117,7 @@ export function clientRoutes(app: App): Route[] {
       path: `${base}/{id}`,
       access: 'write',
       summary: 'Delete a client from the file, the running interface and the console',
+      ifMatch: true,
       response: { status: 204 },
       handler: async (ctx) => {
         await app.clients.remove(ifaceParam(ctx.params.iface), ctx.params.id, ifMatch(ctx));
