@@ -1,7 +1,7 @@
 // The console in cluster mode against a real PostgreSQL (Debian's, started by test/lib/postgres.ts): two
 // consoles on one database share the admin account and sessions; locations and clients are rows whose every
 // change bumps the location's revision and rings its doorbell; two consoles editing one client cannot lose an
-// update (If-Match, 409); counters reported by several gateways are summed, once, however many consoles sample;
+// update (If-Match, 409); a database restart is a 503 meanwhile and nothing more; counters reported by several gateways are summed, once, however many consoles sample;
 // /metrics and /api/gateways show the gateways; --import moves a file-based interface with its history in.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,6 +148,23 @@ describe.skipIf(skip)('wiretun serve --store postgres://', () => {
     expect(r.text).not.toContain('not-a-key');
     expect(logs.join('\n')).toContain('clients eu1/broken, column public_key: not a base64 WireGuard key');
     await pg.psql("DELETE FROM clients WHERE name = 'broken'", 'wiretun');
+  });
+
+  it('answers 503 while PostgreSQL is down, changes nothing, and serves again once it is back', async () => {
+    const before = (await a.client.get('/api/interfaces/eu1/clients')).json.length;
+    await pg.stop();
+    try {
+      const down = await a.client.get('/api/interfaces/eu1/clients');
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBe('2');
+      expect((await b.client.post('/api/interfaces/eu1/clients', { name: 'during-outage' })).status).toBe(503);
+    } finally {
+      await pg.start();
+    }
+    await waitFor('the console to reconnect', async () => (await a.client.get('/api/interfaces/eu1/clients')).status === 200, { timeoutMs: 10_000 });
+    const after = (await b.client.get('/api/interfaces/eu1/clients')).json;
+    expect(after.length).toBe(before);
+    expect(after.some((c: { name: string }) => c.name === 'during-outage')).toBe(false);
   });
 
   it('--import moves a file-based interface, its clients and its history into the database, all or nothing', async () => {

@@ -43,6 +43,17 @@ export function pgOptions(url: string, appName = 'wiretun'): PgOptions {
   };
 }
 
+const UNREACHABLE = ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'];
+
+/** Whether an error means the database cannot be reached right now (down, restarting, failing over), as opposed
+ * to a statement it refused: the first is worth a 503 and a retry. */
+export function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutting down, crashed, starting up).
+  return UNREACHABLE.includes(code) || code.startsWith('08') || /^57P0[123]$/.test(code);
+}
+
 /** `?` placeholders numbered as PostgreSQL wants them ($1, $2...), skipping quoted text. */
 export function numberPlaceholders(text: string): string {
   let n = 0;
