@@ -141,6 +141,17 @@ describe.skipIf(skip)('wiretun serve --store postgres://', () => {
     await db.close();
   });
 
+  it('folds old history rows into coarser ones in PostgreSQL too, and the periodic task logs no failure', async () => {
+    const key = Buffer.from(clientId, 'base64url').toString('base64');
+    const old = Math.floor(clock.now() / 1000 / 3600) * 3600 - 2 * 3600;
+    const db = PgDatabase.connect(url);
+    await db.run('INSERT INTO samples (interface, public_key, step, t, rx, tx) VALUES (?, ?, 10, ?, 5, 1), (?, ?, 10, ?, 7, 1)', 'eu1', key, old, 'eu1', key, old + 10);
+    await a.app.tick();
+    expect(await db.all('SELECT step, rx FROM samples WHERE t = ?', old)).toEqual([{ step: 300, rx: 12 }]);
+    await db.close();
+    expect(logs.filter((l) => /periodic task failed/.test(l))).toEqual([]);
+  });
+
   it('names the table, row and column of a bad database row in the log, and answers 500 without details', async () => {
     await pg.psql("INSERT INTO clients (location, public_key, name, addresses, created_at, revision) VALUES ('eu1', 'not-a-key', 'broken', '10.60.0.99/32', 0, 0)", 'wiretun');
     const r = await a.client.get('/api/interfaces/eu1/clients');
