@@ -178,6 +178,28 @@ describe.skipIf(skip)('wiretun serve --store postgres://', () => {
     expect(after.some((c: { name: string }) => c.name === 'during-outage')).toBe(false);
   });
 
+  it('speaks TLS to PostgreSQL as sslmode says: verify-full checks the certificate, and the password never shows', async () => {
+    const tcp = `postgres://console:console-pw@localhost:${pg.port}/wiretun`;
+    const trusted = await App.open({ stateDir: work, store: `${tcp}?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.certFile)}`, sampleSeconds: 0, log: () => {} });
+    try {
+      const row = await trusted.store.db.get<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+      expect(row?.ssl).toBe(true);
+    } finally {
+      await trusted.close();
+    }
+    const err = await App.open({ stateDir: work, store: `${tcp}?sslmode=verify-full`, sampleSeconds: 0, log: () => {} }).then(
+      async (app) => {
+        await app.close();
+        return undefined;
+      },
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/self[- ]signed|certificate/i);
+    expect(err?.message).not.toContain('console-pw');
+    await expect(App.open({ stateDir: work, store: `${tcp}?sslmode=verify-ca`, sampleSeconds: 0 })).rejects.toThrow(/sslmode=verify-ca is not supported/);
+    await expect(App.open({ stateDir: work, store: `${tcp}?sslcert=x`, sampleSeconds: 0 })).rejects.toThrow(/unknown parameter sslcert/);
+  });
+
   it('--import moves a file-based interface, its clients and its history into the database, all or nothing', async () => {
     const dir = path.join(work, 'import');
     mkdirSync(dir);

@@ -18,7 +18,8 @@ const USAGE = `Usage: wiretun serve [--listen HOST:PORT] [--state DIR] [--metric
   --listen          where to listen (default 127.0.0.1:51821; put a TLS reverse proxy in front, or use --tls-*)
   --state           the console's own data: accounts, sessions, history (default /var/lib/wiretun, made 0700)
   --store           cluster mode: keep everything in PostgreSQL (postgres://USER:PASSWORD@HOST[:PORT]/DB
-                    [?sslmode=verify-full]); the console manages locations that \`wiretun gateway\` runs.
+                    [?sslmode=verify-full[&sslrootcert=CA.pem]]); the console manages locations that
+                    \`wiretun gateway\` runs.
                     WIRETUN_STORE in the environment keeps the password off the command line
   --import          with --store: move an interface (its config file and its history in --state) into the
                     database as a location, then serve
