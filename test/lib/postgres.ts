@@ -33,9 +33,11 @@ export interface PgServer {
   socketDir: string;
   port: number;
   superPassword: string;
+  /** The server certificate (self-signed, CN and SAN localhost): a root to trust with sslrootcert. */
+  certFile: string;
   /** A libpq-style URL for USER on DB over the Unix socket (`?host=DIR`), or over TCP with `tcp`. */
   url(user: string, password: string, db?: string, tcp?: boolean): string;
-  /** Runs SQL as the superuser with psql; returns its output (unaligned, tuples only). */
+  /** Runs SQL as the superuser with psql, statement by statement; returns its output (unaligned, tuples only). */
   psql(sql: string, db?: string): Promise<string>;
   start(): Promise<void>;
   /** A fast shutdown: every connection is cut, as a crash or failover would. */
@@ -60,19 +62,28 @@ export async function startPostgres(port = 20000 + (process.pid % 20000)): Promi
   chmodSync(dir, 0o755);
   await asPostgres(`${BIN}/initdb`, ['-D', data, '-U', 'postgres', '--pwfile', pwfile, '-A', 'scram-sha-256', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
   rmSync(pwfile);
-  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off -c max_connections=200`;
+  // TLS on TCP, with a self-signed certificate for "localhost" that tests can trust through sslrootcert.
+  const cert = path.join(dir, 'server.crt');
+  const key = path.join(dir, 'server.key');
+  await must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert]);
+  chownSync(key, Number(pg), -1);
+  chmodSync(key, 0o600);
+  const tls = `-c ssl=on -c ssl_cert_file=${cert} -c ssl_key_file=${key}`;
+  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off -c max_connections=200 ${tls}`;
   const server: PgServer = {
     dir,
     socketDir: dir,
     port,
     superPassword,
+    certFile: cert,
     url: (user, password, db = 'postgres', tcp = false) =>
       tcp
         ? `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`
         : `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@localhost:${port}/${db}?host=${encodeURIComponent(dir)}`,
     psql: async (sql, db = 'postgres') => {
-      const out = await must('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-c', sql], {
-        env: { ...process.env, PGPASSWORD: superPassword },
+      const out = await must('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-f', '-'], {
+        input: sql,
+        env: { PGPASSWORD: superPassword },
       });
       return out.trim();
     },

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hotp, totpStep } from '../../ts/serve/totp';
 import { LOGIN_FAILURES, LOGIN_WINDOW_MS, SESSION_TTL_MS } from '../../ts/serve/auth';
 import { listen } from '../../ts/serve/server';
-import { Client, Harness, IFACE, PASSWORD, start, startLoggedIn } from './serve-helpers';
+import { Client, Harness, IFACE, interfacesOf, PASSWORD, start, startLoggedIn } from './serve-helpers';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -129,7 +129,7 @@ describe('wiretun serve: access to every route', () => {
   it('follows the OpenAPI document: no credentials, read-only and read-write tokens, CSRF', async () => {
     let admin: Client;
     ({ h, admin } = await startLoggedIn());
-    await h.live.up(await h.app.interfaces.load(IFACE));
+    await h.live.up(await interfacesOf(h.app).load(IFACE));
     const created = await admin.post(`/api/interfaces/${IFACE}/clients`, { name: 'laptop' });
     expect(created.status).toBe(201);
     const ro = await admin.post('/api/tokens', { name: 'grafana', scope: 'read' });

@@ -7,7 +7,7 @@ import { parseConfig } from '../../ts/config/parse';
 import { LINK_TTL_MS } from '../../ts/serve/api/clients';
 import { MAX_BODY_BYTES } from '../../ts/serve/http';
 import { assertBuilt, wiretun } from './cli-helpers';
-import { Client, Harness, IFACE, startLoggedIn } from './serve-helpers';
+import { Client, Harness, IFACE, interfacesOf, startLoggedIn } from './serve-helpers';
 
 let h: Harness;
 let admin: Client;
@@ -21,7 +21,7 @@ const file = () => readFileSync(h.confPath, 'latin1');
 const peersUp = () => parseConfig(readFileSync(h.confPath, 'utf8')).config.device.peers.map((p) => p.publicKey.toString('base64'));
 
 async function up(): Promise<void> {
-  await h.live.up(await h.app.interfaces.load(IFACE));
+  await h.live.up(await interfacesOf(h.app).load(IFACE));
 }
 
 describe('wiretun serve: clients', () => {
@@ -131,6 +131,23 @@ describe('wiretun serve: clients', () => {
     expect(renamed.json).toMatchObject({ name: 'old laptop', enabled: false });
     expect(file()).toContain('#~# Name = old laptop');
     expect((await admin.get(`${api}/clients/AAAA`)).json.error.field).toBe('id');
+  });
+
+  it('refuses an edit with a stale If-Match (409) and leaves the file as the first edit made it', async () => {
+    ({ h, admin } = await startLoggedIn());
+    const a = (await admin.post(`${api}/clients`, { name: 'laptop' })).json;
+    const tag = (await admin.get(`${api}/clients/${a.id}`)).headers.get('etag')!;
+    expect(tag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    const first = await admin.request('PATCH', `${api}/clients/${a.id}`, { name: 'laptop-anna' }, { 'if-match': tag });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('etag')).not.toBe(tag);
+    const before = file();
+    const second = await admin.request('PATCH', `${api}/clients/${a.id}`, { name: 'laptop-bob' }, { 'if-match': tag });
+    expect(second.status).toBe(409);
+    expect(second.json.error.code).toBe('conflict');
+    expect((await admin.request('DELETE', `${api}/clients/${a.id}`, undefined, { 'if-match': tag })).status).toBe(409);
+    expect(file()).toBe(before);
+    expect((await admin.request('DELETE', `${api}/clients/${a.id}`, undefined, { 'if-match': first.headers.get('etag')! })).status).toBe(204);
   });
 
   it('deletes enabled and disabled clients from the file, the interface and the store', async () => {

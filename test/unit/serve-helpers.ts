@@ -206,3 +206,9 @@ export async function startLoggedIn(opts: Parameters<typeof start>[0] = {}): Pro
   admin.csrf = r.json.csrfToken;
   return { h, admin };
 }
+
+/** The interfaces of a console in file mode. */
+export function interfacesOf(app: App) {
+  if (app.mode.kind !== 'file') throw new Error('not a file-mode console');
+  return app.mode.file.interfaces;
+}

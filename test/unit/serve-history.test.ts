@@ -1,7 +1,7 @@
 // wiretun serve: traffic history (samples, downsampling, ranges, restarts) and /metrics, read back with a strict
 // Prometheus text-format parser and compared with the device's own numbers.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, Harness, IFACE, start, startLoggedIn } from './serve-helpers';
+import { Client, Harness, IFACE, interfacesOf, start, startLoggedIn } from './serve-helpers';
 
 let h: Harness;
 let admin: Client;
@@ -64,7 +64,7 @@ function parsePrometheus(text: string): { types: Map<string, string>; samples: S
 }
 
 async function upWithClients(names: string[]): Promise<{ id: string; publicKey: string }[]> {
-  await h.live.up(await h.app.interfaces.load(IFACE));
+  await h.live.up(await interfacesOf(h.app).load(IFACE));
   const out = [];
   for (const name of names) out.push((await admin.post(`${api}/clients`, { name })).json);
   return out;

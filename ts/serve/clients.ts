@@ -1,6 +1,7 @@
 // The console's clients: the peers of an interface's config file (enabled or `#~`-disabled) merged with the
 // running device and what the store keeps about them. Every change goes through Interfaces.edit and the same
 // functions `wiretun peer` uses (planAdd, planRemove, the live UAPI calls).
+import { createHash } from 'node:crypto';
 import { canonicalCidr } from '../config/ip';
 import { AllocationError, checkAddresses, serverSubnets } from '../peers/allocate';
 import { clientConfig, ClientConfigError } from '../peers/client';
@@ -36,6 +37,8 @@ export interface ClientView {
   createdAt: string | null;
   /** Whether the console has the client's private key, so its .conf can be downloaded. */
   hasConfig: boolean;
+  /** Cluster mode: the gateway it last handshook with; null on one machine. */
+  gateway: string | null;
   status: {
     state: ClientState;
     latestHandshake: string | null;
@@ -64,6 +67,21 @@ export interface UpdateClient {
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
+/** A client's ETag: a digest of what an edit can change, the same in both store modes. */
+export function viewTag(v: ClientView): string {
+  const editable = [v.name, v.addresses, v.allowedIps, v.enabled, v.expiresAt];
+  return `"${createHash('sha256').update(JSON.stringify(editable)).digest('base64url').slice(0, 22)}"`;
+}
+
+/** Throws the 409 of a lost race: the client changed since the sender read it. */
+export function checkIfMatch(ifMatch: string | undefined, current: ClientView): void {
+  if (ifMatch === undefined || ifMatch === '*') return;
+  const tags = ifMatch.split(',').map((t) => t.trim().replace(/^W\//, ''));
+  if (!tags.includes(viewTag(current))) {
+    throw new ApiError(409, 'conflict', 'the client was changed since you read it (If-Match does not match its ETag): read it again', undefined, { etag: viewTag(current) });
+  }
+}
+
 /** Maps the peers layer's refusals to 400s naming the field. */
 function fieldError(err: unknown, field: string): never {
   if (err instanceof PeerError || err instanceof AllocationError || err instanceof ClientConfigError) {
@@ -73,7 +91,21 @@ function fieldError(err: unknown, field: string): never {
   throw err;
 }
 
-export class Clients {
+/** What the clients API needs, on one machine (Clients, below: config files) or in cluster mode
+ * (./cluster/clients.ts: PostgreSQL rows). `ifMatch` is the ETag a client sent: a mismatch is a 409. */
+export interface ClientBackend {
+  list(iface: string): Promise<ClientView[]>;
+  get(iface: string, id: string): Promise<ClientView>;
+  etag(iface: string, id: string): Promise<string>;
+  create(iface: string, body: CreateClient): Promise<ClientView>;
+  update(iface: string, id: string, body: UpdateClient, ifMatch?: string): Promise<ClientView>;
+  remove(iface: string, id: string, ifMatch?: string): Promise<void>;
+  config(iface: string, id: string): Promise<{ name: string; text: string }>;
+  /** Disables every enabled client whose expiry has passed; returns how many. */
+  expire(): Promise<number>;
+}
+
+export class Clients implements ClientBackend {
   constructor(
     private readonly interfaces: Interfaces,
     private readonly store: Store,
@@ -125,6 +157,7 @@ export class Clients {
       expiresAt: iso(m?.expiresAt),
       createdAt: iso(m?.createdAt),
       hasConfig: !!m?.privateKey,
+      gateway: null,
     };
   }
 
@@ -142,6 +175,10 @@ export class Clients {
     const found = (await this.list(iface)).find((c) => c.publicKey === key);
     if (!found) throw notFound(`no client ${id} on ${iface}`);
     return found;
+  }
+
+  async etag(iface: string, id: string): Promise<string> {
+    return viewTag(await this.get(iface, id));
   }
 
   async create(iface: string, body: CreateClient): Promise<ClientView> {
@@ -189,7 +226,7 @@ export class Clients {
     return this.get(iface, idOf(key));
   }
 
-  async update(iface: string, id: string, body: UpdateClient): Promise<ClientView> {
+  async update(iface: string, id: string, body: UpdateClient, ifMatch?: string): Promise<ClientView> {
     const key = keyOf(id);
     if (body.name !== undefined) {
       const problem = checkName(body.name);
@@ -197,7 +234,10 @@ export class Clients {
     }
     const allowedIps = body.allowedIps == null ? body.allowedIps : checkCidrs(body.allowedIps, 'allowedIps');
     const expiresAt = body.expiresAt === undefined ? undefined : parseExpiry(body.expiresAt, this.now());
-    await this.interfaces.edit(iface, (loaded, live) => this.planUpdate(loaded, live, key, id, body, allowedIps, expiresAt));
+    await this.interfaces.edit(iface, async (loaded, live) => {
+      await this.checkTag(loaded, live, key, ifMatch);
+      return this.planUpdate(loaded, live, key, id, body, allowedIps, expiresAt);
+    });
     return this.get(iface, id);
   }
 
@@ -284,9 +324,17 @@ export class Clients {
     return { text, apply, result: undefined };
   }
 
-  async remove(iface: string, id: string): Promise<void> {
+  /** Inside an edit (the file locked): the If-Match check against the client as it is now. */
+  private async checkTag(loaded: LoadedConfig, live: DeviceState | undefined, key: string, ifMatch: string | undefined): Promise<void> {
+    if (ifMatch === undefined) return;
+    const current = (await this.views(loaded, live)).find((c) => c.publicKey === key);
+    if (current) checkIfMatch(ifMatch, current);
+  }
+
+  async remove(iface: string, id: string, ifMatch?: string): Promise<void> {
     const key = keyOf(id);
-    await this.interfaces.edit(iface, (loaded, live) => {
+    await this.interfaces.edit(iface, async (loaded, live) => {
+      await this.checkTag(loaded, live, key, ifMatch);
       const found = findPeer(loaded.text, key);
       if (found.enabled.length === 0 && found.disabled.length === 0) throw notFound(`no client ${id} on ${iface}`);
       let text = loaded.text;

@@ -127,17 +127,14 @@ export class History {
         // A multiple of the next size, so that a coarse row is never made from part of its span.
         const cutoff = Math.floor((nowSec - keep) / next[0]) * next[0];
         await db.run(
+          // The sizes are our own constants, written into the text: PostgreSQL matches GROUP BY to the select list
+          // by expression, and two parameters are two expressions to it even with one value.
           `INSERT INTO samples (interface, public_key, step, t, rx, tx)
-           SELECT interface, public_key, CAST(? AS INTEGER), (t / ?) * ?, SUM(rx), SUM(tx) FROM samples WHERE step = ? AND t < ?
-           GROUP BY interface, public_key, (t / ?) * ?
+           SELECT interface, public_key, ${next[0]}, (t / ${next[0]}) * ${next[0]}, SUM(rx), SUM(tx) FROM samples WHERE step = ? AND t < ?
+           GROUP BY interface, public_key, (t / ${next[0]}) * ${next[0]}
            ON CONFLICT (interface, public_key, step, t) DO UPDATE SET rx = samples.rx + excluded.rx, tx = samples.tx + excluded.tx`,
-          next[0],
-          next[0],
-          next[0],
           step,
           cutoff,
-          next[0],
-          next[0],
         );
         await db.run('DELETE FROM samples WHERE step = ? AND t < ?', step, cutoff);
       }

@@ -65,6 +65,8 @@ export interface Route {
   body?: Schema;
   /** Query parameters, for the OpenAPI document (the handler checks them). */
   query?: Record<string, Schema>;
+  /** Takes If-Match (a 409 when it does not match the resource's ETag), for the OpenAPI document. */
+  ifMatch?: boolean;
   /** Described in the OpenAPI document: the main success status and its JSON schema or media type. */
   response?: { status?: number; schema?: Schema; mediaType?: string; description?: string };
   handler(ctx: Context): Promise<Reply> | Reply;

@@ -5,28 +5,36 @@
 import { Clients, ClientState } from './clients';
 import { Interfaces } from './interfaces';
 
-const STATES: ClientState[] = ['connected', 'idle', 'never', 'disabled', 'down'];
-
 /** A label value with `\`, `"` and line feeds escaped as the format requires. */
 export function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-function labels(pairs: Record<string, string>): string {
+export function labels(pairs: Record<string, string>): string {
   return `{${Object.entries(pairs)
     .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
     .join(',')}}`;
 }
 
-interface Family {
+export interface Family {
   name: string;
   type: 'counter' | 'gauge';
   help: string;
   samples: string[];
 }
 
+export const fam = (name: string, type: Family['type'], help: string): Family => ({ name, type, help, samples: [] });
+
+export function render(families: Family[]): string {
+  return families
+    .map((f) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.samples].join('\n'))
+    .join('\n')
+    .concat('\n');
+}
+
+export const STATES: ClientState[] = ['connected', 'idle', 'never', 'disabled', 'down'];
+
 export async function metricsText(interfaces: Interfaces, clients: Clients): Promise<string> {
-  const fam = (name: string, type: Family['type'], help: string): Family => ({ name, type, help, samples: [] });
   const sent = fam('wireguard_sent_bytes_total', 'counter', 'Bytes sent to the peer');
   const received = fam('wireguard_received_bytes_total', 'counter', 'Bytes received from the peer');
   const handshake = fam('wireguard_latest_handshake_seconds', 'gauge', 'Unix time of the latest handshake with the peer (0 = never)');
@@ -55,8 +63,5 @@ export async function metricsText(interfaces: Interfaces, clients: Clients): Pro
       handshake.samples.push(`${handshake.name}${l} ${p.lastHandshakeSec}`);
     }
   }
-  return [sent, received, handshake, up, peers]
-    .map((f) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.samples].join('\n'))
-    .join('\n')
-    .concat('\n');
+  return render([sent, received, handshake, up, peers]);
 }

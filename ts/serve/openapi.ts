@@ -43,6 +43,10 @@ const PATH_PARAMS: Record<string, Record<string, unknown>> = {
 function operation(r: Route): Record<string, unknown> {
   const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: PATH_PARAMS[m[1]] ?? { type: 'string' } }));
   for (const [name, schema] of Object.entries(r.query ?? {})) params.push({ name, in: 'query', required: false, schema } as never);
+  if (r.ifMatch) {
+    const description = 'the ETag read with the resource: if it changed since, nothing is done and the answer is 409';
+    params.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description } as never);
+  }
   const status = String(r.response?.status ?? 200);
   const ok: Record<string, unknown> = { description: r.response?.description ?? 'success' };
   if (status !== '204') {

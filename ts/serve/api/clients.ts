@@ -3,7 +3,8 @@
 import type { App } from '../app';
 import { randomToken, sha256 } from '../auth';
 import { RANGES, Range } from '../history';
-import { badRequest, notFound, Reply, Route } from '../http';
+import { ClientView, viewTag } from '../clients';
+import { badRequest, Context, notFound, Reply, Route } from '../http';
 import { cidrList, object, Schema, str } from '../schema';
 import { keyOf } from '../values';
 import { ifaceParam } from './interfaces';
@@ -24,6 +25,7 @@ export const clientSchema: Schema = object({
   expiresAt: dateTime,
   createdAt: dateTime,
   hasConfig: { type: 'boolean', description: 'whether the console holds its private key (created here)' },
+  gateway: { type: ['string', 'null'], description: 'cluster mode: the gateway it last handshook with' },
   status: object({
     state: { type: 'string', enum: ['connected', 'idle', 'never', 'disabled', 'down'] },
     latestHandshake: dateTime,
@@ -49,6 +51,14 @@ function confReply(conf: { name: string; text: string }): Reply {
     contentType: 'text/plain; charset=utf-8',
     headers: { 'content-disposition': `attachment; filename="${fileName(conf.name)}"` },
   };
+}
+
+/** A client with its ETag, for a later If-Match (two consoles, or two tabs, editing one client). */
+const tagged = (view: ClientView): Reply => ({ json: view, headers: { etag: viewTag(view) } });
+
+function ifMatch(ctx: Context): string | undefined {
+  const v = ctx.req.headers['if-match'];
+  return typeof v === 'string' ? v : undefined;
 }
 
 export function clientRoutes(app: App): Route[] {
@@ -84,13 +94,14 @@ export function clientRoutes(app: App): Route[] {
       access: 'read',
       summary: 'One client',
       response: { schema: clientSchema },
-      handler: async (ctx) => ({ json: await app.clients.get(ifaceParam(ctx.params.iface), ctx.params.id) }),
+      handler: async (ctx) => tagged(await app.clients.get(ifaceParam(ctx.params.iface), ctx.params.id)),
     },
     {
       method: 'PATCH',
       path: `${base}/{id}`,
       access: 'write',
       summary: 'Rename, re-address, enable or disable a client, or change its expiry or routes',
+      ifMatch: true,
       body: object({
         name: str(64, { minLength: 1 }),
         addresses: cidrList,
@@ -99,16 +110,17 @@ export function clientRoutes(app: App): Route[] {
         enabled: { type: 'boolean', description: 'a disabled client stays in the file commented out (#~) and leaves the running interface' },
       }),
       response: { schema: clientSchema },
-      handler: async (ctx) => ({ json: await app.clients.update(ifaceParam(ctx.params.iface), ctx.params.id, ctx.body as never) }),
+      handler: async (ctx) => tagged(await app.clients.update(ifaceParam(ctx.params.iface), ctx.params.id, ctx.body as never, ifMatch(ctx))),
     },
     {
       method: 'DELETE',
       path: `${base}/{id}`,
       access: 'write',
       summary: 'Delete a client from the file, the running interface and the console',
+      ifMatch: true,
       response: { status: 204 },
       handler: async (ctx) => {
-        await app.clients.remove(ifaceParam(ctx.params.iface), ctx.params.id);
+        await app.clients.remove(ifaceParam(ctx.params.iface), ctx.params.id, ifMatch(ctx));
         return { status: 204 };
       },
     },

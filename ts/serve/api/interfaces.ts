@@ -9,7 +9,8 @@ import { completeEndpoint } from '../../peers/client';
 import { clientDefaults, DefaultKey, setInterfaceComment } from '../../peers/defaults';
 import { LoadedConfig } from '../../peers/store';
 import { DeviceState } from '../../uapi/codec';
-import type { App } from '../app';
+import type { Clients } from '../clients';
+import type { Interfaces } from '../interfaces';
 import { ApiError, badRequest, notFound, Route } from '../http';
 import { cidrList, object, Schema, str } from '../schema';
 import { checkCidrs } from '../values';
@@ -39,10 +40,10 @@ export const interfaceSchema: Schema = object({
   clients: object({ total: { type: 'integer' }, enabled: { type: 'integer' }, connected: { type: 'integer' } }),
 });
 
-async function interfaceView(app: App, loaded: LoadedConfig, live: DeviceState | undefined) {
+async function interfaceView(file: FileMode, loaded: LoadedConfig, live: DeviceState | undefined) {
   const d = clientDefaults(loaded.text);
   const key = loaded.config.device.privateKey;
-  const clients = await app.clients.views(loaded, live);
+  const clients = await file.clients.views(loaded, live);
   return {
     name: loaded.interfaceName,
     file: loaded.path,
@@ -66,9 +67,9 @@ async function interfaceView(app: App, loaded: LoadedConfig, live: DeviceState |
   };
 }
 
-export async function showInterface(app: App, iface: string) {
-  const loaded = await app.interfaces.load(iface);
-  return interfaceView(app, loaded, await app.interfaces.live.device(iface));
+export async function showInterface(file: FileMode, iface: string) {
+  const loaded = await file.interfaces.load(iface);
+  return interfaceView(file, loaded, await file.interfaces.live.device(iface));
 }
 
 interface Patch {
@@ -111,7 +112,13 @@ function patchComments(p: Patch, listenPort: number | undefined): [DefaultKey, s
   return out;
 }
 
-export function interfaceRoutes(app: App): Route[] {
+/** One machine's interfaces: config files and the devices running them. */
+export interface FileMode {
+  interfaces: Interfaces;
+  clients: Clients;
+}
+
+export function interfaceRoutes(app: FileMode): Route[] {
   return [
     {
       method: 'GET',

@@ -3,6 +3,7 @@
 // (counters and millisecond timestamps stay far below 2^53), and NOTICEs (CREATE ... IF NOT EXISTS) are
 // dropped rather than printed.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { Sql, SqlParam, SqlRow } from '../sql';
 
@@ -20,7 +21,7 @@ export function pgOptions(url: string, appName = 'wiretun'): PgOptions {
     throw new Error('--store must be a URL: postgres://USER:PASSWORD@HOST[:PORT]/DATABASE[?sslmode=require]');
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error(`--store: unknown scheme ${u.protocol} (postgres:// or postgresql://)`);
-  const known = ['sslmode', 'host', 'application_name', 'connect_timeout'];
+  const known = ['sslmode', 'sslrootcert', 'host', 'application_name', 'connect_timeout'];
   for (const k of u.searchParams.keys()) {
     if (!known.includes(k)) throw new Error(`--store: unknown parameter ${k} (known: ${known.join(', ')})`);
   }
@@ -35,12 +36,37 @@ export function pgOptions(url: string, appName = 'wiretun'): PgOptions {
     database: decodeURIComponent(u.pathname.slice(1)) || undefined,
     username: decodeURIComponent(u.username) || undefined,
     password: decodeURIComponent(u.password) || undefined,
-    ssl: sslmode === 'disable' ? false : (sslmode as 'allow' | 'prefer' | 'require' | 'verify-full'),
+    ssl: sslOption(sslmode, u.searchParams.get('sslrootcert')),
     connection: { application_name: u.searchParams.get('application_name') ?? appName },
     connect_timeout: timeout,
     onnotice: () => undefined,
     types: { bigint: { to: 20, from: [20, 1700], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
   };
+}
+
+const UNREACHABLE = ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'];
+
+/** Whether an error means the database cannot be reached right now (down, restarting, failing over), as opposed
+ * to a statement it refused: the first is worth a 503 and a retry. */
+export function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutting down, crashed, starting up).
+  return UNREACHABLE.includes(code) || code.startsWith('08') || /^57P0[123]$/.test(code);
+}
+
+/** TLS as libpq's sslmode says; verify-full checks the certificate and the host name, against the system's CAs
+ * or the sslrootcert file. */
+function sslOption(sslmode: string, rootCert: string | null): PgOptions['ssl'] {
+  if (rootCert !== null) {
+    if (sslmode !== 'verify-full') throw new Error('--store: sslrootcert goes with sslmode=verify-full');
+    try {
+      return { ca: readFileSync(rootCert, 'utf8'), rejectUnauthorized: true };
+    } catch (err) {
+      throw new Error(`--store: cannot read sslrootcert ${rootCert}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return sslmode === 'disable' ? false : (sslmode as 'allow' | 'prefer' | 'require' | 'verify-full');
 }
 
 /** `?` placeholders numbered as PostgreSQL wants them ($1, $2...), skipping quoted text. */
@@ -61,7 +87,8 @@ export class PgDatabase implements Sql {
 
   private query(text: string, params: SqlParam[]) {
     const q = this.inside.getStore() ?? this.pg;
-    return q.unsafe(numberPlaceholders(text), params as postgres.ParameterOrJSON<never>[]);
+    // An optional field left out arrives as undefined: it is SQL's NULL, as SQLite's binding takes it.
+    return q.unsafe(numberPlaceholders(text), params.map((p) => p ?? null) as postgres.ParameterOrJSON<never>[]);
   }
 
   async run(text: string, ...params: SqlParam[]): Promise<{ changes: number }> {
