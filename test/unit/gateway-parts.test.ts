@@ -1,11 +1,10 @@
 // The gateway's pure parts: reading the location's address, choosing which clients to initiate to after a
 // takeover and the UAPI lines that make the device do it, the health rows, the role's password verifier, the
-// error classes that renew the pool, and the command line (run through bin/wiretun, as a user would).
+// postgres.js crash the guard drops, and the command line (run through bin/wiretun, as a user would).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PeerState } from '../../ts/config/model';
 import { scramVerifier, gatewayUrl } from '../../ts/gateway/grant';
 import { peerStat } from '../../ts/gateway/health';
-import { isConnectionError } from '../../ts/gateway/source';
 import { floatingAddress, initiationUpdates, movedPeers, RECENT_MS } from '../../ts/gateway/takeover';
 import { isClosedSocketWrite } from '../../ts/serve/pg/guard';
 import { emptyDeviceUpdate } from '../../ts/config/model';
@@ -93,16 +92,6 @@ describe('gateway health and database parts', () => {
     expect(gatewayUrl('postgres://admin:secret@db.example:5433/wiretun?sslmode=require', 'gw_a', 'p/w+')).toBe(
       'postgres://gw_a:p%2Fw%2B@db.example:5433/wiretun?sslmode=require',
     );
-  });
-
-  it('lost connections renew the pool; refused statements do not', () => {
-    const pgError = (code: string) => Object.assign(new Error('x'), { name: 'PostgresError', code });
-    expect(isConnectionError(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toBe(true);
-    expect(isConnectionError(Object.assign(new Error('closed'), { code: 'CONNECTION_CLOSED' }))).toBe(true);
-    expect(isConnectionError(pgError('57P01'))).toBe(true); // admin shutdown
-    expect(isConnectionError(pgError('08006'))).toBe(true);
-    expect(isConnectionError(pgError('42501'))).toBe(false); // permission denied
-    expect(isConnectionError(pgError('40001'))).toBe(false);
   });
 
   it("recognises postgres.js's write to a closed socket and nothing else", () => {

@@ -3,7 +3,7 @@
 // REPEATABLE READ snapshot, so the location's revision and the client rows it returns belong together: every
 // change bumps that revision in the same transaction as its rows (see ts/serve/pg/schema.ts), so "rows with a
 // revision above the one applied" is exactly what changed since.
-import { PgDatabase } from '../serve/pg/connect';
+import { isUnreachable, PgDatabase } from '../serve/pg/connect';
 
 /** The columns of `locations` a gateway role may read. */
 export interface Location {
@@ -85,17 +85,6 @@ const QUERY_TIMEOUT_MS = 20_000;
 /** Rows per INSERT of gateway_peers: 8 parameters each keeps one statement far below PostgreSQL's 65,535. */
 const PEER_BATCH = 1000;
 
-/**
- * Whether an error means the connection is gone (rather than a statement refused): no SQLSTATE at all
- * (ECONNREFUSED, CONNECTION_CLOSED, CONNECT_TIMEOUT...), or one of the classes 08 (connection exception) and
- * 57 (operator intervention: the server shutting down or starting up).
- */
-export function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  const sqlstate = (err as Error)?.name === 'PostgresError' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
-  return !sqlstate || /^(08|57)/.test(code as string);
-}
-
 export class GatewaySource {
   private current: PgDatabase;
 
@@ -126,12 +115,13 @@ export class GatewaySource {
     const db = this.current;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer from the database within ${QUERY_TIMEOUT_MS / 1000} s`)), QUERY_TIMEOUT_MS);
+      const err = Object.assign(new Error(`no answer from the database within ${QUERY_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' });
+      timer = setTimeout(() => reject(err), QUERY_TIMEOUT_MS);
     });
     try {
       return await Promise.race([fn(db), timeout]);
     } catch (err) {
-      if (isConnectionError(err) && db === this.current) {
+      if (isUnreachable(err) && db === this.current) {
         this.current = this.connect();
         void db.pg.end({ timeout: 0 }).catch(() => undefined);
       }

@@ -1,5 +1,5 @@
-// `wiretun gateway` processes and `wiretun up` clients in a lab's namespaces, for test/netns/gateway.test.ts.
-// A gateway's output goes to a log file (the daemon it starts inherits it, so a pipe would never close).
+// `wiretun gateway` processes and `wiretun up` clients in a lab's namespaces, and the console they follow, for
+// test/netns/gateway.test.ts. Output goes to log files (a gateway's daemon inherits it: a pipe would never close).
 import { spawn, ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -71,14 +71,27 @@ export interface TunnelClient {
   iface: string;
 }
 
-/** A client as its user would run it: a wg-quick file and `wiretun up`. */
-export async function clientUp(lab: Lab, node: Node, c: { privateKey: string; address: string }, server: { publicKey: string; endpoint: string; allowedIps: string }): Promise<TunnelClient> {
+/** A client as its user would run it: the wg-quick file the console gave, and `wiretun up`. */
+export async function clientUp(lab: Lab, node: Node, configText: string): Promise<TunnelClient> {
   const iface = lab.ifname();
   const file = path.join(lab.tmp, `${iface}.conf`);
-  const text = `[Interface]\nPrivateKey = ${c.privateKey}\nAddress = ${c.address}\n\n[Peer]\nPublicKey = ${server.publicKey}\nEndpoint = ${server.endpoint}\nAllowedIPs = ${server.allowedIps}\n`;
-  writeFileSync(file, text, { mode: 0o600 });
+  writeFileSync(file, configText, { mode: 0o600 });
   await must(BIN, ['up', file], { ns: node.ns, timeoutMs: 30_000 });
   return { node, iface };
+}
+
+/** `wiretun serve --store` on 127.0.0.1 (a free port); resolves to its URL once it listens. */
+export async function startConsole(store: string, stateDir: string, log: string): Promise<{ child: ChildProcess; url: string }> {
+  const fd = openSync(log, 'a');
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--state', stateDir], { env: { ...process.env, WIRETUN_STORE: store }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let url = '';
+  await waitFor('the console to listen', () => {
+    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(log, 'utf8'))?.[1] ?? '';
+    return url !== '' || child.exitCode !== null;
+  });
+  if (!url) throw new Error(`the console exited: ${readFileSync(log, 'utf8')}`);
+  return { child, url };
 }
 
 export const ping = async (ns: string, to: string) => (await run('ping', ['-c', '1', '-W', '1', to], { ns })).code === 0;
