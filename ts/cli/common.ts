@@ -70,3 +70,16 @@ export async function runAction(
     return status;
   }
 }
+
+/** Resolves with the first SIGINT or SIGTERM, for long-running commands (serve, gateway) that then stop cleanly. */
+export function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(s);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { INTERFACE_NAME } from '../config/wgquick';
 import { requireLinux } from '../platform';
-import { needsRoot, usageError } from './common';
+import { needsRoot, usageError, waitForSignal } from './common';
 
 const USAGE = `Usage: wiretun gateway --store URL --location NAME [--name GW] [--interface IF] [--health-interval SECONDS]
        wiretun gateway grant --store ADMIN_URL --location NAME --role ROLE
@@ -74,18 +74,6 @@ async function grant(argv: string[]): Promise<number> {
 function help(): number {
   process.stdout.write(USAGE);
   return 0;
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(s);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 /** Seconds as milliseconds, or undefined when not a positive number. */

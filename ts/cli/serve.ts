@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { App } from '../serve/app';
+import { waitForSignal } from './common';
 
 const USAGE = `Usage: wiretun serve [--listen HOST:PORT] [--state DIR] [--metrics-token TOKEN]
                      [--tls-cert FILE --tls-key FILE] [IF_OR_CONF ...]
@@ -67,18 +68,6 @@ async function setPassword(stateDir: string, store: string | undefined): Promise
   } finally {
     await app.close();
   }
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(s);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 export async function run(argv: string[]): Promise<number> {
