@@ -179,12 +179,15 @@ export class Syncer {
     this.applied = read.location.revision;
   }
 
-  /** Stops syncing, waits for a run in progress, and takes the interface down if it is up. */
+  /** Stops syncing and takes the interface down if it is up, after any change to the device in progress (a
+   * read still waiting on the database is not waited for: what it brings is dropped). */
   async stop(down: boolean): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
-    await this.running;
-    if (down && this.config) await this.o.device.down(this.config);
+    await this.exclusive(async () => {
+      if (down && this.config) await this.o.device.down(this.config);
+      this.config = undefined;
+    });
   }
 }
 
