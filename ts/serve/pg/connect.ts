@@ -75,20 +75,66 @@ export function numberPlaceholders(text: string): string {
   return text.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|\?/g, (m) => (m === '?' ? `$${++n}` : m));
 }
 
+/** The longest a statement (or a whole transaction) may go unanswered before its pool is given up. */
+export const QUERY_TIMEOUT_MS = 30_000;
+
+/**
+ * The Sql interface over a postgres.js pool that is replaced when the database turns out to be unreachable. A
+ * postgres.js connection that closed while it had a small write pending never sends again once it reconnects
+ * (porsager/postgres#1208, open in 3.4.10): its queries would hang for ever, and a process holding it (a console,
+ * a gateway) would stop working after a database restart. A new pool has no such connection. Every statement
+ * outside a transaction, and every transaction as a whole, is also bounded in time: a database host gone
+ * without a reset would otherwise hold it for many minutes.
+ */
 export class PgDatabase implements Sql {
   readonly dialect = 'postgres' as const;
   private readonly inside = new AsyncLocalStorage<postgres.TransactionSql>();
+  private current: postgres.Sql;
 
-  constructor(readonly pg: postgres.Sql) {}
-
-  static connect(url: string, appName?: string, max = 10): PgDatabase {
-    return new PgDatabase(postgres({ ...pgOptions(url, appName), max }));
+  constructor(
+    private readonly make: () => postgres.Sql,
+    private readonly timeoutMs = QUERY_TIMEOUT_MS,
+  ) {
+    this.current = make();
   }
 
-  private query(text: string, params: SqlParam[]) {
-    const q = this.inside.getStore() ?? this.pg;
+  static connect(url: string, appName?: string, max = 10): PgDatabase {
+    const options = { ...pgOptions(url, appName), max };
+    return new PgDatabase(() => postgres(options));
+  }
+
+  /** The pool in use now. */
+  get pg(): postgres.Sql {
+    return this.current;
+  }
+
+  /** Runs `fn` on the current pool, bounded in time; an unreachable database retires that pool. */
+  private async bounded<T>(fn: (pg: postgres.Sql) => Promise<T>): Promise<T> {
+    const pg = this.current;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      const err = Object.assign(new Error(`no answer from the database within ${this.timeoutMs / 1000} s`), { code: 'ETIMEDOUT' });
+      timer = setTimeout(() => reject(err), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([fn(pg), timeout]);
+    } catch (err) {
+      if (isUnreachable(err) && pg === this.current) {
+        this.current = this.make();
+        void pg.end({ timeout: 0 }).catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async query(text: string, params: SqlParam[]) {
     // An optional field left out arrives as undefined: it is SQL's NULL, as SQLite's binding takes it.
-    return q.unsafe(numberPlaceholders(text), params.map((p) => p ?? null) as postgres.ParameterOrJSON<never>[]);
+    const args = params.map((p) => p ?? null) as postgres.ParameterOrJSON<never>[];
+    const tx = this.inside.getStore();
+    if (tx) return tx.unsafe(numberPlaceholders(text), args);
+    return this.bounded(async (pg) => pg.unsafe(numberPlaceholders(text), args));
   }
 
   async run(text: string, ...params: SqlParam[]): Promise<{ changes: number }> {
@@ -105,16 +151,18 @@ export class PgDatabase implements Sql {
 
   /** Multi-statement SQL without parameters (schema set-up). */
   async exec(text: string): Promise<void> {
-    await (this.inside.getStore() ?? this.pg).unsafe(text);
+    const tx = this.inside.getStore();
+    if (tx) await tx.unsafe(text);
+    else await this.bounded(async (pg) => pg.unsafe(text));
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inside.getStore()) return fn();
-    return this.pg.begin((tx) => this.inside.run(tx, fn)) as Promise<T>;
+    return this.bounded((pg) => pg.begin((tx) => this.inside.run(tx, fn)) as Promise<T>);
   }
 
   async close(): Promise<void> {
-    await this.pg.end({ timeout: 5 });
+    await this.current.end({ timeout: 5 });
   }
 }
 
