@@ -3,7 +3,7 @@
 // REPEATABLE READ snapshot, so the location's revision and the client rows it returns belong together: every
 // change bumps that revision in the same transaction as its rows (see ts/serve/pg/schema.ts), so "rows with a
 // revision above the one applied" is exactly what changed since.
-import { isUnreachable, PgDatabase } from '../serve/pg/connect';
+import { PgDatabase } from '../serve/pg/connect';
 
 /** The columns of `locations` a gateway role may read. */
 export interface Location {
@@ -79,66 +79,28 @@ const LOCATION_SQL = `SELECT name, private_key AS "privateKey", listen_port AS "
   config_revision AS "configRevision" FROM locations WHERE name = ?`;
 const CLIENT_COLUMNS = `public_key AS "publicKey", preshared_key AS "presharedKey", addresses, enabled, revision`;
 
-/** The longest any database round (a read, a health report) may take before the pool is replaced. */
-const QUERY_TIMEOUT_MS = 20_000;
-
 /** Rows per INSERT of gateway_peers: 8 parameters each keeps one statement far below PostgreSQL's 65,535. */
 const PEER_BATCH = 1000;
 
 export class GatewaySource {
-  private current: PgDatabase;
-
   constructor(
-    private readonly connect: () => PgDatabase,
+    readonly db: PgDatabase,
     readonly location: string,
     readonly gateway: string,
-  ) {
-    this.current = connect();
-  }
+  ) {}
 
-  /** A small pool: the sync, the health round and a takeover may each hold one connection. */
+  /** A small pool: the sync, the health round and a takeover may each hold one connection. PgDatabase bounds
+   * every round in time and replaces the pool after a lost connection, so a database restart cannot wedge it. */
   static connect(url: string, location: string, gateway: string): GatewaySource {
-    return new GatewaySource(() => PgDatabase.connect(url, `wiretun gateway ${gateway}`, 3), location, gateway);
-  }
-
-  get db(): PgDatabase {
-    return this.current;
-  }
-
-  /**
-   * Runs `fn` on the pool, for at most QUERY_TIMEOUT_MS (a database host gone without a reset would hold a
-   * query, and with it every later sync, for many minutes). When the connection turns out to be gone, the pool
-   * is replaced: a postgres.js connection that closed while it had a small write pending never sends again
-   * after it reconnects (porsager/postgres#1208, open in 3.4.10); a new pool has none of those.
-   */
-  private async use<T>(fn: (db: PgDatabase) => Promise<T>): Promise<T> {
-    const db = this.current;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      const err = Object.assign(new Error(`no answer from the database within ${QUERY_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' });
-      timer = setTimeout(() => reject(err), QUERY_TIMEOUT_MS);
-    });
-    try {
-      return await Promise.race([fn(db), timeout]);
-    } catch (err) {
-      if (isUnreachable(err) && db === this.current) {
-        this.current = this.connect();
-        void db.pg.end({ timeout: 0 }).catch(() => undefined);
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+    return new GatewaySource(PgDatabase.connect(url, `wiretun gateway ${gateway}`, 3), location, gateway);
   }
 
   /** Runs `fn` in one read-only REPEATABLE READ snapshot. */
-  private snapshot<T>(fn: (db: PgDatabase) => Promise<T>): Promise<T> {
-    return this.use((db) =>
-      db.transaction(async () => {
-        await db.run('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-        return fn(db);
-      }),
-    );
+  private snapshot<T>(fn: () => Promise<T>): Promise<T> {
+    return this.db.transaction(async () => {
+      await this.db.run('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return fn();
+    });
   }
 
   /**
@@ -147,14 +109,14 @@ export class GatewaySource {
    * granted to this role) reads as a full read without location and clients.
    */
   read(applied: number | undefined): Promise<Read> {
-    return this.snapshot(async (db) => {
-      const location = await db.get<Location>(LOCATION_SQL, this.location);
+    return this.snapshot(async () => {
+      const location = await this.db.get<Location>(LOCATION_SQL, this.location);
       if (!location || applied === undefined || location.configRevision > applied) {
-        const clients = location ? await db.all<Client>(`SELECT ${CLIENT_COLUMNS} FROM clients WHERE location = ? AND enabled`, this.location) : [];
+        const clients = location ? await this.db.all<Client>(`SELECT ${CLIENT_COLUMNS} FROM clients WHERE location = ? AND enabled`, this.location) : [];
         return { kind: 'full', location, clients };
       }
-      const clients = await db.all<Client>(`SELECT ${CLIENT_COLUMNS} FROM clients WHERE location = ? AND revision > ?`, this.location, applied);
-      const removed = await db.all<{ publicKey: string; revision: number }>(
+      const clients = await this.db.all<Client>(`SELECT ${CLIENT_COLUMNS} FROM clients WHERE location = ? AND revision > ?`, this.location, applied);
+      const removed = await this.db.all<{ publicKey: string; revision: number }>(
         'SELECT public_key AS "publicKey", revision FROM removed_clients WHERE location = ? AND revision > ?',
         this.location,
         applied,
@@ -165,11 +127,11 @@ export class GatewaySource {
 
   /** Upserts this gateway's row and one row per device peer, and deletes the rows of peers that left. */
   writeHealth(h: Health, peers: PeerStat[], now = Date.now()): Promise<void> {
-    return this.use((db) => db.transaction(() => this.writeRows(db, h, peers, now)));
+    return this.db.transaction(() => this.writeRows(h, peers, now));
   }
 
-  private async writeRows(db: PgDatabase, h: Health, peers: PeerStat[], now: number): Promise<void> {
-    await db.run(
+  private async writeRows(h: Health, peers: PeerStat[], now: number): Promise<void> {
+    await this.db.run(
       `INSERT INTO gateways (name, location, version, started_at, last_seen, revision, peers, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET location = excluded.location, version = excluded.version, started_at = excluded.started_at,
          last_seen = excluded.last_seen, revision = excluded.revision, peers = excluded.peers, error = excluded.error`,
@@ -182,15 +144,15 @@ export class GatewaySource {
       h.peers,
       h.error,
     );
-    for (let i = 0; i < peers.length; i += PEER_BATCH) await this.upsertPeers(db, peers.slice(i, i + PEER_BATCH), now);
+    for (let i = 0; i < peers.length; i += PEER_BATCH) await this.upsertPeers(peers.slice(i, i + PEER_BATCH), now);
     // Every current peer was just stamped `now`: older rows are peers the device no longer has.
-    await db.run('DELETE FROM gateway_peers WHERE gateway = ? AND updated_at < ?', this.gateway, now);
+    await this.db.run('DELETE FROM gateway_peers WHERE gateway = ? AND updated_at < ?', this.gateway, now);
   }
 
-  private async upsertPeers(db: PgDatabase, peers: PeerStat[], now: number): Promise<void> {
+  private async upsertPeers(peers: PeerStat[], now: number): Promise<void> {
     const values = peers.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
     const params = peers.flatMap((p) => [this.gateway, this.location, p.publicKey, p.rx, p.tx, p.lastHandshake, p.endpoint, now]);
-    await db.run(
+    await this.db.run(
       `INSERT INTO gateway_peers (gateway, location, public_key, rx, tx, last_handshake, endpoint, updated_at) VALUES ${values}
        ON CONFLICT (gateway, public_key) DO UPDATE SET location = excluded.location, rx = excluded.rx, tx = excluded.tx,
          last_handshake = excluded.last_handshake, endpoint = excluded.endpoint, updated_at = excluded.updated_at`,
@@ -200,19 +162,17 @@ export class GatewaySource {
 
   /** Per client, the latest handshake any gateway of the location reported after `since` (ms), with its endpoint. */
   async sightings(since: number): Promise<Map<string, Sighting>> {
-    const rows = await this.use((db) =>
-      db.all<Sighting & { publicKey: string }>(
-        `SELECT DISTINCT ON (public_key) public_key AS "publicKey", gateway, endpoint, last_handshake AS "lastHandshake"
-         FROM gateway_peers WHERE location = ? AND endpoint IS NOT NULL AND last_handshake > ?
-         ORDER BY public_key, last_handshake DESC`,
-        this.location,
-        since,
-      ),
+    const rows = await this.db.all<Sighting & { publicKey: string }>(
+      `SELECT DISTINCT ON (public_key) public_key AS "publicKey", gateway, endpoint, last_handshake AS "lastHandshake"
+       FROM gateway_peers WHERE location = ? AND endpoint IS NOT NULL AND last_handshake > ?
+       ORDER BY public_key, last_handshake DESC`,
+      this.location,
+      since,
     );
     return new Map(rows.map(({ publicKey, ...s }) => [publicKey, s]));
   }
 
   close(): Promise<void> {
-    return this.current.close();
+    return this.db.close();
   }
 }
