@@ -114,6 +114,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { App } = await import('../serve/app');
   const { listen: start } = await import('../serve/server');
+  if (store) (await import('../serve/pg/guard')).guardPostgresWrites((line) => process.stderr.write(`wiretun serve: ${line}\n`));
   let app: App;
   try {
     app = await App.open({ stateDir, store, names: positionals, metricsToken });
