@@ -8,7 +8,7 @@
 // on the client; PostgreSQL restarted while clients are created and a client pings; a gateway down while
 // clients changed catches up and takes its still-running interface back with its sessions; and what a
 // gateway's role can and cannot do.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveDevice } from '../../ts/peers/live';
@@ -118,6 +118,7 @@ describe.skipIf(!!skip)('wiretun gateway: three gateways of one location, follow
 
   afterAll(async () => {
     for (const g of gws) await stopGateway(g).catch(() => undefined);
+    if (consoleProc && consoleProc.exitCode !== null) console.error(`the console died:\n${readFileSync(`${lab.tmp}/console.log`, 'utf8')}`);
     consoleProc?.kill('SIGTERM');
     await lab?.destroy();
     removeStateFiles(lab?.ifnames ?? []);
