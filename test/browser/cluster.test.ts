@@ -192,6 +192,7 @@ describe.skipIf(skip !== undefined)('the console in a browser, in cluster mode o
     await expect.poll(() => page.locator(`[data-iface="${LOCATION}"] [data-gateways]`).getAttribute('data-gateways'), { timeout: 15_000 }).toBe('2/2');
     await expect.poll(() => clientRow(page).locator('td.gw').textContent()).toBe('gw-a');
     expect(await page.locator('table.clients th.gw').isVisible()).toBe(true);
+    await screenshot(page, 'locations');
 
     await page.click('nav a:text("Gateways")');
     for (const name of ['gw-a', 'gw-b']) {
