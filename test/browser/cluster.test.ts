@@ -243,7 +243,7 @@ describe.skipIf(skip !== undefined)('the console in a browser, in cluster mode o
   it('shows the killed gateway stale once 30 s pass without a report, and forgets it from the page', async () => {
     await page.click('nav a:text("Gateways")');
     const dead = gatewayRow(page, 'gw-b');
-    await expect.poll(() => dead.getAttribute('data-health'), { timeout: 45_000, intervals: [1000] }).toBe('stale');
+    await expect.poll(() => dead.getAttribute('data-health'), { timeout: 45_000, interval: 1000 }).toBe('stale');
     expect(await gatewayRow(page, 'gw-a').getAttribute('data-health')).toBe('healthy');
     await dead.locator('button:text-is("Forget")').click();
     await page.click('dialog[data-dialog=confirm] button:text-is("Forget")');
