@@ -14,7 +14,7 @@ import { hotp, totpStep } from '../../ts/serve/totp';
 import { killDaemons, removeSocket } from '../netns/lib/lab';
 import { Background, must, run, runDetaching, start } from '../netns/lib/proc';
 import { waitFor } from '../netns/lib/wait';
-import { assertReady, browserSkipReason, decodeQr, launchIn, REPO, screenshot, watchPage } from './lib/browser';
+import { assertReady, browserSkipReason, decodeQr, launchIn, REPO, screenshot, screenshotOnFailure, watchPage } from './lib/browser';
 
 const skip = browserSkipReason('test/browser/console.test.ts');
 
@@ -70,6 +70,8 @@ function serverConfig(address: string, port: number, endpoint: boolean): string 
 }
 
 describe.skipIf(skip !== undefined)('the console in a browser, against a real interface', () => {
+  screenshotOnFailure(() => [page]);
+
   beforeAll(async () => {
     assertReady();
     work = mkdtempSync(path.join(tmpdir(), 'wtbr-'));

@@ -60,7 +60,9 @@ describe.skipIf(skip)('wiretun serve --store postgres://', () => {
     expect(a.app.setupCode).toBeDefined();
     expect((await a.client.post('/api/setup', { setupCode: a.app.setupCode, password: PASSWORD })).status).toBe(200);
     expect((await b.client.login()).status).toBe(200);
-    a.client.csrf = (await a.client.get('/api/session')).json.csrfToken;
+    const session = (await a.client.get('/api/session')).json;
+    a.client.csrf = session.csrfToken;
+    expect(session.cluster).toBe(true); // the page offers locations and gateways
     // A session made on one console is valid on the other: it lives in the database.
     const other = new Client(b.server.url);
     other.cookie = a.client.cookie;

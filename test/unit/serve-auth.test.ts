@@ -81,6 +81,7 @@ describe('wiretun serve: set-up and login', () => {
     ({ h, admin } = await startLoggedIn());
     const first = await admin.get('/api/session');
     expect(first.status).toBe(200);
+    expect(first.json.cluster).toBe(false); // the page offers interfaces, not locations
     h = await h.restart();
     const again = new Client(h.url);
     again.cookie = admin.cookie;

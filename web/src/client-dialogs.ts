@@ -1,5 +1,5 @@
 // The dialogs of a client: create, edit, its QR code, its one-time link, delete.
-import { api, seg } from './api';
+import { api, changedElsewhere, ifMatch, seg } from './api';
 import { button, copyText, field, h, input } from './dom';
 import { confirm, footer, form, modal, toast } from './dialogs';
 import { dateInput, dateTime, endOfDay, list } from './format';
@@ -47,8 +47,11 @@ export async function createClient(iface: Iface): Promise<Client | undefined> {
   return made;
 }
 
-export async function editClient(iface: Iface, c: Client): Promise<boolean> {
+/** Edits the client as it was read (`etag`): when it changed elsewhere since, the dialog closes and the 409
+ * is thrown for the caller to say so and show the client as it is now. */
+export async function editClient(iface: Iface, c: Client, etag: string | undefined): Promise<boolean> {
   let saved = false;
+  let conflict: unknown;
   await modal(
     `Edit ${clientName(c)}`,
     (close) => [
@@ -70,7 +73,12 @@ export async function editClient(iface: Iface, c: Client): Promise<boolean> {
           if (addresses.join(',') !== c.addresses.join(',')) body.addresses = addresses;
           if (allowed.join(',') !== c.allowedIps.join(',')) body.allowedIps = allowed.length ? allowed : null;
           if (String(data.get('expiresAt') ?? '') !== dateInput(c.expiresAt)) body.expiresAt = expires;
-          if (Object.keys(body).length) await api('PATCH', clientUrl(iface.name, c.id), body);
+          try {
+            if (Object.keys(body).length) await api('PATCH', clientUrl(iface.name, c.id), body, ifMatch(etag));
+          } catch (err) {
+            if (!changedElsewhere(err)) throw err;
+            conflict = err;
+          }
           saved = true;
           close();
         },
@@ -78,6 +86,7 @@ export async function editClient(iface: Iface, c: Client): Promise<boolean> {
     ],
     { name: 'edit-client' },
   );
+  if (conflict) throw conflict;
   return saved;
 }
 
@@ -119,8 +128,9 @@ export async function showLink(iface: string, c: Client): Promise<void> {
   );
 }
 
-export async function deleteClient(iface: string, c: Client): Promise<boolean> {
-  const ok = await confirm(`Delete ${clientName(c)}?`, 'It leaves the interface and the config file, and its history is deleted. Its config stops working.', 'Delete', true);
-  if (ok) await api('DELETE', clientUrl(iface, c.id));
+export async function deleteClient(iface: Iface, c: Client, etag: string | undefined): Promise<boolean> {
+  const leaves = iface.file === null ? 'the location and its gateways' : 'the interface and the config file';
+  const ok = await confirm(`Delete ${clientName(c)}?`, `It leaves ${leaves}, and its history is deleted. Its config stops working.`, 'Delete', true);
+  if (ok) await api('DELETE', clientUrl(iface.name, c.id), undefined, ifMatch(etag));
   return ok;
 }

@@ -1,9 +1,10 @@
 // The clients of one interface: a table updated in place on every poll (so an open chart or a selection
-// survives), a row opening into the client's details, chart and actions.
-import { api, seg } from './api';
+// survives), a row opening into the client's details, chart and actions. An open row also holds the client's
+// ETag, sent with its edits, so an edit made elsewhere meanwhile is refused rather than overwritten.
+import { api, changedElsewhere, getTagged, ifMatch, seg } from './api';
 import { TrafficChart } from './chart';
 import { clientName, clientUrl, createClient, deleteClient, editClient, showLink, showQr } from './client-dialogs';
-import { attempt } from './dialogs';
+import { attempt, toast } from './dialogs';
 import { button, fill, h, setText } from './dom';
 import { ago, bytes, date, rate } from './format';
 import type { Client, ClientState, Iface } from './types';
@@ -18,8 +19,10 @@ const STATE_TEXT: Record<ClientState, string> = {
 
 interface Row {
   client: Client;
+  /** The client's ETag, read with it while its details are open. */
+  etag?: string;
   tr: HTMLTableRowElement;
-  cells: { name: HTMLElement; addresses: HTMLElement; state: HTMLElement; seen: HTMLElement; rates: HTMLElement; totals: HTMLElement };
+  cells: { name: HTMLElement; addresses: HTMLElement; state: HTMLElement; seen: HTMLElement; gateway: HTMLElement; rates: HTMLElement; totals: HTMLElement };
   detail?: { tr: HTMLTableRowElement; facts: HTMLElement; actions: HTMLElement; chart: TrafficChart; shape?: string };
 }
 
@@ -28,6 +31,7 @@ export class ClientsPanel {
   private readonly tbody = h('tbody');
   private readonly empty = h('p', { class: 'empty muted' }, 'No clients yet.');
   private readonly rows = new Map<string, Row>();
+  private readonly table: HTMLTableElement;
   private iface: Iface;
 
   constructor(
@@ -35,12 +39,12 @@ export class ClientsPanel {
     private readonly changed: () => Promise<void>,
   ) {
     this.iface = iface;
-    const table = h(
+    const table = (this.table = h(
       'table',
       { class: 'clients' },
-      h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Addresses'), h('th', null, 'Status'), h('th', { class: 'num' }, 'Rate ↓ / ↑'), h('th', { class: 'num' }, 'Total ↓ / ↑'), h('th'))),
+      h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Addresses'), h('th', null, 'Status'), h('th', { class: 'gw' }, 'Gateway'), h('th', { class: 'num' }, 'Rate ↓ / ↑'), h('th', { class: 'num' }, 'Total ↓ / ↑'), h('th'))),
       this.tbody,
-    );
+    ));
     this.el = h(
       'section',
       { class: 'panel', 'data-clients': iface.name },
@@ -57,7 +61,10 @@ export class ClientsPanel {
   /** Fetches the clients and brings the table up to date; open charts refresh too. */
   async update(iface: Iface = this.iface): Promise<void> {
     this.iface = iface;
-    const clients = await api<Client[]>('GET', `/api/interfaces/${seg(iface.name)}/clients`);
+    const listed = await api<Client[]>('GET', `/api/interfaces/${seg(iface.name)}/clients`);
+    const clients = await Promise.all(listed.map((c) => this.reread(this.rows.get(c.id), c)));
+    // The gateway column only where some client is on a gateway (cluster mode).
+    this.table.classList.toggle('with-gateway', clients.some((c) => c.gateway));
     const seen = new Set<string>();
     for (const c of clients) {
       seen.add(c.id);
@@ -77,10 +84,11 @@ export class ClientsPanel {
 
   private addRow(c: Client): Row {
     const cell = () => h('td');
-    const cells = { name: h('strong'), addresses: cell(), state: h('span', { class: 'state' }), seen: h('span', { class: 'muted small' }), rates: cell(), totals: cell() };
+    const cells = { name: h('strong'), addresses: cell(), state: h('span', { class: 'state' }), seen: h('span', { class: 'muted small' }), gateway: cell(), rates: cell(), totals: cell() };
+    cells.gateway.className = 'gw';
     cells.rates.className = cells.totals.className = 'num';
     const toggle = h('button', { type: 'button', class: 'icon chevron', 'aria-expanded': 'false', 'aria-label': `Details of ${clientName(c)}` }, '›');
-    const tr = h('tr', { class: 'client', 'data-client': c.id, tabindex: 0 }, h('td', null, cells.name), cells.addresses, h('td', null, cells.state, h('br'), cells.seen), cells.rates, cells.totals, h('td', { class: 'actions' }, toggle));
+    const tr = h('tr', { class: 'client', 'data-client': c.id, tabindex: 0 }, h('td', null, cells.name), cells.addresses, h('td', null, cells.state, h('br'), cells.seen), cells.gateway, cells.rates, cells.totals, h('td', { class: 'actions' }, toggle));
     const row: Row = { client: c, tr, cells };
     const open = () => this.toggle(row);
     tr.addEventListener('click', open);
@@ -111,6 +119,7 @@ export class ClientsPanel {
     row.tr.dataset.state = s.state;
     const seen = s.state === 'disabled' ? (c.expiresAt && Date.parse(c.expiresAt) <= Date.now() ? `expired ${date(c.expiresAt)}` : '') : s.latestHandshake ? `handshake ${ago(s.latestHandshake)}` : '';
     setText(row.cells.seen, seen + (s.endpoint ? ` from ${s.endpoint}` : ''));
+    setText(row.cells.gateway, c.gateway ?? '–');
     setText(row.cells.rates, `${rate(s.txRate)} / ${rate(s.rxRate)}`);
     setText(row.cells.totals, `${bytes(s.txBytes)} / ${bytes(s.rxBytes)}`);
   }
@@ -128,13 +137,30 @@ export class ClientsPanel {
     const chart = new TrafficChart(this.iface.name, row.client.id);
     const facts = h('dl', { class: 'facts' });
     const actions = h('div', { class: 'buttons' });
-    const tr = h('tr', { class: 'detail', 'data-detail': row.client.id }, h('td', { colspan: 6 }, h('div', { class: 'detail-grid' }, h('div', { class: 'detail-info' }, facts, actions), chart.el)));
+    const tr = h('tr', { class: 'detail', 'data-detail': row.client.id }, h('td', { colspan: 7 }, h('div', { class: 'detail-grid' }, h('div', { class: 'detail-info' }, facts, actions), chart.el)));
     row.detail = { tr, facts, actions, chart };
     row.tr.after(tr);
     row.tr.classList.add('open');
     chevron.setAttribute('aria-expanded', 'true');
     this.renderDetail(row);
     void chart.show('hour');
+    void this.reread(row, row.client).then((c) => {
+      row.client = c;
+      if (row.detail) this.renderDetail(row);
+    });
+  }
+
+  /** An open client is read on its own too, for its ETag: its actions then change what the page shows, and
+   * an edit made elsewhere meanwhile is refused. Closed (or unreadable now), it stays as listed. */
+  private async reread(row: Row | undefined, listed: Client): Promise<Client> {
+    if (!row?.detail) return listed;
+    try {
+      const { json, etag } = await getTagged<Client>(clientUrl(this.iface.name, listed.id));
+      row.etag = etag;
+      return json;
+    } catch {
+      return listed;
+    }
   }
 
   /** The facts are text, redrawn on each poll; the buttons only when what they offer changes (so a click
@@ -157,20 +183,34 @@ export class ClientsPanel {
     d.shape = shape;
     const iface = this.iface.name;
     const now = () => row.client;
-    const after = (fn: () => Promise<unknown>, done?: () => string) => async () => {
-      if (await attempt(fn, done?.())) await this.changed();
-    };
+    const act = (fn: () => Promise<unknown>, done?: () => string) => () => this.act(row, fn, done);
     const toggleLabel = c.enabled ? 'Disable' : 'Enable';
     fill(
       d.actions,
       c.hasConfig ? button('QR code', () => showQr(iface, now())) : null,
       c.hasConfig ? h('a', { class: 'button', href: `${clientUrl(iface, c.id)}/config`, download: '' }, 'Download .conf') : null,
       c.hasConfig ? button('One-time link', () => attempt(() => showLink(iface, now()))) : null,
-      button('Edit', async () => (await editClient(this.iface, now())) && this.changed()),
-      button(toggleLabel, after(() => api('PATCH', clientUrl(iface, c.id), { enabled: !c.enabled }), () => `${clientName(now())} ${c.enabled ? 'disabled' : 'enabled'}`)),
-      button('Delete', after(() => deleteClient(iface, now())), { class: 'danger' }),
+      button('Edit', act(() => editClient(this.iface, now(), row.etag))),
+      button(toggleLabel, act(() => api('PATCH', clientUrl(iface, c.id), { enabled: !c.enabled }, ifMatch(row.etag)), () => `${clientName(now())} ${c.enabled ? 'disabled' : 'enabled'}`)),
+      button('Delete', act(() => deleteClient(this.iface, now(), row.etag)), { class: 'danger' }),
       c.hasConfig ? null : h('p', { class: 'muted small' }, 'Made outside the console: its private key is not here, so there is no config to show.'),
     );
+  }
+
+  /** Runs an action on a client (false: cancelled) and reads the clients again; when the client was changed
+   * elsewhere since this page read it, the server refused the action: say so, and show it as it is now. */
+  private async act(row: Row, fn: () => Promise<unknown>, done?: () => string): Promise<void> {
+    // Opened a moment ago, its ETag may still be on the way: what the action changes is what it is read with.
+    if (row.etag === undefined) row.client = await this.reread(row, row.client);
+    const c = row.client;
+    try {
+      if ((await fn()) === false) return;
+      if (done) toast(done());
+    } catch (err) {
+      toast(changedElsewhere(err) ? `${clientName(c)} was changed elsewhere; reloaded` : (err as Error).message, 'error');
+      if (!changedElsewhere(err)) return;
+    }
+    await this.changed();
   }
 
   private async create(): Promise<void> {

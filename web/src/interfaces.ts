@@ -1,13 +1,15 @@
 // The main view: the interfaces side by side (keys, port, addresses, endpoint, client defaults, up/down), and
-// under them the clients of the one selected. Polls every few seconds while the page is visible.
+// under them the clients of the one selected. Polls every few seconds while the page is visible. In cluster
+// mode the cards are locations: no up/down (their gateways run them), their gateways' health instead, and
+// locations are made and deleted here.
 import { api, seg } from './api';
 import { ClientsPanel } from './clients';
 import { attempt, confirm, footer, form, modal } from './dialogs';
 import { button, copyText, field, fill, h, input } from './dom';
 import { list } from './format';
+import { createLocation, deleteLocation } from './locations';
+import { Poller } from './poll';
 import type { Iface, IfaceError } from './types';
-
-const POLL_MS = 5000;
 
 const isError = (i: Iface | IfaceError): i is IfaceError => 'error' in i;
 
@@ -17,28 +19,19 @@ export class InterfacesView {
   private readonly clientsBox = h('div');
   private panel: ClientsPanel | undefined;
   private selected = localStorage.getItem('wiretun.iface') ?? '';
-  private timer: number | undefined;
-  private stopped = false;
+  private readonly poller = new Poller(() => this.refresh());
 
-  constructor() {
-    this.el = h('main', { class: 'view' }, this.cards, this.clientsBox);
+  constructor(private readonly cluster = false) {
+    const head = cluster ? h('div', { class: 'view-head' }, h('h1', null, 'Locations'), button('New location', () => this.create(), { class: 'primary' })) : null;
+    this.el = h('main', { class: 'view' }, head, this.cards, this.clientsBox);
   }
 
-  async start(): Promise<void> {
-    await this.refresh();
-    const loop = () => {
-      this.timer = window.setTimeout(async () => {
-        if (this.stopped) return;
-        if (document.visibilityState === 'visible' && !document.querySelector('dialog[open] form')) await this.refresh().catch(() => {});
-        loop();
-      }, POLL_MS);
-    };
-    loop();
+  start(): Promise<void> {
+    return this.poller.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.poller.stop();
   }
 
   private queue: Promise<void> = Promise.resolve();
@@ -58,7 +51,7 @@ export class InterfacesView {
     const usable = all.filter((i): i is Iface => !isError(i));
     if (!usable.some((i) => i.name === this.selected)) this.selected = usable[0]?.name ?? '';
     fill(this.cards, ...all.map((i) => (isError(i) ? this.errorCard(i) : this.card(i))));
-    if (!all.length) this.cards.append(h('p', { class: 'empty muted' }, 'No interfaces: put a config in /etc/wireguard, or name one: wiretun serve wg0.'));
+    if (!all.length) this.cards.append(h('p', { class: 'empty muted' }, this.cluster ? 'No locations yet: make one with New location.' : 'No interfaces: put a config in /etc/wireguard, or name one: wiretun serve wg0.'));
     const current = usable.find((i) => i.name === this.selected);
     if (!current) {
       this.panel = undefined;
@@ -82,7 +75,9 @@ export class InterfacesView {
   private card(i: Iface): HTMLElement {
     const key = i.publicKey ?? '';
     const d = i.clientDefaults;
+    const gw = i.gateways;
     const rows: [string, Node | string][] = [
+      ...(gw ? [['Gateways', h('span', { 'data-gateways': `${gw.healthy}/${gw.total}` }, gw.total ? `${gw.healthy}/${gw.total} healthy` : 'none yet: run wiretun gateway')] as [string, Node]] : []),
       ['Public key', h('span', { class: 'key-line' }, h('code', { class: 'key' }, key || '–'), key ? button('Copy', () => copyText(key), { class: 'small' }) : '')],
       ['Listen port', i.listenPort ? String(i.listenPort) : 'random'],
       ['Addresses', i.addresses.join(', ') || '–'],
@@ -101,7 +96,7 @@ export class InterfacesView {
         h('h2', null, i.name),
         h('span', { class: `pill ${i.up ? 'up' : 'down'}` }, i.up ? 'up' : 'down'),
         h('span', { class: 'spacer' }),
-        button(i.up ? 'Down' : 'Up', () => this.upDown(i), { class: i.up ? '' : 'primary' }),
+        i.file === null ? null : button(i.up ? 'Down' : 'Up', () => this.upDown(i), { class: i.up ? '' : 'primary' }),
       ),
       h('dl', { class: 'facts' }, ...rows.flatMap(([t, v]) => [h('dt', null, t), h('dd', null, v)])),
       i.saveConfig ? h('p', { class: 'warn small' }, 'SaveConfig = true: taking it down rewrites the file; clients cannot be disabled.') : null,
@@ -110,6 +105,7 @@ export class InterfacesView {
         null,
         h('span', { class: 'muted' }, `${i.clients.total} client${i.clients.total === 1 ? '' : 's'} · ${i.clients.connected} connected`),
         h('span', { class: 'spacer' }),
+        i.file === null ? button('Delete', () => this.remove(i), { class: 'danger' }) : null,
         button('Settings', () => this.edit(i)),
         selected ? null : button('Clients', () => this.select(i.name), { class: 'primary' }),
       ),
@@ -128,6 +124,17 @@ export class InterfacesView {
     if (i.up && !(await confirm(`Take ${i.name} down?`, 'Every client of it loses its connection until it is up again.', 'Take down', true))) return;
     await attempt(() => api('POST', `/api/interfaces/${seg(i.name)}/${i.up ? 'down' : 'up'}`), `${i.name} is ${i.up ? 'down' : 'up'}`);
     await this.refresh();
+  }
+
+  private async create(): Promise<void> {
+    const made = await createLocation();
+    if (!made) return;
+    this.select(made.name);
+    await this.refresh();
+  }
+
+  private async remove(i: Iface): Promise<void> {
+    if (await attempt(() => deleteLocation(i))) await this.refresh();
   }
 
   private async edit(i: Iface): Promise<void> {

@@ -1,6 +1,6 @@
 // The console page: finds out whether a password is set and a session open, then shows set-up, login or the
-// console (interfaces and clients, API tokens, account), switched by the URL's #/... part. Everything it knows
-// comes from the JSON API, the same one scripts use.
+// console (interfaces and clients, API tokens, account; in cluster mode locations and gateways), switched by the
+// URL's #/... part. Everything it knows comes from the JSON API, the same one scripts use.
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { api, ApiError, useSession, whenSessionLost } from './api';
@@ -8,6 +8,7 @@ import { AccountView } from './account';
 import { loginView, setupCodeFromUrl, setupView } from './auth';
 import { attempt } from './dialogs';
 import { button, fill, h } from './dom';
+import { GatewaysView } from './gateways';
 import { InterfacesView } from './interfaces';
 import { TokensView } from './tokens';
 import type { Session } from './types';
@@ -22,11 +23,26 @@ const root = document.getElementById('app')!;
 let session: Session | undefined;
 let current: View | undefined;
 
-const PAGES: { hash: string; label: string; make: (s: Session) => View }[] = [
+interface Page {
+  hash: string;
+  label: string;
+  make: (s: Session) => View;
+}
+
+const PAGES: Page[] = [
   { hash: '#/', label: 'Interfaces', make: () => new InterfacesView() },
   { hash: '#/tokens', label: 'API tokens', make: () => new TokensView() },
   { hash: '#/account', label: 'Account', make: (s) => new AccountView(s) },
 ];
+
+/** Cluster mode: the interfaces are locations, and their gateways get a page. */
+const CLUSTER_PAGES: Page[] = [
+  { hash: '#/', label: 'Locations', make: () => new InterfacesView(true) },
+  { hash: '#/gateways', label: 'Gateways', make: () => new GatewaysView() },
+  ...PAGES.slice(1),
+];
+
+const pages = () => (session?.cluster ? CLUSTER_PAGES : PAGES);
 
 function leave(): void {
   current?.stop();
@@ -50,7 +66,7 @@ function focusFirst(): void {
 function enter(s: Session): void {
   session = s;
   useSession(s);
-  if (!PAGES.some((p) => p.hash === location.hash)) history.replaceState(null, '', '#/');
+  if (!pages().some((p) => p.hash === location.hash)) history.replaceState(null, '', '#/');
   route();
 }
 
@@ -68,14 +84,14 @@ async function logout(): Promise<void> {
 
 function route(): void {
   if (!session) return;
-  const page = PAGES.find((p) => p.hash === location.hash) ?? PAGES[0];
+  const page = pages().find((p) => p.hash === location.hash) ?? pages()[0];
   leave();
   const view = page.make(session);
   current = view;
   const nav = h(
     'nav',
     { 'aria-label': 'Console' },
-    ...PAGES.map((p) => h('a', { href: p.hash, 'aria-current': p === page ? 'page' : undefined }, p.label)),
+    ...pages().map((p) => h('a', { href: p.hash, 'aria-current': p === page ? 'page' : undefined }, p.label)),
   );
   const top = h('header', { class: 'top' }, h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), 'wiretun'), nav, h('span', { class: 'spacer' }), button('Log out', logout, { class: 'ghost' }));
   document.title = `${page.label} · wiretun`;

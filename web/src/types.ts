@@ -3,6 +3,8 @@ export interface Session {
   csrfToken: string;
   expiresAt: string;
   totpEnabled: boolean;
+  /** Cluster mode: the interfaces are locations in PostgreSQL, run by gateways. */
+  cluster?: boolean;
 }
 
 export interface ClientDefaults {
@@ -13,7 +15,8 @@ export interface ClientDefaults {
 
 export interface Iface {
   name: string;
-  file: string;
+  /** null in cluster mode: a location, run by gateways, has no config file here. */
+  file: string | null;
   up: boolean;
   publicKey: string | null;
   listenPort: number | null;
@@ -23,6 +26,8 @@ export interface Iface {
   saveConfig: boolean;
   clientDefaults: ClientDefaults;
   clients: { total: number; enabled: number; connected: number };
+  /** Cluster mode: its gateways, and how many of them reported in the last 30 s. */
+  gateways?: { total: number; healthy: number };
 }
 
 /** An interface whose config cannot be read: its name and why. */
@@ -43,6 +48,8 @@ export interface Client {
   expiresAt: string | null;
   createdAt: string | null;
   hasConfig: boolean;
+  /** Cluster mode: the gateway it last handshook with. */
+  gateway?: string | null;
   status: {
     state: ClientState;
     latestHandshake: string | null;
@@ -68,4 +75,18 @@ export interface Token {
   scope: 'read' | 'write';
   createdAt: string;
   lastUsedAt: string | null;
+}
+
+/** A gateway of a location (cluster mode), as it last reported. */
+export interface Gateway {
+  name: string;
+  location: string;
+  healthy: boolean;
+  version: string | null;
+  startedAt: string | null;
+  lastSeen: string | null;
+  revision: number | null;
+  revisionLag: number | null;
+  peers: number | null;
+  error: string | null;
 }

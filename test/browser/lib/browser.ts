@@ -2,10 +2,12 @@
 // its own browser builds are never used). Chromium runs inside the test's network namespace through a
 // two-line wrapper, so it reaches a console that listens on 127.0.0.1 there and nowhere else.
 import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import jsQR from 'jsqr';
 import { Browser, chromium, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
+import { beforeEach } from 'vitest';
 import { localBinary } from '../../../ts/native-loader';
 
 /** The repository (not ../netns/lib/env's: importing that prints the netns suite's own skip banner). */
@@ -73,4 +75,24 @@ export async function screenshot(page: Page, name: string, fullPage = false): Pr
   // A toast left from the step before says nothing about the page shown.
   await page.locator('.toast').evaluateAll((toasts) => toasts.forEach((t) => (t as unknown as { remove(): void }).remove()));
   await page.screenshot({ path: path.join(dir, `console-${name}.png`), fullPage });
+}
+
+/** When a test fails, saves each open page as a PNG in $WIRETUN_TEST_ARTIFACTS (default: a directory under the
+ * system's temporary one) and says where: what the page showed is most of what explains a browser failure. */
+export function screenshotOnFailure(pages: () => (Page | undefined)[]): void {
+  beforeEach((ctx) => {
+    ctx.onTestFailed(async () => {
+      const dir = process.env.WIRETUN_TEST_ARTIFACTS ?? path.join(tmpdir(), 'wiretun-browser-failures');
+      mkdirSync(dir, { recursive: true });
+      const slug = ctx.task.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60);
+      for (const [i, page] of pages().entries()) {
+        if (!page || page.isClosed()) continue;
+        const file = path.join(dir, `${slug}-${i}.png`);
+        await page.screenshot({ path: file, fullPage: true }).then(
+          () => console.error(`screenshot of the failed test's page: ${file}`),
+          () => {},
+        );
+      }
+    });
+  });
 }

@@ -13,6 +13,7 @@ export const sessionSchema: Schema = object({
   csrfToken: { type: 'string', description: 'send it as X-CSRF-Token with every state-changing request' },
   expiresAt: { type: 'string', format: 'date-time' },
   totpEnabled: { type: 'boolean' },
+  cluster: { type: 'boolean', description: 'cluster mode (--store postgres://): the interfaces are locations, run by gateways' },
 });
 
 function sameText(a: string, b: string): boolean {
@@ -21,9 +22,14 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** What the page needs to know of its session; `cluster` tells it to offer locations and gateways. */
+async function sessionJson(app: App, s: Pick<SessionInfo, 'csrf' | 'expiresAt'>) {
+  return { csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), totpEnabled: (await app.store.setting('totp')) !== undefined, cluster: app.mode.kind === 'cluster' };
+}
+
 async function sessionReply(app: App, ctx: Context, s: SessionInfo): Promise<Reply> {
   return {
-    json: { csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), totpEnabled: (await app.store.setting('totp')) !== undefined },
+    json: await sessionJson(app, s),
     headers: { 'set-cookie': app.auth.sessionCookie(s, ctx.secure) },
   };
 }
@@ -121,8 +127,7 @@ export function accountRoutes(app: App): Route[] {
       summary: 'This session: its CSRF token and expiry',
       response: { schema: sessionSchema },
       handler: async (ctx) => {
-        const s = sessionOf(ctx);
-        return { json: { csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), totpEnabled: (await app.store.setting('totp')) !== undefined } };
+        return { json: await sessionJson(app, sessionOf(ctx)) };
       },
     },
     {
