@@ -98,6 +98,9 @@ describe('gateway health and database parts', () => {
     const crash = new TypeError("Cannot read properties of null (reading 'write')");
     crash.stack = `${crash.message}\n    at Immediate.nextWrite (/x/node_modules/postgres/src/connection.js:258:22)`;
     expect(isClosedSocketWrite(crash)).toBe(true);
+    // What require() loads, and so what the CLI hits.
+    crash.stack = `${crash.message}\n    at Immediate.nextWrite (/x/node_modules/postgres/cjs/src/connection.js:258:22)`;
+    expect(isClosedSocketWrite(crash)).toBe(true);
     const other = new TypeError("Cannot read properties of null (reading 'write')");
     other.stack = `${other.message}\n    at nextWrite (/x/ts/mine.js:1:1)`;
     expect(isClosedSocketWrite(other)).toBe(false);

@@ -9,7 +9,8 @@
 export function isClosedSocketWrite(err: unknown): boolean {
   if (!(err instanceof TypeError) || !/reading 'write'/.test(err.message)) return false;
   const stack = err.stack ?? '';
-  return /nextWrite/.test(stack) && /postgres[\\/]src[\\/]connection\.js/.test(stack);
+  // postgres/src/connection.js (ESM) or postgres/cjs/src/connection.js (what require() loads).
+  return /nextWrite/.test(stack) && /postgres[\\/](?:cjs[\\/])?src[\\/]connection\.js/.test(stack);
 }
 
 let installed = false;
