@@ -90,6 +90,10 @@ describe.skipIf(skip)('wiretun serve --store postgres://', () => {
     // The name is taken, and a bad body changes nothing.
     expect((await a.client.post('/api/interfaces/eu1/clients', { name: 'laptop' })).json.error.field).toBe('name');
     expect((await a.client.post('/api/interfaces', { name: 'eu1', addresses: ['10.61.0.1/24'] })).status).toBe(409);
+    const plain = await a.client.post('/api/interfaces', { name: 'eu2', addresses: ['10.63.0.1/24'] });
+    expect(plain.status, plain.text).toBe(201);
+    expect(plain.json.listenPort).toBe(51820);
+    expect((await a.client.request('DELETE', '/api/interfaces/eu2')).status).toBe(204);
     expect((await a.client.post('/api/interfaces', { name: 'x', addresses: ['10.62.0.1'] })).json.error.field).toBe('addresses[0]');
     expect(await pg.psql("SELECT count(*) FROM locations WHERE name = 'x'", 'wiretun')).toBe('0');
   });

@@ -73,7 +73,8 @@ export class Locations {
     const name = body.name!;
     if (!INTERFACE_NAME.test(name)) throw badRequest('a location name is an interface name: 1-15 of A-Z a-z 0-9 _ = + . -', 'name');
     if (await this.store.location(name)) throw new ApiError(409, 'exists', `a location named ${name} already exists`, 'name');
-    const row = { name, private_key: generatePrivateKey(), created_at: this.now(), ...columns(body, body.listenPort ?? 51820) };
+    // WireGuard's usual port unless told: a location must have a fixed one, every gateway listens on it.
+    const row = { name, private_key: generatePrivateKey(), created_at: this.now(), listen_port: 51820, ...columns(body, body.listenPort ?? 51820) };
     if (!row.addresses) throw badRequest('addresses is required', 'addresses');
     await this.store.createLocation(row as Parameters<ClusterStore['createLocation']>[0]).catch((err: { code?: string }) => {
       if (err.code === '23505') throw new ApiError(409, 'exists', `a location named ${name} already exists`, 'name');
