@@ -104,7 +104,8 @@ async function serveLocation(argv: string[]): Promise<number> {
   const { guardPostgresWrites } = await import('../serve/pg/guard');
   const env = realEnv();
   guardPostgresWrites((line) => env.log(`wiretun gateway: ${line}`));
-  const gateway = new Gateway({ ...c, name, iface, version: packageVersion(), env, healthMs });
+  const trace = process.env.WIRETUN_GATEWAY_TRACE === '1';
+  const gateway = new Gateway({ ...c, name, iface, version: packageVersion(), env, healthMs, trace });
   env.log(`wiretun gateway: ${name} serving location ${c.location} on ${iface}`);
   gateway.start();
   const signal = await waitForSignal();

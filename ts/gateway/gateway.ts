@@ -24,6 +24,9 @@ export interface GatewayOptions {
   env: ApplyEnv;
   healthMs?: number;
   reconcileMs?: number;
+  /** Log `applied revision R at MS` (wall clock, sub-millisecond) for every revision applied: bench/cluster.ts
+   * times propagation with it. */
+  trace?: boolean;
 }
 
 export class Gateway {
@@ -40,7 +43,8 @@ export class Gateway {
     const env: ApplyEnv = { ...o.env, interrupted: () => this.stopping };
     const device = realDevice(o.iface, o.location, env);
     this.source = GatewaySource.connect(o.store, o.location, o.name);
-    this.syncer = new Syncer({ source: this.source, device, log });
+    const onApplied = o.trace ? (rev: number) => log(`applied revision ${rev} at ${(performance.timeOrigin + performance.now()).toFixed(3)}`) : undefined;
+    this.syncer = new Syncer({ source: this.source, device, log, onApplied });
     const startedAt = Date.now();
     this.health = new HealthReporter({
       source: this.source,

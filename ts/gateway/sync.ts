@@ -15,6 +15,8 @@ export interface SyncerOptions {
   log(line: string): void;
   /** Delay before a failed sync is tried again. */
   retryMs?: number;
+  /** Told each revision the interface runs once it is applied (the benchmark's clock). */
+  onApplied?(revision: number): void;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -115,6 +117,7 @@ export class Syncer {
     else await this.reconcile(want);
     this.location = loc;
     this.applied = loc.revision;
+    this.o.onApplied?.(loc.revision);
   }
 
   /** The location is gone (deleted, or no longer granted to this role): the interface keeps no client. */
@@ -177,6 +180,7 @@ export class Syncer {
     if (peers.length) await this.o.device.set({ ...emptyDeviceUpdate(), peers });
     this.location = read.location;
     this.applied = read.location.revision;
+    this.o.onApplied?.(read.location.revision);
   }
 
   /** Stops syncing and takes the interface down if it is up, after any change to the device in progress (a
