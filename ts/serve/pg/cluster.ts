@@ -112,12 +112,14 @@ export class ClusterStore {
 
   /** Inside a transaction: the location's next revision (locking its row until commit) and its doorbell rung. */
   async bump(location: string, config = false): Promise<number> {
+    // One statement, one round trip: the doorbell is rung from RETURNING with the new revision.
     const row = await this.db.get<{ revision: number }>(
-      `UPDATE locations SET revision = revision + 1${config ? ', config_revision = revision + 1' : ''} WHERE name = ? RETURNING revision`,
+      `UPDATE locations SET revision = revision + 1${config ? ', config_revision = revision + 1' : ''} WHERE name = ?
+       RETURNING revision, pg_notify(?, revision::text)`,
       location,
+      channelOf(location),
     );
     if (!row) throw new Error(`no location ${location}`);
-    await this.db.run('SELECT pg_notify(?, ?)', channelOf(location), String(row.revision));
     return row.revision;
   }
 
@@ -174,13 +176,17 @@ export class ClusterStore {
 
   /** Inserts or replaces a client at revision `rev` (from bump, in the same transaction). */
   async putClient(r: Omit<ClientRow, 'revision'>, rev: number): Promise<void> {
+    // The tombstone of an earlier client with this key goes in the same statement (a CTE), one round trip.
     await this.db.run(
-      `INSERT INTO clients (location, public_key, name, private_key, preshared_key, addresses, client_allowed_ips, enabled,
+      `WITH revived AS (DELETE FROM removed_clients WHERE location = ? AND public_key = ?)
+       INSERT INTO clients (location, public_key, name, private_key, preshared_key, addresses, client_allowed_ips, enabled,
          expires_at, created_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (location, public_key) DO UPDATE SET name = excluded.name, private_key = excluded.private_key,
          preshared_key = excluded.preshared_key, addresses = excluded.addresses,
          client_allowed_ips = excluded.client_allowed_ips, enabled = excluded.enabled, expires_at = excluded.expires_at,
          revision = excluded.revision`,
+      r.location,
+      r.public_key,
       r.location,
       r.public_key,
       r.name,
@@ -193,7 +199,6 @@ export class ClusterStore {
       r.created_at,
       rev,
     );
-    await this.db.run('DELETE FROM removed_clients WHERE location = ? AND public_key = ?', r.location, r.public_key);
   }
 
   /** Deletes a client at revision `rev`, leaving a tombstone gateways read, and its history. */
