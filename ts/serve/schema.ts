@@ -42,8 +42,10 @@ export function validate(schema: Schema, value: unknown, field = ''): void {
   if (actual === 'string') {
     const s = value as string;
     if (schema.enum && !schema.enum.includes(s)) throw new ApiError(400, 'invalid', `${where} must be one of ${schema.enum.join(', ')}`, field);
-    if (schema.minLength !== undefined && s.length < schema.minLength) throw new ApiError(400, 'invalid', `${where} is too short (at least ${schema.minLength})`, field);
-    if (schema.maxLength !== undefined && s.length > schema.maxLength) throw new ApiError(400, 'invalid', `${where} is too long (at most ${schema.maxLength})`, field);
+    // JSON Schema counts characters (code points), not UTF-16 units: an emoji is one, as the document promises.
+    const length = [...s].length;
+    if (schema.minLength !== undefined && length < schema.minLength) throw new ApiError(400, 'invalid', `${where} is too short (at least ${schema.minLength})`, field);
+    if (schema.maxLength !== undefined && length > schema.maxLength) throw new ApiError(400, 'invalid', `${where} is too long (at most ${schema.maxLength})`, field);
   }
   if (actual === 'integer' || actual === 'number') {
     const n = value as number;
