@@ -59,7 +59,8 @@ export function tokenRoutes(app: App): Route[] {
       summary: 'Revoke an API token',
       response: { status: 204 },
       handler: (ctx) => {
-        const id = Number(ctx.params.tokenId);
+        // Decimal digits only, as the document declares it (Number() would also take "0x1f", "1e3" or " 7").
+        const id = /^[0-9]{1,16}$/.test(ctx.params.tokenId) ? Number(ctx.params.tokenId) : NaN;
         if (!Number.isSafeInteger(id)) throw badRequest('not a token id', 'tokenId');
         if (app.store.db.run('DELETE FROM tokens WHERE id = ?', id).changes === 0) throw notFound(`no token ${id}`);
         return { status: 204 };
