@@ -222,6 +222,13 @@ describe('wiretun serve: access to every route', () => {
     const tokenParam = ops.find((o) => o.path === '/api/tokens/{tokenId}')!.parameters[0];
     expect(tokenParam.schema).toMatchObject({ type: 'integer', minimum: 1 });
     for (const bad of ['0x1', '1e0', '%201']) expect((await admin.del(`/api/tokens/${bad}`)).status, bad).toBe(400);
+    // A token's name needs more than whitespace, and the document says so in a pattern both sides read alike.
+    const name = (doc.paths['/api/tokens'].post.requestBody.content['application/json'].schema.properties.name) as { pattern: string };
+    for (const blank of ['\f', ' \u00a0\ufeff ']) {
+      expect(new RegExp(name.pattern, 'u').test(blank)).toBe(false);
+      expect((await admin.post('/api/tokens', { name: blank, scope: 'read' })).json.error.field).toBe('name');
+    }
+    expect(new RegExp(name.pattern, 'u').test(' grafana ')).toBe(true);
   });
 
   it('puts no private key in any answer but the .conf', async () => {
