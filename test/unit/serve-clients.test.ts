@@ -66,6 +66,7 @@ describe('wiretun serve: clients', () => {
       [{ name: 'x', colour: 'red' }, 400, 'colour'],
       [{ name: 42 }, 400, 'name'],
       [{}, 400, 'name'],
+      [null, 400, undefined],
     ];
     for (const [body, status, field] of cases) {
       const r = await admin.post(`${api}/clients`, body);
