@@ -1,4 +1,4 @@
-# Sourced by scripts/build-platforms and .ci/platform-test: the toolchains and runtimes that build wiretun for
+# Sourced by scripts/build-platforms, .ci/platform-test and .ci/setup: the toolchains and runtimes that build wiretun for
 # every target of package.json's napi.targets and run what this machine can run, all from the registries.
 # Everything lands in $WIRETUN_TOOLCHAINS (default /var/cache/wiretun-platforms), outside the repo, each piece
 # stamped with its pin so that a second run installs nothing and a changed pin reinstalls.
@@ -13,6 +13,8 @@
 #                         fields refuse `npm install` here)
 #   libnode.dll.a         an import library of node.exe: napi-build links windows-gnu addons against it, so
 #                         the DLL imports N-API from the process that loads it, as MSVC builds do
+#   schemathesis          PyPI, in a venv of its own: fuzzes the console's API from its OpenAPI document
+#                         (test/netns/serve-fuzz.test.ts finds it at $TOOLCHAINS/schemathesis/bin)
 
 ZIG_VERSION=0.15.2
 # The oldest macOS the darwin binaries load on (zig's default is 13.0); Node 22 itself needs 11.
@@ -22,6 +24,7 @@ MACOS_MIN=11.0
 WINTUN_CRATE=wintun-0.5.1
 WINTUN_SHA256=da99be64b5aa3de869c16977994314d0759a698d9a73ab0a5b1d52e2282033ae
 CARGO_ZIGBUILD_VERSION=0.24.1
+SCHEMATHESIS_VERSION=4.32.5
 DEBIAN_BUILD=(gcc-mingw-w64-x86-64 mingw-w64-tools)
 DEBIAN_RUN=(qemu-user libc6-arm64-cross libstdc++6-arm64-cross wine64 llvm)
 
@@ -58,6 +61,17 @@ tc_zig() {
   ln -sf "$("$TOOLCHAINS/venv/bin/python3" -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__))')/zig" \
     "$TOOLCHAINS/venv/bin/zig"
   PATH=$TOOLCHAINS/venv/bin:$PATH
+}
+
+# Its own venv, not zig's: either pin changing reinstalls only its own.
+tc_schemathesis() {
+  local pin="schemathesis==$SCHEMATHESIS_VERSION" venv=$TOOLCHAINS/schemathesis
+  tc_stamped schemathesis "$pin" && [[ -x $venv/bin/schemathesis ]] && return 0
+  tc_say "pip install $pin"
+  mkdir -p "$TOOLCHAINS"
+  tc_debian python3-venv # Debian's python3 makes no venv with pip without it
+  rm -rf "$venv"
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q "$pin" && tc_stamp schemathesis "$pin"
 }
 
 tc_rust_targets() {

@@ -22,6 +22,7 @@ interface Op {
   path: string;
   security: Record<string, string[]>[];
   description: string;
+  parameters: { name: string; schema: Record<string, unknown> }[];
 }
 
 function operations(doc: { paths: Record<string, Record<string, Op>> }): Op[] {
@@ -210,10 +211,25 @@ describe('wiretun serve: access to every route', () => {
       o.parameters.filter((q) => q.name === 'id'),
     );
     expect(idParams.length).toBeGreaterThanOrEqual(6);
+    // The last of 43 characters holds 2 padding bits: `B` there decodes to a key that encodes back as `A`.
+    const nonCanonical = ids.client.slice(0, 42) + 'B';
+    expect((await admin.get(`/api/interfaces/${IFACE}/clients/${nonCanonical}`)).status).toBe(400);
     for (const q of idParams) {
       expect(new RegExp(q.schema.pattern ?? '^$').test(ids.client)).toBe(true);
       expect(new RegExp(q.schema.pattern ?? '.*').test('not-a-key')).toBe(false);
+      expect(new RegExp(q.schema.pattern ?? '.*').test(nonCanonical)).toBe(false);
     }
+    // A token id is the integer the document says, not whatever Number() makes of a string.
+    const tokenParam = ops.find((o) => o.path === '/api/tokens/{tokenId}')!.parameters[0];
+    expect(tokenParam.schema).toMatchObject({ type: 'integer', minimum: 1 });
+    for (const bad of ['0x1', '1e0', '%201']) expect((await admin.del(`/api/tokens/${bad}`)).status, bad).toBe(400);
+    // A token's name needs more than whitespace, and the document says so in a pattern both sides read alike.
+    const name = (doc.paths['/api/tokens'].post.requestBody.content['application/json'].schema.properties.name) as { pattern: string };
+    for (const blank of ['\f', ' \u00a0\ufeff ']) {
+      expect(new RegExp(name.pattern, 'u').test(blank)).toBe(false);
+      expect((await admin.post('/api/tokens', { name: blank, scope: 'read' })).json.error.field).toBe('name');
+    }
+    expect(new RegExp(name.pattern, 'u').test(' grafana ')).toBe(true);
   });
 
   it('puts no private key in any answer but the .conf', async () => {

@@ -66,6 +66,7 @@ describe('wiretun serve: clients', () => {
       [{ name: 'x', colour: 'red' }, 400, 'colour'],
       [{ name: 42 }, 400, 'name'],
       [{}, 400, 'name'],
+      [null, 400, undefined],
     ];
     for (const [body, status, field] of cases) {
       const r = await admin.post(`${api}/clients`, body);
@@ -83,6 +84,12 @@ describe('wiretun serve: clients', () => {
     expect((await admin.post(`${api}/clients/${id}/links`, {})).status).toBe(201);
     expect(file()).toBe(before);
     expect((await admin.get(`${api}/clients`)).json).toHaveLength(1);
+  });
+
+  it('counts lengths in characters as JSON Schema does, so a name of 64 emoji is 64 long', async () => {
+    ({ h, admin } = await startLoggedIn());
+    expect((await admin.post(`${api}/clients`, { name: '\u{1F680}'.repeat(64) })).status).toBe(201);
+    expect((await admin.post(`${api}/clients`, { name: '\u{1F680}'.repeat(65) })).json.error.field).toBe('name');
   });
 
   it('disables a client by commenting it out: off the running interface, left out by `up`, back byte for byte', async () => {

@@ -1,8 +1,10 @@
 // The OpenAPI 3.1 document, made from the route table itself: every route with its access rule, body schema
 // and main response, and an empty `security` on the routes that need no credentials.
+import { INTERFACE_NAME } from '../config/wgquick';
 import { packageVersion } from '../native';
 import { Route } from './http';
 import { object } from './schema';
+import { CLIENT_ID_PATTERN } from './values';
 
 const errorSchema = object({
   error: object({
@@ -37,7 +39,9 @@ function security(r: Route): Record<string, string[]>[] {
 /** Path parameters whose form the server checks (values.ts), so that a client generated from the document, or
  * a fuzzer, knows it. */
 const PATH_PARAMS: Record<string, Record<string, unknown>> = {
-  id: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: "a client's public key in base64url" },
+  id: { type: 'string', pattern: CLIENT_ID_PATTERN, description: "a client's public key in base64url" },
+  iface: { type: 'string', pattern: INTERFACE_NAME.source, description: 'an interface name, as its config file is named' },
+  tokenId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
 };
 
 function operation(r: Route): Record<string, unknown> {

@@ -15,6 +15,10 @@ export interface Schema {
   minimum?: number;
   maximum?: number;
   format?: string;
+  /** An ECMAScript regular expression the string must contain a match of (unanchored, as in JSON Schema). Write
+   * character classes out: `\\s` and `\\d` mean other things to other languages' validators and generators. */
+  pattern?: string;
+  /** Also ends the error message of a failed `pattern` ("name is not DESCRIPTION"). */
   description?: string;
 }
 
@@ -42,8 +46,13 @@ export function validate(schema: Schema, value: unknown, field = ''): void {
   if (actual === 'string') {
     const s = value as string;
     if (schema.enum && !schema.enum.includes(s)) throw new ApiError(400, 'invalid', `${where} must be one of ${schema.enum.join(', ')}`, field);
-    if (schema.minLength !== undefined && s.length < schema.minLength) throw new ApiError(400, 'invalid', `${where} is too short (at least ${schema.minLength})`, field);
-    if (schema.maxLength !== undefined && s.length > schema.maxLength) throw new ApiError(400, 'invalid', `${where} is too long (at most ${schema.maxLength})`, field);
+    // JSON Schema counts characters (code points), not UTF-16 units: an emoji is one, as the document promises.
+    const length = [...s].length;
+    if (schema.minLength !== undefined && length < schema.minLength) throw new ApiError(400, 'invalid', `${where} is too short (at least ${schema.minLength})`, field);
+    if (schema.maxLength !== undefined && length > schema.maxLength) throw new ApiError(400, 'invalid', `${where} is too long (at most ${schema.maxLength})`, field);
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(s)) {
+      throw new ApiError(400, 'invalid', `${where} is not ${schema.description ?? `of the form ${schema.pattern}`}`, field);
+    }
   }
   if (actual === 'integer' || actual === 'number') {
     const n = value as number;
@@ -76,6 +85,9 @@ export function validate(schema: Schema, value: unknown, field = ''): void {
 export function object(properties: Record<string, Schema>, required: string[] = []): Schema {
   return { type: 'object', properties, required, additionalProperties: false };
 }
+
+/** Holds a character that String.prototype.trim() keeps (its whitespace set, written out). */
+export const NOT_BLANK = '[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]';
 
 export const str = (maxLength: number, extra: Partial<Schema> = {}): Schema => ({ type: 'string', maxLength, ...extra });
 export const cidrList: Schema = { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 64 };

@@ -37,8 +37,9 @@ async function answer(app: App, req: http.IncomingMessage, res: http.ServerRespo
   }
   let body: unknown = undefined;
   if (route.body) {
+    // No body at all counts as {}; a JSON null is a body, and not an object.
     body = await readJson(req);
-    validate(route.body, body ?? {});
+    validate(route.body, body === undefined ? {} : body);
     body ??= {};
   } else if (!['GET', 'HEAD'].includes(req.method ?? '')) {
     // Drain (bounded) so the connection can be reused; a body where none is expected is refused, but for the

@@ -5,10 +5,15 @@ import { badRequest } from './http';
 /** A client's id in URLs: its public key in base64url (no `/`, `+` or `=` to escape). */
 export const idOf = (publicKey: string) => Buffer.from(publicKey, 'base64').toString('base64url');
 
+/** A client id as keyOf accepts it: 43 base64url characters of which the last carries 4 bits of the key and 2
+ * zero bits, so only 16 letters can end it (any other last letter decodes to a key that encodes differently). */
+export const CLIENT_ID_PATTERN = '^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$';
+const CLIENT_ID = new RegExp(CLIENT_ID_PATTERN);
+
 /** The public key an id names; a 400 unless it is exactly a 32-byte key. */
 export function keyOf(id: string): string {
   const raw = Buffer.from(id, 'base64url');
-  if (!/^[A-Za-z0-9_-]{43}$/.test(id) || raw.length !== 32 || raw.toString('base64url') !== id) {
+  if (!CLIENT_ID.test(id) || raw.length !== 32 || raw.toString('base64url') !== id) {
     throw badRequest('not a client id (a public key in base64url)', 'id');
   }
   return raw.toString('base64');

@@ -1,7 +1,7 @@
 // A real browser for the console tests: Debian's chromium driven by playwright-core (which downloads nothing;
 // its own browser builds are never used). Chromium runs inside the test's network namespace through a
 // two-line wrapper, so it reaches a console that listens on 127.0.0.1 there and nowhere else.
-import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import jsQR from 'jsqr';
@@ -9,19 +9,11 @@ import { Browser, chromium, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { beforeEach } from 'vitest';
 import { localBinary } from '../../../ts/native-loader';
+import { executable } from '../../lib/tools';
 
 /** The repository (not ../netns/lib/env's: importing that prints the netns suite's own skip banner). */
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const CHROMIUM = process.env.WIRETUN_CHROMIUM ?? '/usr/bin/chromium';
-
-function executable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Why the browser suite cannot run here, or undefined. In CI (CI=true) a missing chromium is a broken set-up
  * (.ci/setup installs it), not a reason to skip: the suite then fails instead. */

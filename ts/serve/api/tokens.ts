@@ -1,7 +1,7 @@
 // API tokens for automation: made by the admin, shown once, stored as their sha256, read-only or read-write.
 import type { App } from '../app';
 import { badRequest, notFound, Route } from '../http';
-import { object, Schema, str } from '../schema';
+import { NOT_BLANK, object, Schema, str } from '../schema';
 
 const tokenSchema: Schema = object({
   id: { type: 'integer' },
@@ -42,11 +42,10 @@ export function tokenRoutes(app: App): Route[] {
       path: '/api/tokens',
       access: 'admin',
       summary: 'Create an API token (send it as Authorization: Bearer TOKEN); the secret is shown only here',
-      body: object({ name: str(64, { minLength: 1 }), scope: { type: 'string', enum: ['read', 'write'] } }, ['name', 'scope']),
+      body: object({ name: str(64, { pattern: NOT_BLANK, description: 'a name with more than spaces' }), scope: { type: 'string', enum: ['read', 'write'] } }, ['name', 'scope']),
       response: { status: 201, schema: object({ ...tokenSchema.properties, token: { type: 'string' } }) },
       handler: async (ctx) => {
         const body = ctx.body as { name: string; scope: 'read' | 'write' };
-        if (body.name.trim() === '') throw badRequest('the name is empty', 'name');
         const { id, token } = await app.auth.createToken(body.name, body.scope);
         const row = (await app.store.db.get<TokenRow>('SELECT * FROM tokens WHERE id = ?', id))!;
         return { status: 201, json: { ...view(row), token } };
@@ -59,7 +58,8 @@ export function tokenRoutes(app: App): Route[] {
       summary: 'Revoke an API token',
       response: { status: 204 },
       handler: async (ctx) => {
-        const id = Number(ctx.params.tokenId);
+        // Decimal digits only, as the document declares it (Number() would also take "0x1f", "1e3" or " 7").
+        const id = /^[0-9]{1,16}$/.test(ctx.params.tokenId) ? Number(ctx.params.tokenId) : NaN;
         if (!Number.isSafeInteger(id)) throw badRequest('not a token id', 'tokenId');
         if ((await app.store.db.run('DELETE FROM tokens WHERE id = ?', id)).changes === 0) throw notFound(`no token ${id}`);
         return { status: 204 };
