@@ -2,13 +2,14 @@
 // of principal (a read token, a write token, an admin session), with every check schemathesis has: no 5xx; every
 // status, content type, header and body as documented; valid data accepted and invalid refused; credentials
 // enforced as declared; 405 with Allow. The console is the real `wiretun serve` inside a network namespace of its
-// own, so the interfaces the fuzzer brings up (POST .../up) exist there and nowhere else. Each store mode is one
-// fuzzSuite() line with its own start-up.
+// own, so the interfaces the fuzzer brings up (POST .../up) exist there and nowhere else. Both store modes: config
+// files with SQLite, and PostgreSQL (cluster mode, whose locations the fuzzer may also create and delete).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePrivateKey } from '../../ts/keys';
+import { startPostgres } from '../lib/postgres';
 import { fuzzApi, fuzzSkipReason, FuzzOptions, SCHEMATHESIS } from '../lib/schemathesis';
 import { REPO } from './lib/env';
 import { killDaemons, removeSocket } from './lib/lab';
@@ -74,6 +75,42 @@ async function fileConsole(): Promise<Console> {
   return { url, ns, dir, ifaces, serve, stop };
 }
 
+/** Cluster mode: `wiretun serve --store postgres://...` on a real PostgreSQL (its Unix socket is a path, reachable
+ * from the namespace), managing two locations made through the API. */
+async function pgConsole(): Promise<Console> {
+  const pg = await startPostgres();
+  const ns = `wtfp-${process.pid}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'wtfp-'));
+  const ifaces = ['a', 'b'].map((x) => `wtfp${process.pid % 100000}${x}`);
+  await pg.psql("CREATE ROLE console LOGIN PASSWORD 'console-pw' CREATEROLE;\nCREATE DATABASE wiretun OWNER console;");
+  const env = { WIRETUN_STORE: pg.url('console', 'console-pw', 'wiretun') };
+  await must(BIN, ['serve', '--set-password'], { input: `${PASSWORD}\n`, env });
+  await must('ip', ['netns', 'add', ns]);
+  await must('ip', ['link', 'set', 'lo', 'up'], { ns });
+  const serve = start(BIN, ['serve', '--listen', `127.0.0.1:${PORT}`], { ns, timeoutMs: 0, env });
+  const url = `http://127.0.0.1:${PORT}`;
+  const stop = async () => {
+    serve.child.kill('SIGTERM');
+    await serve.done;
+    await run('ip', ['netns', 'del', ns]);
+    await pg.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const c: Console = { url, ns, dir, ifaces, serve, stop };
+  try {
+    await waitFor('the console to answer', async () => (await run('curl', ['-s', `${url}/api/session`], { ns })).code === 0, { timeoutMs: 30_000 });
+    const session = await login(c);
+    for (const [i, name] of ifaces.entries()) {
+      const r = await call(c, 'POST', '/api/interfaces', session, { name, addresses: [`10.${97 + i}.0.1/24`], endpoint: '192.0.2.1' });
+      if (r.status !== 201) throw new Error(`cannot create location ${name}: ${JSON.stringify(r.json)}`);
+    }
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${serve.output()}`);
+  }
+  return c;
+}
+
 /** One request from inside the console's namespace: status and parsed JSON body. */
 async function call(c: Console, method: string, url: string, headers: Record<string, string>, body?: unknown, curlArgs: string[] = []) {
   const args = ['-sS', '-X', method, '-w', '\n%{http_code}', ...curlArgs, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`])];
@@ -134,6 +171,7 @@ function fuzzSuite(mode: string, startConsole: () => Promise<Console>) {
           positive_data_acceptance: [
             'POST /api/interfaces/{iface}/clients',
             'PATCH /api/interfaces/{iface}/clients/{id}',
+            'POST /api/interfaces',
             'PATCH /api/interfaces/{iface}',
             'POST /api/totp/enable',
           ],
@@ -168,3 +206,4 @@ function fuzzSuite(mode: string, startConsole: () => Promise<Console>) {
 }
 
 fuzzSuite('config files and SQLite', fileConsole);
+fuzzSuite('PostgreSQL (cluster mode)', pgConsole);
