@@ -3,7 +3,7 @@
 // change bumps the location's revision and rings its doorbell; two consoles editing one client cannot lose an
 // update (If-Match, 409); a database restart is a 503 meanwhile and nothing more; counters reported by several gateways are summed, once, however many consoles sample;
 // /metrics and /api/gateways show the gateways; --import moves a file-based interface with its history in.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { App } from '../../ts/serve/app';
 import { importInterface } from '../../ts/serve/cluster/import';
 import { Doorbell, pgOptions, PgDatabase } from '../../ts/serve/pg/connect';
 import { channelOf } from '../../ts/serve/pg/schema';
+import { Store } from '../../ts/serve/store';
 import { listen, RunningServer } from '../../ts/serve/server';
 import { waitFor } from '../netns/lib/wait';
 import { PgServer, postgresSkipReason, startPostgres } from '../lib/postgres';
@@ -234,8 +235,26 @@ describe.skipIf(skip)('wiretun serve --store postgres://', () => {
         '',
       ].join('\n'),
     );
-    const message = await importInterface(a.app, conf, path.join(dir, 'no-state'));
-    expect(message).toContain('2 client(s)');
+    // The console's SQLite file beside it: the private key of a client it made, and its history.
+    const state = path.join(dir, 'state');
+    mkdirSync(state);
+    const local = await Store.open(path.join(state, 'serve.db'));
+    const deskKey = generatePrivateKey();
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace(`PublicKey = ${named}`, `PublicKey = ${publicKeyFromPrivate(deskKey)}`));
+    const desk = publicKeyFromPrivate(deskKey);
+    await local.putClient({ interface: 'wt-imp', publicKey: desk, privateKey: deskKey, clientAllowedIps: ['0.0.0.0/0'], expiresAt: null, createdAt: 1 });
+    const t = Math.floor(clock.now() / 1000 / 10) * 10 - 60;
+    await local.db.run('INSERT INTO samples (interface, public_key, step, t, rx, tx) VALUES (?, ?, 10, ?, 4096, 512)', 'wt-imp', desk, t);
+    await local.close();
+    const message = await importInterface(a.app, conf, state);
+    expect(message).toContain('2 client(s), 1 with their private key, 1 history row(s)');
+    const deskId = Buffer.from(desk, 'base64').toString('base64url');
+    const deskView = (await a.client.get(`/api/interfaces/wt-imp/clients/${deskId}`)).json;
+    expect(deskView).toMatchObject({ hasConfig: true, allowedIps: ['0.0.0.0/0'] });
+    const hist = (await a.client.get(`/api/interfaces/wt-imp/clients/${deskId}/history`)).json;
+    expect(hist.points.reduce((n: number, p: { rx: number }) => n + p.rx, 0)).toBe(4096);
+    const conf2 = await a.client.get(`/api/interfaces/wt-imp/clients/${deskId}/config`);
+    expect(conf2.text).toContain(`PrivateKey = ${deskKey}`);
     const list = (await a.client.get('/api/interfaces/wt-imp/clients')).json;
     expect(list.map((c: { name: string; enabled: boolean }) => [c.name, c.enabled])).toEqual([
       ['desk', true],
