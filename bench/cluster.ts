@@ -7,6 +7,7 @@
 //   --clients N   clients for the full reconcile (default 10000)
 //   --quick       1 s steps and 1,000 clients (a smoke test of the harness)
 import { performance } from 'node:perf_hooks';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../ts/keys';
 import { ClusterStore } from '../ts/serve/pg/cluster';
@@ -87,6 +88,7 @@ async function drive(store: ClusterStore, rate: number, seconds: number, first: 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:cluster needs root (namespaces, TUN devices, initdb as postgres)');
   const o = options(process.argv.slice(2));
+  const load = os.loadavg()[0];
   const pg: PgServer = await startPostgres();
   const gateways = new Gateways(LOCATION, 3);
   try {
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
     await db.close();
 
     const file = await fileModeLatencies(RATES, o.seconds);
-    writeClusterSection(path.join(__dirname, 'RESULTS.md'), { propagation, reconcile, clients: o.clients, file, seconds: o.seconds });
+    writeClusterSection(path.join(__dirname, 'RESULTS.md'), { propagation, reconcile, clients: o.clients, file, seconds: o.seconds, load });
   } finally {
     await gateways.cleanup();
     await pg.destroy();

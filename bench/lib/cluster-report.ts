@@ -32,6 +32,8 @@ export interface ClusterResults {
   clients: number;
   file: RateRow[];
   seconds: number;
+  /** The 1-minute load average when the run started. */
+  load: number;
 }
 
 export const CLUSTER_HEADING = '## Cluster: a change reaching every gateway (`npm run bench:cluster`)';
@@ -48,7 +50,7 @@ export function clusterSection(r: ClusterResults): string[] {
   return [
     CLUSTER_HEADING,
     '',
-    `Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, PostgreSQL 15 (Debian) on the same machine, three`,
+    `Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (load average ${r.load.toFixed(1)} at the start), PostgreSQL 15 (Debian) on the same machine, three`,
     '`wiretun gateway` processes of one location in their own namespaces. A change is one client created in one',
     "transaction as the console makes it (the location's revision bumped, the row written, NOTIFY), offered at a",
     `steady rate for ${r.seconds} s; its latency runs from its commit to the moment the last of the three gateways has`,
@@ -59,6 +61,10 @@ export function clusterSection(r: ClusterResults): string[] {
     '| offered | changes | cluster: achieved | cluster p50 (ms) | cluster p99 (ms) | file mode: changes | achieved | file p50 (ms) | file p99 (ms) |',
     '|---|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    'Where cluster mode achieves less than offered, the writers queued, not the gateways: every change of one location',
+    "takes its row lock (that is what keeps two consoles from handing out one address), so one location's changes",
+    'commit one after another; changes to different locations do not wait for each other.',
     '',
     `Full reconcile: ${r.clients.toLocaleString('en-US')} clients, three gateways started at once from cold (interface`,
     `created, every peer set): ${secs.join(' s, ')} s until each ran the whole location.`,
