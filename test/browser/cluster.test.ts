@@ -1,19 +1,19 @@
 // The console's cluster mode in a real browser: a real PostgreSQL (Debian's, test/lib/postgres.ts), `wiretun serve
 // --store` in a namespace with chromium, the password set with `--set-password --store`. Login, a location and a
-// client made through the page; the gateways view showing two gateways healthy with revision lag 0 and the
-// client's gateway in its table, then one gone stale after its 30 s and forgotten from the page; two browser
-// contexts editing one client: the second is told it changed elsewhere, and no update is lost.
-//
-// The gateways are stand-ins until `wiretun gateway` is on main: each logs in with a gateway role made as
-// PG_GATEWAY_GRANTS intends (LOGIN, member of wiretun_gateway, a gateway_roles row), so row-level security holds it
-// to what a gateway may write, and writes what a gateway writes (its gateways row with the revision it applied,
-// and gateway_peers rows), every 2 s. "Killing" one stops its writes.
-import { mkdtempSync, rmSync } from 'node:fs';
+// client made through the page; two real `wiretun gateway` processes of the location in a lab's namespaces (one L2
+// segment), each with a role made by `wiretun gateway grant`, reaching PostgreSQL through its Unix socket; the
+// client brought up with `wiretun up` in a third namespace from the file the console hands out, pointed at the
+// first gateway. The gateways view shows both healthy with revision lag 0 and the client's table the gateway it
+// really handshook with; the second gateway SIGKILLed (with its daemon) turns stale after its 30 s and is
+// forgotten from the page. Two browser contexts editing one client: the second is told it changed elsewhere, and
+// no update is lost.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgDatabase } from '../../ts/serve/pg/connect';
+import { BIN, clientUp, gatewayLog, GatewayProc, killGateway, ping, removeStateFiles, startGateway, stopGateway, waitPing } from '../netns/lib/gateways';
+import { daemonPids, Lab, underlay4 } from '../netns/lib/lab';
 import { Background, must, run, start } from '../netns/lib/proc';
 import { waitFor } from '../netns/lib/wait';
 import { PgServer, postgresSkipReason, startPostgres } from '../lib/postgres';
@@ -25,83 +25,32 @@ const NS = `wtbk-${process.pid}`;
 const PORT = 51822;
 const BASE = `http://127.0.0.1:${PORT}`;
 const PASSWORD = 'a password for the cluster browser test';
-const BIN = path.join(REPO, 'bin', 'wiretun');
 const LOCATION = 'wtbk-eu1';
+const LISTEN_PORT = 51990;
+const SERVER_IP = '10.97.0.1';
+const VERSION = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
 let work: string;
 let pg: PgServer | undefined;
 let url: string;
+let lab: Lab | undefined;
 let serve: Background | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let other: Page | undefined;
 let problems: string[] = [];
-const gateways: StandInGateway[] = [];
+const gateways: GatewayProc[] = [];
 let clientId = '';
-
-/** What `wiretun gateway --location LOCATION --name NAME` writes, written as a gateway role would. */
-class StandInGateway {
-  private timer: NodeJS.Timeout | undefined;
-  private readonly db: PgDatabase;
-  private readonly started = Date.now();
-
-  constructor(
-    readonly name: string,
-    gatewayUrl: string,
-    /** Whether the clients handshook through it (they are on one gateway at a time). */
-    private readonly serving: boolean,
-  ) {
-    this.db = PgDatabase.connect(gatewayUrl, `stand-in ${name}`, 1);
-  }
-
-  start(): void {
-    const beat = () => void this.report().catch((err: Error) => problems.push(`${this.name}: ${err.message}`));
-    beat();
-    this.timer = setInterval(beat, 2000);
-  }
-
-  /** As SIGKILL would: no more reports, its last row left as it was. */
-  async kill(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.db.close();
-  }
-
-  private async report(): Promise<void> {
-    const now = Date.now();
-    // It applies every change at once, so it reports the location's revision as applied.
-    const loc = await this.db.get<{ revision: number }>('SELECT revision FROM locations WHERE name = ?', LOCATION);
-    const peers = await this.db.all<{ public_key: string }>('SELECT public_key FROM clients WHERE location = ? AND enabled', LOCATION);
-    await this.db.run(
-      `INSERT INTO gateways (name, location, version, started_at, last_seen, revision, peers) VALUES (?, ?, 'stand-in', ?, ?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET last_seen = excluded.last_seen, revision = excluded.revision, peers = excluded.peers`,
-      this.name,
-      LOCATION,
-      this.started,
-      now,
-      loc!.revision,
-      peers.length,
-    );
-    for (const p of peers) {
-      await this.db.run(
-        `INSERT INTO gateway_peers (gateway, location, public_key, rx, tx, last_handshake, endpoint, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (gateway, public_key) DO UPDATE SET last_handshake = excluded.last_handshake, updated_at = excluded.updated_at`,
-        this.name,
-        LOCATION,
-        p.public_key,
-        this.serving ? 4096 : 0,
-        this.serving ? 2048 : 0,
-        this.serving ? now - 3000 : null,
-        this.serving ? '198.51.100.7:40000' : null,
-        now,
-      );
-    }
-  }
-}
 
 async function cleanup(): Promise<void> {
   await browser?.close().catch(() => {});
-  for (const g of gateways) await g.kill().catch(() => {});
+  for (const g of gateways) {
+    // One that exited by itself says why in its log.
+    if (g.child && g.child.exitCode !== null) console.error(`${g.name} exited ${g.child.exitCode}:\n${gatewayLog(g)}`);
+    await stopGateway(g).catch(() => {});
+  }
+  await lab?.destroy();
+  removeStateFiles(lab?.ifnames ?? []);
   if (serve) serve.child.kill('SIGTERM');
   await serve?.done;
   await pg?.destroy();
@@ -135,9 +84,10 @@ describe.skipIf(skip !== undefined)('the console in a browser, in cluster mode o
     work = mkdtempSync(path.join(tmpdir(), 'wtbk-'));
     await must('ip', ['netns', 'add', NS]);
     await must('ip', ['link', 'set', 'lo', 'up'], { ns: NS });
+    lab = await Lab.create(3);
     pg = await startPostgres();
     await pg.psql("CREATE ROLE console LOGIN PASSWORD 'console-pw' CREATEROLE;\nCREATE DATABASE wiretun OWNER console;");
-    // Over the Unix socket, which is a file: reachable from inside the namespace.
+    // Over the Unix socket, which is a file: reachable from inside every namespace (the gateways' too).
     url = pg.url('console', 'console-pw', 'wiretun');
     await must(BIN, ['serve', '--set-password', '--store', url], { input: `${PASSWORD}\n`, timeoutMs: 30_000 });
     serve = start(BIN, ['serve', '--store', url, '--listen', `127.0.0.1:${PORT}`], { ns: NS, timeoutMs: 600_000 });
@@ -159,8 +109,8 @@ describe.skipIf(skip !== undefined)('the console in a browser, in cluster mode o
     await page.click('button:text-is("New location")');
     const dialog = page.locator('dialog[data-dialog=create-location]');
     await dialog.locator('[name=name]').fill(LOCATION);
-    await dialog.locator('[name=addresses]').fill('10.97.0.1/24');
-    await dialog.locator('[name=listenPort]').fill('51990');
+    await dialog.locator('[name=addresses]').fill(`${SERVER_IP}/24`);
+    await dialog.locator('[name=listenPort]').fill(String(LISTEN_PORT));
     await dialog.locator('[name=endpoint]').fill('192.0.2.10');
     await dialog.locator('button[type=submit]').click();
     const card = page.locator(`[data-iface="${LOCATION}"]`);
@@ -184,30 +134,48 @@ describe.skipIf(skip !== undefined)('the console in a browser, in cluster mode o
     expect(await page.locator('table.clients th.gw').isVisible()).toBe(false);
   });
 
-  it('shows two gateways healthy with revision lag 0, the location 2/2, and the gateway the client is on', async () => {
-    await sql(`CREATE ROLE gw_eu1 LOGIN PASSWORD 'gw-pw';\nGRANT wiretun_gateway TO gw_eu1;\nINSERT INTO gateway_roles (role, location) VALUES ('gw_eu1', '${LOCATION}');`);
-    const gatewayUrl = pg!.url('gw_eu1', 'gw-pw', 'wiretun');
-    gateways.push(new StandInGateway('gw-a', gatewayUrl, true), new StandInGateway('gw-b', gatewayUrl, false));
-    for (const g of gateways) g.start();
-    await expect.poll(() => page.locator(`[data-iface="${LOCATION}"] [data-gateways]`).getAttribute('data-gateways'), { timeout: 15_000 }).toBe('2/2');
-    await expect.poll(() => clientRow(page).locator('td.gw').textContent()).toBe('gw-a');
+  it('shows two real gateways healthy with revision lag 0, the location 2/2, and the gateway the client handshook with', async () => {
+    for (const [i, name] of ['gw-a', 'gw-b'].entries()) {
+      const roleUrl = (await must(BIN, ['gateway', 'grant', '--store', url, '--location', LOCATION, '--role', `gw_${i}`])).trim();
+      const g: GatewayProc = { name, node: lab!.nodes[i], iface: lab!.ifname(), log: path.join(lab!.tmp, `${name}.log`) };
+      gateways.push(g);
+      // Reports every second, so the page sees the applied revision without waiting 10 s.
+      startGateway(g, roleUrl, LOCATION, ['--health-interval', '1']);
+    }
+    await waitFor('the page to show both gateways', async () => {
+      for (const g of gateways) if (g.child && g.child.exitCode !== null) throw new Error(`${g.name} exited:\n${gatewayLog(g)}`);
+      return (await page.locator(`[data-iface="${LOCATION}"] [data-gateways]`).getAttribute('data-gateways')) === '2/2';
+    }, { timeoutMs: 20_000, intervalMs: 250 });
+
+    // The client's file, downloaded as the page would with this session, pointed at gw-a's own address.
+    const config = await page.evaluate(async (u) => {
+      const r = await fetch(u);
+      if (!r.ok) throw new Error(`GET ${u}: ${r.status}`);
+      return r.text();
+    }, `/api/interfaces/${LOCATION}/clients/${clientId}/config`);
+    expect(config).toMatch(new RegExp(`^Endpoint = 192\\.0\\.2\\.10:${LISTEN_PORT}$`, 'm'));
+    const node = lab!.nodes[2];
+    await clientUp(lab!, node, config.replace(/^Endpoint = .*$/m, `Endpoint = ${underlay4(1)}:${LISTEN_PORT}`));
+    await waitPing(node.ns, SERVER_IP, 10_000);
+    await expect.poll(() => clientRow(page).locator('td.gw').textContent(), { timeout: 10_000 }).toBe('gw-a');
     expect(await page.locator('table.clients th.gw').isVisible()).toBe(true);
     await screenshot(page, 'locations');
 
     await page.click('nav a:text("Gateways")');
     for (const name of ['gw-a', 'gw-b']) {
       await expect.poll(() => gatewayRow(page, name).getAttribute('data-health')).toBe('healthy');
-      expect(await gatewayRow(page, name).locator('[data-lag]').getAttribute('data-lag')).toBe('0');
+      await expect.poll(() => gatewayRow(page, name).locator('[data-lag]').getAttribute('data-lag')).toBe('0');
       const [, location, , version, seen, peers] = await gatewayRow(page, name).locator('td').allTextContents();
-      expect([location, version, peers]).toEqual([LOCATION, 'stand-in', '1']);
+      expect([location, version, peers]).toEqual([LOCATION, VERSION, '1']);
       expect(seen).toMatch(/^\d+ s ago$/);
-      // A healthy gateway cannot be forgotten: it would be back in 10 s.
+      // A healthy gateway cannot be forgotten: it would be back within seconds.
       expect(await gatewayRow(page, name).locator('button:text-is("Forget")').count()).toBe(0);
     }
     await screenshot(page, 'gateways');
-    // gw-b dies now; it turns stale while the next test runs.
-    await gateways[1].kill();
-  });
+    // gw-b dies now, its daemon with it; it turns stale while the next test runs.
+    await killGateway(gateways[1], true);
+    await waitFor("gw-b's daemon to exit", () => daemonPids([gateways[1].iface]).length === 0, { timeoutMs: 5_000, intervalMs: 50 });
+  }, 60_000);
 
   it('two browser contexts edit one client: the second is told it changed elsewhere, and no update is lost', async () => {
     ({ page: other } = await newPage());
@@ -245,6 +213,8 @@ describe.skipIf(skip !== undefined)('the console in a browser, in cluster mode o
     const dead = gatewayRow(page, 'gw-b');
     await expect.poll(() => dead.getAttribute('data-health'), { timeout: 45_000, interval: 1000 }).toBe('stale');
     expect(await gatewayRow(page, 'gw-a').getAttribute('data-health')).toBe('healthy');
+    // The client never used gw-b: it still reaches the location through gw-a.
+    expect(await ping(lab!.nodes[2].ns, SERVER_IP)).toBe(true);
     await dead.locator('button:text-is("Forget")').click();
     await page.click('dialog[data-dialog=confirm] button:text-is("Forget")');
     await expect.poll(() => dead.count()).toBe(0);
