@@ -6,7 +6,6 @@
 //   --seconds S   length of each rate step (default 5)
 //   --clients N   clients for the full reconcile (default 10000)
 //   --quick       1 s steps and 1,000 clients (a smoke test of the harness)
-import { performance } from 'node:perf_hooks';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../ts/keys';
@@ -14,6 +13,7 @@ import { ClusterStore } from '../ts/serve/pg/cluster';
 import { openPg } from '../ts/serve/pg/open';
 import { startPostgres, PgServer } from '../test/lib/postgres';
 import { Gateways } from './lib/cluster-gateways';
+import { now, openLoop } from './lib/open-loop';
 import { fileModeLatencies } from './lib/cluster-file';
 import { Percentiles, percentiles, writeClusterSection } from './lib/cluster-report';
 
@@ -38,7 +38,6 @@ function options(argv: string[]): Options {
   return o;
 }
 
-const now = () => performance.timeOrigin + performance.now();
 
 /** Host number h of the location's 10.96.0.0/12 (h >= 2: .1 is the server). */
 const clientAddress = (h: number) => `10.${96 + (h >> 16)}.${(h >> 8) & 255}.${h & 255}/32`;
@@ -63,25 +62,15 @@ function newClient(n: number) {
  * as the console makes it; returns the commit time of each revision. */
 async function drive(store: ClusterStore, rate: number, seconds: number, first: number): Promise<Map<number, number>> {
   const commits = new Map<number, number>();
-  const count = Math.round(rate * seconds);
-  const start = now() + 50;
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < count; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  await openLoop(rate, Math.round(rate * seconds), async (i) => {
     const c = newClient(first + i);
-    pending.push(
-      store.db.transaction(async () => {
-        const rev = await store.bump(LOCATION);
-        await store.putClient(c, rev);
-        return rev;
-      }).then((rev) => {
-        commits.set(rev, now());
-      }),
-    );
-  }
-  await Promise.all(pending);
+    const rev = await store.db.transaction(async () => {
+      const r = await store.bump(LOCATION);
+      await store.putClient(c, r);
+      return r;
+    });
+    commits.set(rev, now());
+  });
   return commits;
 }
 

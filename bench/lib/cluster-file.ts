@@ -4,15 +4,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { generatePrivateKey } from '../../ts/keys';
 import { App } from '../../ts/serve/app';
 import { Lab } from '../../test/netns/lib/lab';
 import { must } from '../../test/netns/lib/proc';
 import { FILE_CAP, percentiles, RateRow } from './cluster-report';
+import { now, openLoop } from './open-loop';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'wiretun');
-const now = () => performance.timeOrigin + performance.now();
 
 /** One rate step on a fresh interface (so each step starts from an empty file). */
 async function step(lab: Lab, dir: string, rate: number, count: number): Promise<RateRow> {
@@ -23,15 +22,11 @@ async function step(lab: Lab, dir: string, rate: number, count: number): Promise
   const app = await App.open({ stateDir: path.join(dir, `state-${iface}`), names: [conf], sampleSeconds: 0, log: () => {} });
   try {
     const latencies: number[] = [];
-    const start = now() + 50;
-    const pending: Promise<void>[] = [];
-    for (let i = 0; i < count; i++) {
-      const due = start + (i * 1000) / rate;
-      const wait = due - now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      pending.push(app.clients.create(iface, { name: `f${i}` }).then(() => void latencies.push(now() - due)));
-    }
-    await Promise.all(pending);
+    const start = now();
+    await openLoop(rate, count, async (i, due) => {
+      await app.clients.create(iface, { name: `f${i}` });
+      latencies.push(now() - due);
+    });
     return { rate, changes: count, achieved: count / ((now() - start) / 1000), p: percentiles(latencies) };
   } finally {
     await app.close();

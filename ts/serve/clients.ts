@@ -73,6 +73,14 @@ export function viewTag(v: ClientView): string {
   return `"${createHash('sha256').update(JSON.stringify(editable)).digest('base64url').slice(0, 22)}"`;
 }
 
+/** The client `id` names among `views`, or a 404 naming where it was looked for. */
+export function pick(views: ClientView[], id: string, where: string): ClientView {
+  const key = keyOf(id);
+  const found = views.find((c) => c.publicKey === key);
+  if (!found) throw notFound(`no client ${id} on ${where}`);
+  return found;
+}
+
 /** Throws the 409 of a lost race: the client changed since the sender read it. */
 export function checkIfMatch(ifMatch: string | undefined, current: ClientView): void {
   if (ifMatch === undefined || ifMatch === '*') return;
@@ -171,10 +179,7 @@ export class Clients implements ClientBackend {
   }
 
   async get(iface: string, id: string): Promise<ClientView> {
-    const key = keyOf(id);
-    const found = (await this.list(iface)).find((c) => c.publicKey === key);
-    if (!found) throw notFound(`no client ${id} on ${iface}`);
-    return found;
+    return pick(await this.list(iface), id, iface);
   }
 
   async etag(iface: string, id: string): Promise<string> {

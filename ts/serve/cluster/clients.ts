@@ -6,7 +6,7 @@ import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '
 import { AllocationError, allocateAddresses, checkAddresses } from '../../peers/allocate';
 import { clientConfig, ClientConfigError } from '../../peers/client';
 import { checkName } from '../../peers/sections';
-import { checkIfMatch, viewTag, ClientBackend, ClientState, ClientView, CONNECTED_MS, CreateClient, UpdateClient } from '../clients';
+import { checkIfMatch, pick, viewTag, ClientBackend, ClientState, ClientView, CONNECTED_MS, CreateClient, UpdateClient } from '../clients';
 import { ApiError, badRequest, notFound } from '../http';
 import { ClientRow, ClusterStore, list, LocationRow } from '../pg/cluster';
 import { checkCidrs, idOf, keyOf, parseExpiry } from '../values';
@@ -83,10 +83,7 @@ export class ClusterClients implements ClientBackend {
   }
 
   async get(location: string, id: string): Promise<ClientView> {
-    const key = keyOf(id);
-    const found = (await this.list(location)).find((c) => c.publicKey === key);
-    if (!found) throw notFound(`no client ${id} on ${location}`);
-    return found;
+    return pick(await this.list(location), id, location);
   }
 
   async etag(location: string, id: string): Promise<string> {
