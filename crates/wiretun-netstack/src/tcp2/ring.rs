@@ -1,0 +1,104 @@
+//! A fixed-capacity byte ring: the send buffer (bytes from the oldest unacknowledged one on) and the receive
+//! buffer (bytes from the next one the application reads, with out-of-order data placed ahead of the
+//! contiguous part). Allocated once, when the connection is made; never grows.
+
+pub struct Ring {
+    buf: Box<[u8]>,
+    /// Index of the first byte.
+    head: usize,
+    /// Contiguous bytes held from `head`.
+    len: usize,
+}
+
+impl Ring {
+    pub fn new(capacity: usize) -> Ring {
+        Ring {
+            buf: vec![0; capacity].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn free(&self) -> usize {
+        self.buf.len() - self.len
+    }
+
+    /// Appends as much of `data` as fits; returns how much did.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        self.write_at(self.len, &data[..n]);
+        self.len += n;
+        n
+    }
+
+    /// Writes `data` at `offset` from the head, which may be beyond the contiguous part (out-of-order data);
+    /// whatever would not fit in the capacity is cut off. Does not change the length.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) {
+        let cap = self.buf.len();
+        if offset >= cap {
+            return;
+        }
+        let data = &data[..data.len().min(cap - offset)];
+        let start = (self.head + offset) % cap;
+        let first = data.len().min(cap - start);
+        self.buf[start..start + first].copy_from_slice(&data[..first]);
+        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+    }
+
+    /// Marks `n` more bytes past the contiguous part as held (they were written with `write_at`).
+    pub fn extend(&mut self, n: usize) {
+        self.len = (self.len + n).min(self.buf.len());
+    }
+
+    /// Copies bytes from `offset` into `out` (as many as are held and fit); returns how many.
+    pub fn read_at(&self, offset: usize, out: &mut [u8]) -> usize {
+        if offset >= self.len {
+            return 0;
+        }
+        let n = out.len().min(self.len - offset);
+        let cap = self.buf.len();
+        let start = (self.head + offset) % cap;
+        let first = n.min(cap - start);
+        out[..first].copy_from_slice(&self.buf[start..start + first]);
+        out[first..n].copy_from_slice(&self.buf[..n - first]);
+        n
+    }
+
+    /// Drops `n` bytes from the head.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.head = (self.head + n) % self.buf.len();
+        self.len -= n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_and_places_out_of_order() {
+        let mut r = Ring::new(8);
+        assert_eq!(r.push(b"abcdef"), 6);
+        r.consume(4);
+        assert_eq!(r.push(b"ghijklmn"), 6, "only the free space");
+        let mut out = [0u8; 8];
+        assert_eq!(r.read_at(0, &mut out), 8);
+        assert_eq!(&out, b"efghijkl");
+        r.consume(8);
+        r.write_at(3, b"XY");
+        assert_eq!(r.read_at(0, &mut out), 0, "not contiguous yet");
+        r.write_at(0, b"abc");
+        r.extend(5);
+        assert_eq!(r.read_at(0, &mut out), 5);
+        assert_eq!(&out[..5], b"abcXY");
+    }
+}
