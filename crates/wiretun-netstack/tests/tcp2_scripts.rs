@@ -22,3 +22,188 @@ fn initial_window_then_acks_clock_out_more() {
         ",
     );
 }
+
+/// Three segments of one window lost: one ACK whose SACK blocks show all three holes has all three resent
+/// at once (smoltcp resends one per round trip), the window is cut once (CUBIC: 0.7 of 20 segments), and
+/// the retransmission of one of them, lost again, is found by RACK one round trip later, not by the RTO.
+#[test]
+fn several_holes_repaired_in_one_round_trip_and_a_lost_retransmission_found_by_rack() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 40
+        +0   > 0..10
+        +50  < ack 10
+        +0   > 10..30
+        # Segments 12, 15 and 20 are lost.
+        +50  < ack 12 sack 21..30,16..20,13..15
+        +0   > r12 at 150
+        +0   > r15 at 150
+        +0   > r20 at 150
+        +0   > 30..40       # PRR: the pipe is empty, so up to ssthresh goes out
+        +0   > none
+        +0   expect episodes == 1
+        +0   expect cwnd == 14
+        # The retransmission of 15 is lost too; 12 and 20 and the new data arrive.
+        +50  < ack 15 sack 16..40
+        +0   > r15 at 200
+        +0   > none
+        +0   expect episodes == 1
+        +0   expect rtos == 0
+        +50  < ack 40
+        +0   expect recovery == 0
+        +0   expect retransmits == 4
+        +0   expect cwnd == 14
+        ",
+    );
+}
+
+/// RACK's reordering window: a segment overtaken by one or two others is not resent if it turns up within
+/// a quarter of the minimum RTT; one that does not is resent when the reordering timer fires, without any
+/// further ACK.
+#[test]
+fn rack_waits_out_reordering_then_its_timer_repairs() {
+    Script::run(
+        "
+        +0   connect rtt=40
+        +0   write 20
+        +0   > 0..10
+        +40  < ack 1 sack 2..3     # segment 1 is late
+        +0   > 10..14              # slow start, nothing resent
+        +5   < ack 3
+        +0   > 14..16
+        +0   > none
+        +0   expect retransmits == 0
+        +0   expect episodes == 0
+        # Segment 3 is lost: sent at 40, the latest delivered took 45 ms, the window is 40 / 4.
+        +0   < ack 3 sack 4..5
+        +0   > 16..18
+        +0   > none
+        @94  > none
+        @95  > r3 at 95
+        +0   expect episodes == 1
+        ",
+    );
+}
+
+/// A tail loss: the last two segments of a flight are lost, so no later segment draws a SACK. The probe
+/// fires two smoothed RTTs after the last ACK (not after an RTO of 200 ms or more) and resends the last
+/// segment; its SACK shows the other hole, which RACK repairs at once. One episode in all.
+#[test]
+fn tail_loss_probe_fires_at_two_srtt() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 10
+        +0   > 0..10
+        +50  < ack 8
+        +0   > none
+        @199 > none
+        @200 > r9 at 200
+        +0   expect tlps == 1
+        +50  < ack 8 sack 9
+        +0   > r8 at 250
+        +50  < ack 10
+        +0   expect episodes == 1
+        +0   expect rtos == 0
+        +0   expect retransmits == 2
+        ",
+    );
+}
+
+/// The probe was not needed (the ACKs were only late): the peer reports the probe's segment as a duplicate
+/// (a D-SACK below the cumulative ACK), so no loss is counted and the window stays.
+#[test]
+fn dsack_of_the_probe_means_no_loss() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 10
+        +0   > 0..10
+        +50  < ack 8
+        @200 > r9 at 200
+        +0   remember cwnd
+        +10  < ack 10 sack 9
+        +0   expect dsacks == 1
+        +0   expect episodes == 0
+        +0   expect cwnd >= $
+        ",
+    );
+}
+
+/// The receiving half: a duplicate segment is reported in a D-SACK block, first, once; out-of-order data
+/// is SACKed with the most recent block first.
+#[test]
+fn receiver_reports_sack_and_dsack() {
+    Script::run(
+        "
+        +0   connect rtt=10
+        +5   < data 0
+        +0   > ack 1
+        +0   < data 2
+        +0   > ack 1 sack 2
+        +0   < data 4
+        +0   > ack 1 sack 4,2
+        +0   < data 0
+        +0   > ack 1 sack 0,4,2
+        +0   < data 1
+        +0   > ack 3 sack 4
+        +0   > none
+        ",
+    );
+}
+
+/// A timeout that was only a delay: the retransmission after the RTO is answered by an ACK echoing the
+/// timestamp of the original transmission (Eifel, RFC 3522). The window goes back to what it was and the
+/// segments the timeout had marked lost are not resent (no go-back-N).
+#[test]
+fn spurious_rto_is_undone_without_go_back_n() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 10
+        +0   > 0..10
+        @150 > r9 at 150           # the tail loss probe comes first
+        @349 > none
+        @350 > r0 at 350           # then the RTO: one segment (window of one)
+        +0   expect rtos == 1
+        +0   expect cwnd == 1
+        +10  < ack 5 ecr=first:4   # the originals were only delayed
+        +0   expect spurious_rtos == 1
+        +0   expect cwnd >= 10
+        +0   > none
+        +10  < ack 10
+        +0   > none
+        +0   expect retransmits == 2
+        ",
+    );
+}
+
+/// A real timeout: a retransmission and everything after it lost, the peer silent. The RTO resends the
+/// first hole, then slow start resends only what the peer has not SACKed (3 and 4 never go again).
+#[test]
+fn rto_resends_only_what_was_not_sacked() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 10
+        +0   > 0..10
+        +50  < ack 2 sack 3..5     # 2 lost; fewer than three SACKed: RACK waits a quarter RTT
+        +0   > none
+        @113 > r2 at 113
+        +0   expect episodes == 1
+        @299 > none
+        @300 > r2 at 300           # that retransmission was lost, and nothing more came back
+        +0   > none
+        +0   expect rtos == 1
+        +50  < ack 5
+        +0   > r5..7
+        +0   > none
+        +50  < ack 7
+        +0   > r7..10
+        +50  < ack 10
+        +0   expect retransmits == 7
+        +0   expect spurious_rtos == 0
+        ",
+    );
+}

@@ -35,7 +35,10 @@ impl Prr {
                 + i64::from(mss);
             i64::from(ssthresh - pipe).min(limit)
         };
-        self.budget = sndcnt.max(0) as u32;
+        // The first ACK of a recovery always repairs one segment (as Linux does): otherwise a loss found by
+        // a timer, with nothing delivered, would wait for the next ACK.
+        let floor = if self.out == 0 { i64::from(mss) } else { 0 };
+        self.budget = sndcnt.max(floor) as u32;
     }
 
     /// Bytes the sender may send now.

@@ -21,8 +21,9 @@ pub struct Rack {
     end_seq: Seq,
     /// RTT of that segment.
     pub rtt: Duration,
-    /// Highest end of a delivered segment (forward-most ACK).
+    /// Highest end of a segment delivered by earlier ACKs (forward-most ACK), and with this one.
     fack: Seq,
+    fack_next: Seq,
     pub reordering_seen: bool,
     /// Reordering window multiplier, raised by D-SACKs (RFC 8985 6.2 step 4).
     reo_wnd_mult: u32,
@@ -38,6 +39,7 @@ impl Rack {
             end_seq: iss,
             rtt: Duration::ZERO,
             fack: iss,
+            fack_next: iss,
             reordering_seen: false,
             reo_wnd_mult: 1,
             reo_wnd_persist: 0,
@@ -60,12 +62,17 @@ impl Rack {
             self.end_seq = r.end();
             self.rtt = rtt;
         }
-        if r.end().after(self.fack) {
-            self.fack = r.end();
-        } else if r.xmits == 1 {
-            // Delivered below something already delivered, and never resent: the network reordered.
+        // Delivered below something an earlier ACK delivered, and never resent: the network reordered.
+        // (Within one ACK the order of the blocks says nothing.)
+        if r.end().before(self.fack) && r.xmits == 1 {
             self.reordering_seen = true;
         }
+        self.fack_next = self.fack_next.max(r.end());
+    }
+
+    /// The ACK's deliveries are all in.
+    pub fn end_ack(&mut self) {
+        self.fack = self.fack_next;
     }
 
     /// A D-SACK arrived: the reordering window widens (at most once per round trip), for 16 recoveries.
@@ -115,7 +122,8 @@ impl Rack {
         let mut timeout: Option<Duration> = None;
         for i in 0..q.records().len() {
             let r = *q.record(i);
-            if r.sacked || r.lost {
+            // Skip what is delivered, and what is lost and waits for its retransmission.
+            if r.sacked || (r.lost && !r.retrans) {
                 continue;
             }
             let before =

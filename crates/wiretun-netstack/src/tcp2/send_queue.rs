@@ -23,9 +23,9 @@ pub struct SegRecord {
     pub sent_at: Instant,
     pub xmits: u8,
     pub sacked: bool,
-    /// Deemed lost (RACK, RTO) and not yet repaired by a retransmission that is still in flight.
+    /// Deemed lost (RACK, RTO). It stays so when retransmitted: then only the retransmission is in flight.
     pub lost: bool,
-    /// A retransmission of it is in flight.
+    /// A retransmission of it is in flight (and not deemed lost itself).
     pub retrans: bool,
     /// Delivery-rate sampling state at its latest transmission (see `rate.rs`).
     pub rate: super::rate::TxState,
@@ -44,7 +44,8 @@ pub struct SendQueue {
     /// Next new sequence number to send.
     pub nxt: Seq,
     records: VecDeque<SegRecord>,
-    /// Bytes of records marked SACKed, lost (and not retransmitted since), retransmitted and in flight.
+    /// Bytes of records marked SACKed, lost, and retransmitted (in flight). The pipe is the outstanding
+    /// bytes less the SACKed and lost ones, plus the retransmissions (Linux's `tcp_packets_in_flight`).
     pub sacked: u32,
     pub lost: u32,
     pub retrans: u32,
@@ -128,10 +129,6 @@ impl SendQueue {
             r.retrans = true;
             self.retrans += r.len;
         }
-        if r.lost {
-            r.lost = false;
-            self.lost -= r.len;
-        }
         r.sent_at = now;
         r.xmits = r.xmits.saturating_add(1);
         r.rate = rate;
@@ -159,11 +156,13 @@ impl SendQueue {
     /// Marks record `i` lost (its retransmission, if one was in flight, is lost too).
     pub fn mark_lost(&mut self, i: usize) {
         let r = &mut self.records[i];
-        if r.sacked || r.lost {
+        if r.sacked {
             return;
         }
-        r.lost = true;
-        self.lost += r.len;
+        if !r.lost {
+            r.lost = true;
+            self.lost += r.len;
+        }
         if r.retrans {
             r.retrans = false;
             self.retrans -= r.len;
@@ -171,7 +170,7 @@ impl SendQueue {
         self.lost_hint = self.lost_hint.min(i);
     }
 
-    /// Clears the lost mark of records never retransmitted since (a spurious timeout was undone).
+    /// Clears the lost marks (a spurious timeout was undone).
     pub fn unmark_lost(&mut self) {
         for r in self.records.iter_mut().filter(|r| r.lost) {
             r.lost = false;
@@ -184,7 +183,8 @@ impl SendQueue {
         if self.lost == 0 {
             return None;
         }
-        let at = (self.lost_hint..self.records.len()).find(|&i| self.records[i].lost);
+        let at = (self.lost_hint..self.records.len())
+            .find(|&i| self.records[i].lost && !self.records[i].retrans);
         self.lost_hint = at.unwrap_or(self.records.len());
         at
     }

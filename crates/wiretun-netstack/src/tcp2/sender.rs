@@ -128,6 +128,7 @@ impl Sender {
         let acked = self.q.ack(ack, &mut deliver);
         let sack =
             sack_scoreboard::apply(&mut self.q, ack, seg.sack_blocks(), |r| deliver(r, r.len));
+        self.rack.end_ack();
         let delivered = acked.newly + sack.newly_sacked;
         if let Some(sent) = rtt_from {
             self.rto.sample(now - sent);
@@ -153,7 +154,8 @@ impl Sender {
             rate: sample,
             min_rtt: self.rto.min_rtt,
             srtt: self.rto.srtt(),
-            in_recovery: self.in_recovery(),
+            // After a timeout the window grows again in slow start; in fast recovery PRR governs.
+            in_recovery: self.in_recovery() && !self.rto_recovery,
         });
         if advanced || delivered > 0 {
             self.rearm(now);
@@ -223,6 +225,8 @@ impl Sender {
         self.cc.on_loss_episode(now, in_flight);
         self.prr = Some(Prr::start(in_flight));
         self.tlp_at = None;
+        // An outstanding probe's repair is part of this episode, not one more.
+        self.tlp = Tlp::default();
     }
 
     /// RFC 8985 7.4: once the probe is acknowledged, a retransmitted probe that no D-SACK called a

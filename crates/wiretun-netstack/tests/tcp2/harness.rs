@@ -54,6 +54,8 @@ pub struct Script {
     last_tsval: u32,
     buf: Vec<u8>,
     line: usize,
+    /// Values kept by `remember NAME`, compared with `expect NAME OP $`.
+    remembered: HashMap<String, u64>,
 }
 
 fn seq_of(n: u32) -> Seq {
@@ -96,6 +98,7 @@ impl Script {
             last_tsval: 0,
             buf: vec![0; 64 << 10],
             line: 0,
+            remembered: HashMap::new(),
         };
         for (i, raw) in text.lines().enumerate() {
             s.line = i + 1;
@@ -213,6 +216,11 @@ impl Script {
             "<" => self.peer(&words[1..]),
             ">" => self.expect_out(&words[1..]),
             "expect" => self.expect_stat(&words[1..]),
+            "remember" => {
+                let v = self.stat(words[1]);
+                self.remembered.insert(words[1].to_string(), v);
+            }
+            "dump" => panic!("line {}: output {:#?}", self.line, self.out),
             other => panic!("line {}: unknown command {other}", self.line),
         }
     }
@@ -370,25 +378,14 @@ impl Script {
         }
     }
 
-    /// `expect NAME OP VALUE` on the sender's state.
+    /// `expect NAME OP VALUE` on the sender's state (`$`: the value `remember NAME` kept).
     fn expect_stat(&mut self, args: &[&str]) {
         let line = self.line;
-        let conn = self.conn.as_ref().unwrap();
-        let snd = conn.sender();
-        let value: u64 = match args[0] {
-            "cwnd" => u64::from(snd.cc.cwnd() / MSS),
-            "ssthresh" => u64::from(snd.cc.ssthresh().min(1 << 30) / MSS),
-            "in_flight" => u64::from(snd.q.in_flight() / MSS),
-            "episodes" => u64::from(snd.stats.episodes),
-            "rtos" => u64::from(snd.stats.rtos),
-            "tlps" => u64::from(snd.stats.tlps),
-            "retransmits" => u64::from(snd.stats.retransmits),
-            "spurious_rtos" => u64::from(snd.stats.spurious_rtos),
-            "dsacks" => u64::from(snd.stats.dsacks),
-            "recovery" => u64::from(snd.in_recovery()),
-            other => panic!("line {line}: unknown stat {other}"),
+        let value = self.stat(args[0]);
+        let want: u64 = match args[2] {
+            "$" => self.remembered[args[0]],
+            v => v.parse().unwrap(),
         };
-        let want: u64 = args[2].parse().unwrap();
         let ok = match args[1] {
             "==" => value == want,
             "<=" => value <= want,
@@ -402,5 +399,23 @@ impl Script {
             "line {line}: {} is {value}, expected {} {want}",
             args[0], args[1]
         );
+    }
+
+    fn stat(&self, name: &str) -> u64 {
+        let line = self.line;
+        let snd = self.conn.as_ref().unwrap().sender();
+        match name {
+            "cwnd" => u64::from(snd.cc.cwnd() / MSS),
+            "ssthresh" => u64::from(snd.cc.ssthresh().min(1 << 30) / MSS),
+            "in_flight" => u64::from(snd.q.in_flight() / MSS),
+            "episodes" => u64::from(snd.stats.episodes),
+            "rtos" => u64::from(snd.stats.rtos),
+            "tlps" => u64::from(snd.stats.tlps),
+            "retransmits" => u64::from(snd.stats.retransmits),
+            "spurious_rtos" => u64::from(snd.stats.spurious_rtos),
+            "dsacks" => u64::from(snd.stats.dsacks),
+            "recovery" => u64::from(snd.in_recovery()),
+            other => panic!("line {line}: unknown stat {other}"),
+        }
     }
 }
