@@ -207,3 +207,117 @@ fn rto_resends_only_what_was_not_sacked() {
         ",
     );
 }
+
+/// Proportional rate reduction: in recovery, with more in flight than the new target (0.7 of 22
+/// segments), each delivered segment lets 0.7 of one go out: 7 segments for 10 deliveries, not 10
+/// (no reduction) and not 0 then a burst (a cut to the target at once).
+#[test]
+fn prr_sends_in_proportion_during_recovery() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 60
+        +0   > 0..10
+        +50  < ack 10
+        +0   > 10..30
+        # Segment 10 is lost; the peer ACKs every segment after it.
+        +50  < ack 10 sack 11
+        +0   > 30..32
+        +0   < ack 10 sack 11..13
+        +0   > 32..34
+        +0   < ack 10 sack 11..14      # three SACKed: RACK's window closes, recovery starts
+        +0   > r10
+        +0   > none
+        +0   expect episodes == 1
+        +0   expect ssthresh == 15
+        +0   < ack 10 sack 11..15
+        +0   > 34
+        +0   < ack 10 sack 11..16
+        +0   > 35
+        +0   < ack 10 sack 11..17
+        +0   > none
+        +0   < ack 10 sack 11..18
+        +0   > 36
+        +0   < ack 10 sack 11..19
+        +0   > 37
+        +0   < ack 10 sack 11..20
+        +0   > none
+        +0   < ack 10 sack 11..21
+        +0   > 38
+        +0   < ack 10 sack 11..22
+        +0   > 39
+        +0   < ack 10 sack 11..23
+        +0   > none
+        +0   expect retransmits == 1
+        ",
+    );
+}
+
+/// Two loss episodes, two cuts; CUBIC then grows back along its curve, not by Reno's one segment per RTT
+/// alone. (Three holes in one window, one cut: see the several-holes script.)
+#[test]
+fn cubic_cuts_once_per_episode() {
+    Script::run(
+        "
+        +0   connect rtt=50 cc=cubic
+        +0   write 100
+        +0   > 0..10
+        +50  < ack 10
+        +0   > 10..30
+        +50  < ack 12 sack 13..30      # one hole
+        +0   > r12
+        +0   expect episodes == 1
+        +0   expect cwnd == 14
+        +0   > 30..43                  # PRR: the pipe is empty, so up to the new window
+        +50  < ack 43                  # recovery over: the window stays cut
+        +0   expect recovery == 0
+        +0   expect cwnd == 14
+        +0   > 43..57
+        +50  < ack 45 sack 46..57      # a second episode: cut again, from 14
+        +0   expect episodes == 2
+        +0   expect cwnd == 10
+        ",
+    );
+}
+
+/// The rate-based controller on a random loss: the same three holes as the CUBIC script are repaired
+/// in one round trip, and the window stays what the model says (no cut), so sending goes on at the
+/// path's rate.
+#[test]
+fn bbr_does_not_cut_on_random_loss() {
+    Script::run(
+        "
+        +0   connect rtt=50 cc=bbr
+        +0   write 80
+        +0   > 0..10
+        +50  < ack 10
+        +0   remember cwnd
+        +0   expect cwnd >= 20
+        +0   > 10..42                  # startup: 2.89 x the measured BDP (+ 3 segments)
+        +50  < ack 12 sack 21..42,16..20,13..15
+        +0   > r12 at 150
+        +0   > r15 at 150
+        +0   > r20 at 150
+        +0   expect episodes == 1
+        +0   expect cwnd >= $
+        +50  < ack 30
+        +0   expect cwnd >= $
+        ",
+    );
+}
+
+/// Pacing: the rate-based controller spaces its initial window over the RTT (at its startup gain) instead
+/// of sending ten segments back to back.
+#[test]
+fn bbr_paces_its_segments() {
+    Script::run(
+        "
+        +0   connect rtt=50 cc=bbr pacing
+        +0   write 10
+        +0   > 0 at 50
+        +0   > none
+        @60  > 1..6 at 51..60
+        @70  > 6..10 at 61..70
+        ",
+    );
+}

@@ -359,7 +359,8 @@ impl Sender {
             prr.on_send(bytes.max(1));
         }
         if self.pacing {
-            self.pacer.on_send(now, bytes + 52, self.cc.pacing_rate());
+            self.pacer
+                .on_send(now, bytes + 52, self.cc.pacing_rate(self.rto.srtt()));
         }
         if tx.probe {
             self.tlp.probe = Some((tx.seq.add(bytes), tx.retransmit));

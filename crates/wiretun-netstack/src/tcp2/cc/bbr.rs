@@ -210,11 +210,16 @@ impl CongestionControl for Bbr {
         self.cwnd()
     }
 
-    fn pacing_rate(&self) -> Option<u64> {
+    fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64> {
         let bw = self.bw();
         let rate = if bw == 0 {
-            // No sample yet: the initial window over the RTT (1 ms before any), with the startup gain.
-            let rtt = self.min_rtt.map_or(Duration::from_millis(1), |(r, _)| r);
+            // No sample yet: the initial window over the RTT (the handshake's; 1 ms before any), with the
+            // startup gain.
+            let rtt = self
+                .min_rtt
+                .map(|(r, _)| r)
+                .or(srtt)
+                .unwrap_or(Duration::from_millis(1));
             u64::from(INITIAL_SEGMENTS * self.mss) * 1_000_000 / rtt.as_micros().max(1) as u64
         } else {
             bw

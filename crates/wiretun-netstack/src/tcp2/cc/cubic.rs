@@ -124,7 +124,7 @@ impl CongestionControl for Cubic {
         self.ssthresh
     }
 
-    fn pacing_rate(&self) -> Option<u64> {
+    fn pacing_rate(&self, _srtt: Option<std::time::Duration>) -> Option<u64> {
         None
     }
 }

@@ -40,8 +40,8 @@ pub trait CongestionControl: Send {
     fn cwnd(&self) -> u32;
     /// Where in-flight data should settle during recovery (PRR's target).
     fn ssthresh(&self) -> u32;
-    /// Bytes per second to pace at, if this controller paces.
-    fn pacing_rate(&self) -> Option<u64>;
+    /// Bytes per second to pace at, if this controller paces; `srtt` stands in for a model not built yet.
+    fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64>;
 }
 
 /// Which controller a connection uses.
