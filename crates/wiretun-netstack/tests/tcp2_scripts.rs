@@ -321,3 +321,74 @@ fn bbr_paces_its_segments() {
         ",
     );
 }
+
+/// Closing: the FIN follows the data, the peer's FIN is acknowledged, TIME-WAIT lasts its time.
+#[test]
+fn close_fin_and_time_wait() {
+    Script::run(
+        "
+        +0   connect rtt=10
+        +0   write 2
+        +0   > 0..2
+        +0   close
+        +0   > fin
+        +0   expect state FinWait1
+        +10  < ack 2+1
+        +0   expect state FinWait2
+        +0   < ack 2+1 fin
+        +0   > ack 0+1
+        +0   expect state TimeWait
+        +0   < ack 2+1 fin                  # our ACK was lost: the FIN again, and our ACK again
+        +0   > ack 0+1
+        +59999 expect state TimeWait
+        +2   expect state Closed
+        +0   > none
+        ",
+    );
+}
+
+/// Resets: one at exactly the next expected sequence number closes the connection; one elsewhere in the
+/// window only draws an ACK (RFC 5961), as does a segment with an old timestamp (PAWS).
+#[test]
+fn rst_in_window_and_paws() {
+    Script::run(
+        "
+        +0   connect rtt=10
+        +0   < seq 3 rst
+        +0   > ack 0
+        +0   expect state Established
+        +0   < data 0 tsval=1
+        +0   > ack 0                       # older timestamp than the SYN-ACK's: dropped
+        +0   < data 0
+        +0   > ack 1
+        +0   < seq 1 rst
+        +0   expect state Closed
+        +0   expect reset == 1
+        +0   > none
+        ",
+    );
+}
+
+/// A closed window holds data back; the persist timer probes it (with an already acknowledged sequence
+/// number, which the peer must answer) until it opens.
+#[test]
+fn zero_window_probes() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 4
+        +0   > 0..4
+        +50  < ack 4 win 0
+        +0   write 2
+        +0   > none
+        @299 > none
+        @300 > ack probe at 300
+        +0   > none
+        +50  < ack 4 win 0
+        @699 > none
+        @700 > ack probe at 700            # backed off: twice the RTO after the first
+        +10  < ack 4
+        +0   > 4..6
+        ",
+    );
+}

@@ -92,7 +92,8 @@ impl SendQueue {
 
     /// Queued bytes never sent.
     pub fn unsent(&self) -> u32 {
-        let sent_data = self.outstanding() - u32::from(self.fin_sent);
+        // Once the FIN is acknowledged nothing is outstanding, and nothing is left to send.
+        let sent_data = self.outstanding().saturating_sub(u32::from(self.fin_sent));
         (self.data.len() as u32).saturating_sub(sent_data)
     }
 

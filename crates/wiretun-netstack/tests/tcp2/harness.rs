@@ -16,15 +16,17 @@
 //!
 //! Lines: `connect rtt=R [cc=bbr|cubic] [pacing] [wscale=N]` (handshake with a peer R ms away),
 //! `write N` (N segments of data), `close`, `< ack A [sack a..b,c..d] [win N] [ecr=first:K] [fin]`,
-//! `< data K [fin]` (peer data segment K), `> ...` (expected output, oldest first; `> ack A [sack ...]`
-//! for a pure ACK, `> fin`), `expect NAME OP VALUE`. Between lines the clock runs through every timer
+//! `< data K [fin]` (peer data segment K), `< [seq P] [rst] [tsval=V]`, `> ...` (expected output, oldest
+//! first; `> ack A [sack ...] [probe]` for a pure ACK, `> fin`), `expect NAME OP VALUE`, `expect state S`.
+//! A point `n+k` is k bytes past segment n's start (a FIN after n segments is at `n+0`, acknowledged by
+//! `n+1`). Between lines the clock runs through every timer
 //! the connection asks for, collecting what it sends.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use smoltcp::wire::IpAddress;
-use wiretun_netstack::tcp2::{cc, Config, Connection, Segment, Seq, FIN, SYN};
+use wiretun_netstack::tcp2::{cc, Config, Connection, Segment, Seq, FIN, RST, SYN};
 
 pub const MSS: u32 = 1000;
 const PORTS: (u16, u16) = (40000, 80);
@@ -60,6 +62,14 @@ pub struct Script {
 
 fn seq_of(n: u32) -> Seq {
     Seq(1 + n * MSS)
+}
+
+/// `n` (segment n's start) or `n+k` (k bytes further: a FIN's sequence number is `n+1` after n segments).
+fn point(s: &str) -> Seq {
+    match s.split_once('+') {
+        Some((n, k)) => seq_of(n.parse().unwrap()).add(k.parse().unwrap()),
+        None => seq_of(s.parse().unwrap()),
+    }
 }
 
 fn num_of(seq: Seq) -> u32 {
@@ -215,6 +225,10 @@ impl Script {
             }
             "<" => self.peer(&words[1..]),
             ">" => self.expect_out(&words[1..]),
+            "expect" if words[1] == "state" => {
+                let state = format!("{:?}", self.conn().state());
+                assert_eq!(state, words[2], "line {}: state", self.line);
+            }
             "expect" => self.expect_stat(&words[1..]),
             "remember" => {
                 let v = self.stat(words[1]);
@@ -271,11 +285,15 @@ impl Script {
             ..Segment::default()
         };
         let mut ecr = None;
+        let mut tsval = None;
         let mut payload = Vec::new();
         let mut it = args.iter();
         while let Some(w) = it.next() {
             match *w {
-                "ack" => seg.ack = Some(seq_of(it.next().unwrap().parse().unwrap())),
+                "ack" => seg.ack = Some(point(it.next().unwrap())),
+                "seq" => seg.seq = point(it.next().unwrap()),
+                "rst" => seg.flags |= RST,
+                w if w.starts_with("tsval=") => tsval = Some(w[6..].parse().unwrap()),
                 "sack" => {
                     for b in sack_blocks(it.next().unwrap()) {
                         seg.push_sack(b);
@@ -299,6 +317,9 @@ impl Script {
             seg.ack = Some(self.conn().sender().q.una);
         }
         seg.ts = self.peer_ts(ecr);
+        if let (Some(v), Some(ts)) = (tsval, seg.ts.as_mut()) {
+            ts.0 = v;
+        }
         self.inject(seg, &payload);
     }
 
@@ -338,13 +359,22 @@ impl Script {
                 let mut words = args[1..].iter();
                 while let Some(w) = words.next() {
                     match *w {
-                        "ack" | "at" => {}
+                        "ack" => {}
+                        "at" => drop(words.next()),
                         "sack" => {
                             let want = sack_blocks(words.next().unwrap());
                             assert_eq!(o.seg.sack_blocks(), &want[..], "line {line}: SACK blocks");
                         }
-                        n if args[0] == "ack" && n.parse::<u32>().is_ok() => {
-                            assert_eq!(o.seg.ack, Some(seq_of(n.parse().unwrap())), "line {line}");
+                        "probe" => {
+                            let una = self.conn.as_ref().unwrap().sender().q.una;
+                            assert_eq!(
+                                o.seg.seq,
+                                una.add(u32::MAX),
+                                "line {line}: a probe's sequence"
+                            );
+                        }
+                        n if args[0] == "ack" && n.as_bytes()[0].is_ascii_digit() => {
+                            assert_eq!(o.seg.ack, Some(point(n)), "line {line}: {o:?}");
                         }
                         _ => {}
                     }
@@ -415,6 +445,7 @@ impl Script {
             "spurious_rtos" => u64::from(snd.stats.spurious_rtos),
             "dsacks" => u64::from(snd.stats.dsacks),
             "recovery" => u64::from(snd.in_recovery()),
+            "reset" => u64::from(self.conn.as_ref().unwrap().reset),
             other => panic!("line {line}: unknown stat {other}"),
         }
     }
