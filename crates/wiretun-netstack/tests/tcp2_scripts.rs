@@ -280,9 +280,9 @@ fn cubic_cuts_once_per_episode() {
     );
 }
 
-/// The rate-based controller on a random loss: the same three holes as the CUBIC script are repaired
-/// in one round trip, and the window stays what the model says (no cut), so sending goes on at the
-/// path's rate.
+/// The rate-based controller on a random loss: the same three holes as the CUBIC script are repaired in
+/// one round trip; during the repair it sends a segment for each one delivered (packet conservation, 29
+/// here, where CUBIC's PRR allowed 14), and once recovery is over its window is the model's again: no cut.
 #[test]
 fn bbr_does_not_cut_on_random_loss() {
     Script::run(
@@ -298,9 +298,11 @@ fn bbr_does_not_cut_on_random_loss() {
         +0   > r12 at 150
         +0   > r15 at 150
         +0   > r20 at 150
+        +0   > 42..68
+        +0   > none
         +0   expect episodes == 1
-        +0   expect cwnd >= $
-        +50  < ack 30
+        +50  < ack 68
+        +0   expect recovery == 0
         +0   expect cwnd >= $
         ",
     );

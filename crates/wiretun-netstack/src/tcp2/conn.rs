@@ -145,6 +145,15 @@ impl Connection {
         self.snd.q.data.push(data)
     }
 
+    /// Bytes `send` would take now.
+    pub fn send_space(&self) -> usize {
+        if matches!(self.state, State::Established | State::CloseWait) && !self.fin_queued {
+            self.snd.q.data.free()
+        } else {
+            0
+        }
+    }
+
     /// Reads received bytes. A read that opens the window by half the buffer (or from under two segments)
     /// announces it at once, so a sender that was held by it resumes.
     pub fn recv(&mut self, out: &mut [u8]) -> usize {

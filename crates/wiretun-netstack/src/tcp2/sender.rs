@@ -223,7 +223,7 @@ impl Sender {
         self.recover = Some(self.q.nxt);
         self.stats.episodes += 1;
         self.cc.on_loss_episode(now, in_flight);
-        self.prr = Some(Prr::start(in_flight));
+        self.prr = self.cc.uses_prr().then(|| Prr::start(in_flight));
         self.tlp_at = None;
         // An outstanding probe's repair is part of this episode, not one more.
         self.tlp = Tlp::default();

@@ -8,8 +8,12 @@
 //! DRAIN (the inverse gain, until in flight is down to one BDP), then PROBE_BW cycling the pacing gain
 //! through 1.25, 0.75 and six rounds of 1.
 //!
-//! Loss does not reduce the window: a random loss says nothing about the bottleneck, and a real queue
+//! Loss does not reduce the model: a random loss says nothing about the bottleneck, and a real queue
 //! overflow is bounded by the 2 x BDP window. That is BBR v1's answer; v2's loss-rate ceiling is left out.
+//! As in v1, recovery (which this controller runs without PRR) starts with one round of packet
+//! conservation (the window is what is in flight plus what each ACK delivers: a segment out for each one
+//! that left), then grows back to the model's window by what is delivered, and is the model's again when
+//! recovery ends.
 //! Also simplified: no PROBE_RTT phase (min RTT just expires after 10 s and takes the next sample), no
 //! long-term policer detection, no ACK-aggregation allowance beyond the 3 segments. On a timeout the window
 //! goes to one segment beyond what is in flight and comes back as the model is fed again.
@@ -47,6 +51,8 @@ pub struct Bbr {
     cycle_at: Instant,
     /// After a timeout, the window until the next ACK rebuilds it.
     rto_cwnd: Option<u32>,
+    /// In recovery: its window, and the round until which packet conservation holds.
+    recovery: Option<(u32, u64)>,
     in_flight: u32,
 }
 
@@ -65,6 +71,7 @@ impl Bbr {
             cycle: 0,
             cycle_at: now,
             rto_cwnd: None,
+            recovery: None,
             in_flight: 0,
         }
     }
@@ -83,6 +90,24 @@ impl Bbr {
         let (rtt, _) = self.min_rtt?;
         let bw = self.bw();
         (bw > 0).then(|| (bw as u128 * rtt.as_micros() / 1_000_000) as u64)
+    }
+
+    /// The model's window: the gain times the BDP, plus 3 segments for delayed and stretched ACKs.
+    fn target_cwnd(&self) -> u32 {
+        let min = 4 * self.mss;
+        match self.bdp() {
+            None => INITIAL_SEGMENTS * self.mss,
+
+            Some(bdp) => {
+                let gain = if self.phase == Phase::Startup {
+                    STARTUP_GAIN
+                } else {
+                    CWND_GAIN
+                };
+                let w = (bdp as f64 * gain) as u64 + 3 * u64::from(self.mss);
+                (w.min(u64::from(u32::MAX)) as u32).max(min)
+            }
+        }
     }
 
     fn pacing_gain(&self) -> f64 {
@@ -172,10 +197,27 @@ impl CongestionControl for Bbr {
         if ack.delivered > 0 {
             self.rto_cwnd = None;
         }
+        if let Some((w, until)) = self.recovery {
+            let w = if self.round < until {
+                w.max(ack.in_flight + ack.delivered)
+            } else {
+                w.saturating_add(ack.delivered).min(self.target_cwnd())
+            };
+            self.recovery = Some((w, until));
+        }
     }
 
     fn on_loss_episode(&mut self, _now: Instant, in_flight: u32) {
         self.in_flight = in_flight;
+        self.recovery = Some((0, self.round + 1));
+    }
+
+    fn on_recovery_end(&mut self) {
+        self.recovery = None;
+    }
+
+    fn uses_prr(&self) -> bool {
+        false
     }
 
     fn on_rto(&mut self, _now: Instant) {
@@ -190,24 +232,15 @@ impl CongestionControl for Bbr {
         if let Some(c) = self.rto_cwnd {
             return c;
         }
-        let min = 4 * self.mss;
-        match self.bdp() {
-            None => INITIAL_SEGMENTS * self.mss,
-            Some(bdp) => {
-                let gain = if self.phase == Phase::Startup {
-                    STARTUP_GAIN
-                } else {
-                    CWND_GAIN
-                };
-                let w = (bdp as f64 * gain) as u64 + 3 * u64::from(self.mss);
-                (w.min(u64::from(u32::MAX)) as u32).max(min)
-            }
+        match self.recovery {
+            Some((w, _)) => w.max(4 * self.mss),
+            None => self.target_cwnd(),
         }
     }
 
     fn ssthresh(&self) -> u32 {
-        // Recovery aims at the model's window: PRR then only paces the repair, it does not cut.
-        self.cwnd()
+        // Recovery aims at the model's window (PRR is not used; this is for a caller's information).
+        self.target_cwnd()
     }
 
     fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64> {

@@ -36,6 +36,11 @@ pub trait CongestionControl: Send {
     fn undo(&mut self);
     /// Loss recovery ended.
     fn on_recovery_end(&mut self) {}
+    /// Whether PRR paces the repair toward `ssthresh` (loss-based controllers); a controller that sets
+    /// its own window through recovery says no, and the sender then keeps to `cwnd` alone.
+    fn uses_prr(&self) -> bool {
+        true
+    }
     /// Bytes that may be in flight.
     fn cwnd(&self) -> u32;
     /// Where in-flight data should settle during recovery (PRR's target).
