@@ -15,6 +15,7 @@
 
 pub mod cc;
 mod conn;
+pub mod fuzz;
 mod handshake;
 mod output;
 pub mod pacing;
