@@ -65,7 +65,7 @@ pub struct Connection {
 impl Connection {
     fn new(cfg: Config, now: Instant, state: State) -> Connection {
         let iss = Seq(cfg.iss);
-        let snd = Sender::new(&cfg, iss.add(1), u32::from(cfg.mss), now);
+        let snd = Sender::new(&cfg, iss.plus(1), u32::from(cfg.mss), now);
         let rcv = Receiver::new(cfg.rx_buffer, Seq(0), 0);
         Connection {
             state,
@@ -114,7 +114,7 @@ impl Connection {
     /// Takes the peer's SYN (or SYN-ACK): its sequence numbers and options.
     fn synchronize(&mut self, syn: &Segment) {
         self.opts = handshake::negotiate(syn, self.cfg.mss, self.cfg.rx_buffer);
-        self.rcv.nxt = syn.seq.add(1);
+        self.rcv.nxt = syn.seq.plus(1);
         self.rcv.wscale = self.opts.rcv_shift;
         self.last_ack_sent = self.rcv.nxt;
         if let Some((tsval, _)) = syn.ts.filter(|_| self.opts.ts) {
@@ -208,7 +208,7 @@ impl Connection {
     }
 
     fn on_syn_sent(&mut self, now: Instant, seg: &Segment) {
-        let our_syn_acked = seg.ack == Some(self.iss.add(1));
+        let our_syn_acked = seg.ack == Some(self.iss.plus(1));
         if seg.has(RST) {
             if our_syn_acked {
                 self.state = State::Closed;
@@ -237,12 +237,12 @@ impl Connection {
     /// Is the segment's sequence range acceptable (RFC 9293 3.10.7.4)?
     fn acceptable(&self, seg: &Segment) -> bool {
         let (nxt, wnd) = (self.rcv.nxt, self.rcv.window());
-        let in_wnd = |s: Seq| s.at_or_after(nxt) && s.before(nxt.add(wnd));
+        let in_wnd = |s: Seq| s.at_or_after(nxt) && s.before(nxt.plus(wnd));
         match (seg.seq_len(), wnd) {
             (0, 0) => seg.seq == nxt,
             (0, _) => in_wnd(seg.seq),
             (_, 0) => false,
-            (len, _) => in_wnd(seg.seq) || in_wnd(seg.seq.add(len - 1)),
+            (len, _) => in_wnd(seg.seq) || in_wnd(seg.seq.plus(len - 1)),
         }
     }
 
@@ -277,7 +277,7 @@ impl Connection {
             }
         }
         if !self.acceptable(seg) {
-            if seg.len > 0 && seg.seq.add(seg.len).at_or_before(self.rcv.nxt) {
+            if seg.len > 0 && seg.seq.plus(seg.len).at_or_before(self.rcv.nxt) {
                 self.rcv.on_data(seg.seq, payload); // a duplicate: the next ACK carries its D-SACK
             }
             self.ack_now = true;
@@ -295,7 +295,7 @@ impl Connection {
     /// The ACK field; false when the segment must go no further.
     fn on_ack(&mut self, now: Instant, seg: &Segment, ack: Seq) -> bool {
         if self.state == State::SynReceived {
-            if ack != self.iss.add(1) {
+            if ack != self.iss.plus(1) {
                 self.rst_pending = true;
                 return false;
             }
@@ -340,10 +340,10 @@ impl Connection {
         if !seg.has(FIN) {
             return;
         }
-        let fin_seq = seg.seq.add(seg.len);
+        let fin_seq = seg.seq.plus(seg.len);
         if !self.fin_received && fin_seq == self.rcv.nxt {
             self.fin_received = true;
-            self.rcv.nxt = self.rcv.nxt.add(1);
+            self.rcv.nxt = self.rcv.nxt.plus(1);
             self.state = match self.state {
                 State::Established => State::CloseWait,
                 State::FinWait1 => State::Closing,

@@ -119,7 +119,7 @@ fn transmit(
         let q = &c.sender().q;
         if c.state() != State::Closed && seg.len > 0 {
             assert!(
-                seg.seq.add(seg.len).at_or_before(q.nxt),
+                seg.seq.plus(seg.len).at_or_before(q.nxt),
                 "{seg:?} beyond {:?}",
                 q.nxt
             );

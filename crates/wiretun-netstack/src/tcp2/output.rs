@@ -116,7 +116,7 @@ impl Connection {
         if self.probe_at.is_some_and(|t| t <= now) {
             self.probes += 1;
             self.probe_at = None;
-            let seq = self.snd.q.una.add(u32::MAX);
+            let seq = self.snd.q.una.plus(u32::MAX);
             return Some(self.header(now, seq));
         }
         if self.ack_now || self.ack_deadline.is_some_and(|t| t <= now) {

@@ -75,7 +75,7 @@ impl Receiver {
     /// Takes a segment's payload at `seq`.
     pub fn on_data(&mut self, seq: Seq, payload: &[u8]) -> DataOutcome {
         let mut out = DataOutcome::default();
-        let end = seq.add(payload.len() as u32);
+        let end = seq.plus(payload.len() as u32);
         if payload.is_empty() {
             return out;
         }
@@ -96,7 +96,7 @@ impl Receiver {
             out.ack_now = true;
             return out;
         }
-        let end = seq.add(payload.len() as u32);
+        let end = seq.plus(payload.len() as u32);
         let offset = self.buf.len() + seq.bytes_since(self.nxt) as usize;
         if seq == self.nxt {
             self.buf.write_at(offset, payload);

@@ -27,6 +27,10 @@ impl Ring {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub fn free(&self) -> usize {
         self.buf.len() - self.len
     }

@@ -16,6 +16,12 @@ pub struct Rto {
     backoff: u32,
 }
 
+impl Default for Rto {
+    fn default() -> Rto {
+        Rto::new()
+    }
+}
+
 impl Rto {
     pub fn new() -> Rto {
         Rto {

@@ -57,12 +57,12 @@ impl Segment {
 
     /// Reads a TCP header and payload (checksum verified against the addresses when `verify`); `None` for
     /// anything malformed, including SYN with FIN or RST.
-    pub fn parse<'a>(
-        tcp: &'a [u8],
+    pub fn parse(
+        tcp: &[u8],
         src: IpAddress,
         dst: IpAddress,
         verify: bool,
-    ) -> Option<(u16, u16, Segment, &'a [u8])> {
+    ) -> Option<(u16, u16, Segment, &[u8])> {
         let packet = TcpPacket::new_checked(tcp).ok()?;
         let mut caps = ChecksumCapabilities::default();
         if !verify {

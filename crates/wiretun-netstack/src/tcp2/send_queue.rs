@@ -33,7 +33,7 @@ pub struct SegRecord {
 
 impl SegRecord {
     pub fn end(&self) -> Seq {
-        self.start.add(self.len)
+        self.start.plus(self.len)
     }
 }
 

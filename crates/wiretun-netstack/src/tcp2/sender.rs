@@ -40,6 +40,28 @@ pub struct Tx {
     pub probe: bool,
 }
 
+impl Tx {
+    fn new_data(seq: Seq, len: u32, fin: bool, probe: bool) -> Tx {
+        Tx {
+            seq,
+            len,
+            fin,
+            retransmit: false,
+            probe,
+        }
+    }
+
+    fn resend(r: &super::send_queue::SegRecord, probe: bool) -> Tx {
+        Tx {
+            seq: r.start,
+            len: r.len - u32::from(r.fin),
+            fin: r.fin,
+            retransmit: true,
+            probe,
+        }
+    }
+}
+
 pub struct Sender {
     pub q: SendQueue,
     pub mss: u32,
@@ -277,38 +299,20 @@ impl Sender {
         if allowance > 0 {
             if let Some(i) = self.q.first_lost() {
                 let r = *self.q.record(i);
-                return Some(Tx {
-                    seq: r.start,
-                    len: r.len - u32::from(r.fin),
-                    fin: r.fin,
-                    retransmit: true,
-                    probe: false,
-                });
+                return Some(Tx::resend(&r, false));
             }
         }
         let unsent = self.q.unsent();
-        let usable = self.q.una.add(self.wnd).bytes_since(self.q.nxt);
+        let usable = self.q.una.plus(self.wnd).bytes_since(self.q.nxt);
         if unsent > 0 && allowance > 0 && usable > 0 {
             let len = unsent.min(self.mss).min(usable);
             // Sender-side silly window avoidance: no small segment just because the window is small.
             if len == unsent.min(self.mss) || self.q.outstanding() == 0 {
-                return Some(Tx {
-                    seq: self.q.nxt,
-                    len,
-                    fin: fin && len == unsent,
-                    retransmit: false,
-                    probe: false,
-                });
+                return Some(Tx::new_data(self.q.nxt, len, fin && len == unsent, false));
             }
         }
         if unsent == 0 && fin && !self.q.fin_sent {
-            return Some(Tx {
-                seq: self.q.nxt,
-                len: 0,
-                fin: true,
-                retransmit: false,
-                probe: false,
-            });
+            return Some(Tx::new_data(self.q.nxt, 0, true, false));
         }
         if unsent == 0 && allowance > 0 {
             self.rate.app_limited(self.q.in_flight());
@@ -320,25 +324,13 @@ impl Sender {
     fn probe(&mut self, fin: bool) -> Option<Tx> {
         self.probe_due = false;
         let unsent = self.q.unsent();
-        let usable = self.q.una.add(self.wnd).bytes_since(self.q.nxt);
+        let usable = self.q.una.plus(self.wnd).bytes_since(self.q.nxt);
         if unsent > 0 && usable > 0 {
             let len = unsent.min(self.mss).min(usable);
-            return Some(Tx {
-                seq: self.q.nxt,
-                len,
-                fin: fin && len == unsent,
-                retransmit: false,
-                probe: true,
-            });
+            return Some(Tx::new_data(self.q.nxt, len, fin && len == unsent, true));
         }
         let r = *self.q.records().iter().rev().find(|r| !r.sacked)?;
-        Some(Tx {
-            seq: r.start,
-            len: r.len - u32::from(r.fin),
-            fin: r.fin,
-            retransmit: true,
-            probe: true,
-        })
+        Some(Tx::resend(&r, true))
     }
 
     /// `tx` went out now; `tsval` is the timestamp it carried (0 without timestamps).
@@ -363,7 +355,7 @@ impl Sender {
                 .on_send(now, bytes + 52, self.cc.pacing_rate(self.rto.srtt()));
         }
         if tx.probe {
-            self.tlp.probe = Some((tx.seq.add(bytes), tx.retransmit));
+            self.tlp.probe = Some((tx.seq.plus(bytes), tx.retransmit));
             self.tlp.dsacked = false;
             self.rto_at = Some(now + self.rto.timeout());
         } else if self.rto_at.is_none() {

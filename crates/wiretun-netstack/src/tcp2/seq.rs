@@ -9,7 +9,7 @@ pub struct Seq(pub u32);
 
 impl Seq {
     /// `self + n`, wrapping.
-    pub fn add(self, n: u32) -> Seq {
+    pub fn plus(self, n: u32) -> Seq {
         Seq(self.0.wrapping_add(n))
     }
 
@@ -71,7 +71,7 @@ mod tests {
     #[test]
     fn comparisons_wrap() {
         let a = Seq(u32::MAX - 10);
-        let b = a.add(20);
+        let b = a.plus(20);
         assert_eq!(b, Seq(9));
         assert!(a.before(b) && b.after(a));
         assert_eq!(b.since(a), 20);

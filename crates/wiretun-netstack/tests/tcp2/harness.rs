@@ -67,7 +67,7 @@ fn seq_of(n: u32) -> Seq {
 /// `n` (segment n's start) or `n+k` (k bytes further: a FIN's sequence number is `n+1` after n segments).
 fn point(s: &str) -> Seq {
     match s.split_once('+') {
-        Some((n, k)) => seq_of(n.parse().unwrap()).add(k.parse().unwrap()),
+        Some((n, k)) => seq_of(n.parse().unwrap()).plus(k.parse().unwrap()),
         None => seq_of(s.parse().unwrap()),
     }
 }
@@ -369,7 +369,7 @@ impl Script {
                             let una = self.conn.as_ref().unwrap().sender().q.una;
                             assert_eq!(
                                 o.seg.seq,
-                                una.add(u32::MAX),
+                                una.plus(u32::MAX),
                                 "line {line}: a probe's sequence"
                             );
                         }
