@@ -17,6 +17,7 @@ pub mod cc;
 mod conn;
 pub mod fuzz;
 mod handshake;
+pub mod ip;
 mod output;
 pub mod pacing;
 pub mod prr;
