@@ -25,6 +25,7 @@ mod recovery;
 mod shared;
 mod sink;
 mod splice;
+mod stack_socket;
 mod stats;
 mod tcp;
 // The new TCP connection core (issue 21). Public for its script tests and fuzz target only: not wired into

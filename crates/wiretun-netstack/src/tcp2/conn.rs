@@ -158,6 +158,39 @@ impl Connection {
     /// announces it at once, so a sender that was held by it resumes.
     pub fn recv(&mut self, out: &mut [u8]) -> usize {
         let n = self.rcv.read(out);
+        self.after_read(n);
+        n
+    }
+
+    /// Offers readable bytes in place to `f`, which returns how many it took; `None` when none are
+    /// readable (a splice writes them straight to its OS socket: no copy in between).
+    pub fn recv_in_place<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> Option<R> {
+        if self.rcv.readable() == 0 {
+            return None;
+        }
+        let (n, r) = self.rcv.read_with(f);
+        self.after_read(n);
+        Some(r)
+    }
+
+    /// Offers free send space in place to `f`, which returns how many bytes it wrote; `None` when this
+    /// side cannot send (before the handshake, after close).
+    pub fn send_in_place<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> Option<R> {
+        if !matches!(self.state, State::Established | State::CloseWait) || self.fin_queued {
+            return None;
+        }
+        let ring = &mut self.snd.q.data;
+        let (n, r) = f(ring.free_mut());
+        ring.extend(n);
+        Some(r)
+    }
+
+    /// The peer's FIN arrived (its stream ended after what is buffered).
+    pub fn peer_finished(&self) -> bool {
+        self.fin_received
+    }
+
+    fn after_read(&mut self, n: usize) {
         let wnd = self.rcv.window();
         let mss = self.opts.mss.max(1);
         if n > 0
@@ -166,7 +199,6 @@ impl Connection {
         {
             self.ack_now = true;
         }
-        n
     }
 
     /// The peer sent its FIN and every byte before it was read.

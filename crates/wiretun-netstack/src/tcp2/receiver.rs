@@ -72,6 +72,13 @@ impl Receiver {
         n
     }
 
+    /// Offers readable bytes (as far as the ring runs contiguously) to `f`, which returns how many it took.
+    pub fn read_with<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> (usize, R) {
+        let (n, r) = f(self.buf.front_mut());
+        self.buf.consume(n);
+        (n, r)
+    }
+
     /// Takes a segment's payload at `seq`.
     pub fn on_data(&mut self, seq: Seq, payload: &[u8]) -> DataOutcome {
         let mut out = DataOutcome::default();

@@ -76,6 +76,22 @@ impl Ring {
         n
     }
 
+    /// The held bytes from the head up to the end of the buffer or of the held part (a wrapped ring
+    /// offers the rest on the next call).
+    pub fn front_mut(&mut self) -> &mut [u8] {
+        let end = (self.head + self.len).min(self.buf.len());
+        &mut self.buf[self.head..end]
+    }
+
+    /// Free space right after the held bytes, up to the end of the buffer (the rest, if it wraps, comes
+    /// after `extend`).
+    pub fn free_mut(&mut self) -> &mut [u8] {
+        let cap = self.buf.len();
+        let start = (self.head + self.len) % cap;
+        let n = self.free().min(cap - start);
+        &mut self.buf[start..start + n]
+    }
+
     /// Drops `n` bytes from the head.
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
@@ -104,5 +120,20 @@ mod tests {
         r.extend(5);
         assert_eq!(r.read_at(0, &mut out), 5);
         assert_eq!(&out[..5], b"abcXY");
+    }
+
+    #[test]
+    fn in_place_slices_stop_at_the_wrap() {
+        let mut r = Ring::new(8);
+        r.push(b"abcdef");
+        r.consume(5);
+        assert_eq!(r.free_mut().len(), 2, "to the end of the buffer");
+        r.free_mut().copy_from_slice(b"gh");
+        r.extend(2);
+        assert_eq!(r.free_mut().len(), 5, "then from the start");
+        r.push(b"ijk");
+        assert_eq!(r.front_mut(), b"fgh");
+        r.consume(3);
+        assert_eq!(r.front_mut(), b"ijk");
     }
 }
