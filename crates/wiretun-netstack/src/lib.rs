@@ -15,6 +15,7 @@ mod api;
 mod config;
 mod conn;
 mod device;
+mod endpoints;
 mod engine;
 mod error;
 mod icmp;
