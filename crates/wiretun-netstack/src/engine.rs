@@ -12,7 +12,8 @@ use polling::Events;
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketSet};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
-use crate::config::StackConfig;
+use crate::config::{StackConfig, TcpEngine};
+use crate::conn::Pass;
 use crate::device::TunnelDevice;
 use crate::error;
 use crate::icmp::Pinger;
@@ -20,6 +21,7 @@ use crate::peek;
 use crate::recovery::{self, Extra};
 use crate::shared::{Command, Shared};
 use crate::tcp::{Ctx, Ingress, TcpOpts, TcpTable};
+use crate::tcp2_table::{Ctx2, Tcp2Table};
 use crate::udp::UdpTable;
 
 /// Longest sleep with nothing scheduled: a safety net, not a timer anything depends on.
@@ -29,6 +31,8 @@ pub(crate) struct Engine {
     // Field order is drop order: the socket set (whose TCP sockets borrow the rings that `tcp` owns) first.
     sockets: SocketSet<'static>,
     tcp: TcpTable,
+    /// Our own TCP, when the configuration asks for it: then it carries every TCP connection.
+    tcp2: Option<Tcp2Table>,
     udp: UdpTable,
     pinger: Pinger,
     iface: Interface,
@@ -86,6 +90,7 @@ impl Engine {
         Engine {
             sockets,
             tcp: TcpTable::new(opts, seed as u16),
+            tcp2: (cfg.tcp_engine == TcpEngine::Tcp2).then(|| Tcp2Table::new(cfg, seed)),
             udp: UdpTable::new(cfg.udp_buffer, (seed >> 32) as u16),
             pinger,
             iface,
@@ -128,6 +133,9 @@ impl Engine {
             }
             for ev in self.events.iter() {
                 self.tcp.on_event(&ev);
+                if let Some(t2) = self.tcp2.as_mut() {
+                    t2.on_event(&ev);
+                }
             }
         }
     }
@@ -145,6 +153,15 @@ impl Engine {
             now: wall,
         };
         let pass = self.tcp.service(&mut cx);
+        let pass2 = match self.tcp2.as_mut() {
+            Some(t2) => t2.service(&mut Ctx2 {
+                iface: &self.iface,
+                shared: &self.shared,
+                tx: &mut self.device.tx,
+                now: wall,
+            }),
+            None => Pass::default(),
+        };
         self.device.rx.extend(self.tcp.synthetic.drain(..));
         self.udp.service(&mut self.sockets);
         let ping_deadline = self.pinger.service(&mut self.sockets);
@@ -154,14 +171,17 @@ impl Engine {
             == PollResult::SocketStateChanged
         {}
         self.device.tx.flush();
-        if pass.busy || !self.device.rx.is_empty() {
+        if pass.busy || pass2.busy || !self.device.rx.is_empty() {
             return Duration::ZERO;
         }
         let mut timeout = self
             .iface
             .poll_delay(self.now(), &self.sockets)
             .map_or(IDLE_WAKE, Duration::from);
-        for deadline in [pass.deadline, ping_deadline].into_iter().flatten() {
+        for deadline in [pass.deadline, pass2.deadline, ping_deadline]
+            .into_iter()
+            .flatten()
+        {
             timeout = timeout.min(deadline.saturating_duration_since(Instant::now()));
         }
         timeout
@@ -170,6 +190,18 @@ impl Engine {
     fn ingress(&mut self, now: smoltcp::time::Instant) {
         let wall = Instant::now();
         while let Some(front) = self.device.rx.front() {
+            if let (Some(t2), Some(_)) = (self.tcp2.as_mut(), peek::tcp(front)) {
+                let packet = self.device.rx.pop_front().expect("front exists");
+                let mut cx = Ctx2 {
+                    iface: &self.iface,
+                    shared: &self.shared,
+                    tx: &mut self.device.tx,
+                    now: wall,
+                };
+                t2.on_packet(&mut cx, &packet);
+                self.device.spent.push(packet);
+                continue;
+            }
             let what = match peek::tcp(front) {
                 Some(p) => {
                     let mut cx = Ctx {
@@ -220,6 +252,42 @@ impl Engine {
 
     /// Carries out one command; true for `Stop`.
     fn handle(&mut self, cmd: Command) -> bool {
+        if self.tcp2.is_some() {
+            self.handle_tcp2(cmd)
+        } else {
+            self.handle_smoltcp(cmd)
+        }
+    }
+
+    /// TCP commands go to our own TCP's table; the rest as with smoltcp.
+    fn handle_tcp2(&mut self, cmd: Command) -> bool {
+        let t2 = self.tcp2.as_mut().expect("checked by the caller");
+        let mut cx = Ctx2 {
+            iface: &self.iface,
+            shared: &self.shared,
+            tx: &mut self.device.tx,
+            now: Instant::now(),
+        };
+        match cmd {
+            Command::Dial {
+                remote,
+                timeout,
+                reply,
+            } => t2.dial(&mut cx, remote, timeout, reply),
+            Command::Listen {
+                local,
+                deliver,
+                reply,
+            } => reply(t2.listen(&cx, local, deliver)),
+            Command::Unlisten(id) => t2.unlisten(&mut cx, id),
+            Command::Abort(id) => t2.abort(&mut cx, id),
+            Command::Splice { id, os, done } => t2.splice(&mut cx, id, os, done),
+            other => return self.handle_smoltcp(other),
+        }
+        false
+    }
+
+    fn handle_smoltcp(&mut self, cmd: Command) -> bool {
         let mut cx = Ctx {
             sockets: &mut self.sockets,
             iface: &mut self.iface,
@@ -266,6 +334,14 @@ impl Engine {
     /// Resets every connection (the RSTs go out in one last transmit), fails everything still waiting, and
     /// refuses further work.
     fn stop(mut self) {
+        if let Some(t2) = self.tcp2.as_mut() {
+            t2.abort_all(&mut Ctx2 {
+                iface: &self.iface,
+                shared: &self.shared,
+                tx: &mut self.device.tx,
+                now: Instant::now(),
+            });
+        }
         let mut cx = Ctx {
             sockets: &mut self.sockets,
             iface: &mut self.iface,

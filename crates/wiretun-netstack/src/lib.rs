@@ -29,6 +29,7 @@ mod splice;
 mod stack_socket;
 mod stats;
 mod tcp;
+mod tcp2_table;
 // The new TCP connection core (issue 21). Public for its script tests and fuzz target only: not wired into
 // the stack yet, and its API is not a stable one.
 #[doc(hidden)]
@@ -43,7 +44,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use api::{Listener, Pending, SpliceEnd, TcpConn};
-pub use config::{StackConfig, DEFAULT_MTU, DEFAULT_TCP_BUFFER};
+pub use config::{StackConfig, TcpEngine, DEFAULT_MTU, DEFAULT_TCP_BUFFER};
 pub use error::errno_name;
 pub use os::{os_pair, LoopbackPair, OsStream};
 pub use sink::{PacketSink, PACKET_TAILROOM};
