@@ -19,10 +19,40 @@ pub(crate) struct ListenerEntry {
     pub handshakes: usize,
 }
 
+/// Local ports of one protocol: those taken, and where the search for a free ephemeral one goes on.
+pub(crate) struct Ports {
+    pub taken: HashSet<u16>,
+    next: u16,
+}
+
+impl Ports {
+    pub fn new(seed: u16) -> Ports {
+        Ports {
+            taken: HashSet::new(),
+            next: EPHEMERAL.start() + seed % 16384,
+        }
+    }
+
+    /// A free ephemeral port, now taken.
+    pub fn alloc(&mut self) -> io::Result<u16> {
+        for _ in EPHEMERAL {
+            let p = self.next;
+            self.next = if p == *EPHEMERAL.end() {
+                *EPHEMERAL.start()
+            } else {
+                p + 1
+            };
+            if self.taken.insert(p) {
+                return Ok(p);
+            }
+        }
+        Err(error::no_ports())
+    }
+}
+
 pub(crate) struct Endpoints {
     pub listeners: HashMap<usize, ListenerEntry>,
-    pub ports: HashSet<u16>,
-    next_port: u16,
+    pub ports: Ports,
     next_id: usize,
 }
 
@@ -30,8 +60,7 @@ impl Endpoints {
     pub fn new(seed: u16) -> Endpoints {
         Endpoints {
             listeners: HashMap::new(),
-            ports: HashSet::new(),
-            next_port: EPHEMERAL.start() + seed % 16384,
+            ports: Ports::new(seed),
             next_id: 1,
         }
     }
@@ -44,18 +73,7 @@ impl Endpoints {
     }
 
     pub fn alloc_port(&mut self) -> io::Result<u16> {
-        for _ in EPHEMERAL {
-            let p = self.next_port;
-            self.next_port = if p == *EPHEMERAL.end() {
-                *EPHEMERAL.start()
-            } else {
-                p + 1
-            };
-            if self.ports.insert(p) {
-                return Ok(p);
-            }
-        }
-        Err(error::no_ports())
+        self.ports.alloc()
     }
 
     /// Registers a listener; `local_ip` says whether an address is one of the stack's.
@@ -74,7 +92,7 @@ impl Endpoints {
         } else {
             local.port()
         };
-        if local.port() != 0 && !self.ports.insert(port) {
+        if local.port() != 0 && !self.ports.taken.insert(port) {
             return Err(error::in_use(local));
         }
         let id = self.id();
@@ -96,7 +114,7 @@ impl Endpoints {
         let Some(l) = self.listeners.remove(&id) else {
             return false;
         };
-        self.ports.remove(&l.port);
+        self.ports.taken.remove(&l.port);
         true
     }
 

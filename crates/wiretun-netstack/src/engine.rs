@@ -13,7 +13,6 @@ use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, Soc
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 use crate::config::{StackConfig, TcpEngine};
-use crate::conn::Pass;
 use crate::device::TunnelDevice;
 use crate::error;
 use crate::icmp::Pinger;
@@ -153,15 +152,9 @@ impl Engine {
             now: wall,
         };
         let pass = self.tcp.service(&mut cx);
-        let pass2 = match self.tcp2.as_mut() {
-            Some(t2) => t2.service(&mut Ctx2 {
-                iface: &self.iface,
-                shared: &self.shared,
-                tx: &mut self.device.tx,
-                now: wall,
-            }),
-            None => Pass::default(),
-        };
+        let pass2 = self
+            .with_tcp2(wall, |t2, cx| t2.service(cx))
+            .unwrap_or_default();
         self.device.rx.extend(self.tcp.synthetic.drain(..));
         self.udp.service(&mut self.sockets);
         let ping_deadline = self.pinger.service(&mut self.sockets);
@@ -190,15 +183,9 @@ impl Engine {
     fn ingress(&mut self, now: smoltcp::time::Instant) {
         let wall = Instant::now();
         while let Some(front) = self.device.rx.front() {
-            if let (Some(t2), Some(_)) = (self.tcp2.as_mut(), peek::tcp(front)) {
+            if self.tcp2.is_some() && peek::tcp(front).is_some() {
                 let packet = self.device.rx.pop_front().expect("front exists");
-                let mut cx = Ctx2 {
-                    iface: &self.iface,
-                    shared: &self.shared,
-                    tx: &mut self.device.tx,
-                    now: wall,
-                };
-                t2.on_packet(&mut cx, &packet);
+                self.with_tcp2(wall, |t2, cx| t2.on_packet(cx, &packet));
                 self.device.spent.push(packet);
                 continue;
             }
@@ -261,30 +248,42 @@ impl Engine {
 
     /// TCP commands go to our own TCP's table; the rest as with smoltcp.
     fn handle_tcp2(&mut self, cmd: Command) -> bool {
-        let t2 = self.tcp2.as_mut().expect("checked by the caller");
-        let mut cx = Ctx2 {
-            iface: &self.iface,
-            shared: &self.shared,
-            tx: &mut self.device.tx,
-            now: Instant::now(),
-        };
+        let now = Instant::now();
         match cmd {
             Command::Dial {
                 remote,
                 timeout,
                 reply,
-            } => t2.dial(&mut cx, remote, timeout, reply),
+            } => self.with_tcp2(now, |t2, cx| t2.dial(cx, remote, timeout, reply)),
             Command::Listen {
                 local,
                 deliver,
                 reply,
-            } => reply(t2.listen(&cx, local, deliver)),
-            Command::Unlisten(id) => t2.unlisten(&mut cx, id),
-            Command::Abort(id) => t2.abort(&mut cx, id),
-            Command::Splice { id, os, done } => t2.splice(&mut cx, id, os, done),
+            } => self.with_tcp2(now, |t2, cx| reply(t2.listen(cx, local, deliver))),
+            Command::Unlisten(id) => self.with_tcp2(now, |t2, cx| t2.unlisten(cx, id)),
+            Command::Abort(id) => self.with_tcp2(now, |t2, cx| t2.abort(cx, id)),
+            Command::Splice { id, os, done } => {
+                self.with_tcp2(now, |t2, cx| t2.splice(cx, id, os, done))
+            }
             other => return self.handle_smoltcp(other),
-        }
+        };
         false
+    }
+
+    /// Runs `f` on our own TCP's table (if this stack has it) with what it needs of the engine.
+    fn with_tcp2<R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut Tcp2Table, &mut Ctx2<'_>) -> R,
+    ) -> Option<R> {
+        let t2 = self.tcp2.as_mut()?;
+        let mut cx = Ctx2 {
+            iface: &self.iface,
+            shared: &self.shared,
+            tx: &mut self.device.tx,
+            now,
+        };
+        Some(f(t2, &mut cx))
     }
 
     fn handle_smoltcp(&mut self, cmd: Command) -> bool {
@@ -334,14 +333,7 @@ impl Engine {
     /// Resets every connection (the RSTs go out in one last transmit), fails everything still waiting, and
     /// refuses further work.
     fn stop(mut self) {
-        if let Some(t2) = self.tcp2.as_mut() {
-            t2.abort_all(&mut Ctx2 {
-                iface: &self.iface,
-                shared: &self.shared,
-                tx: &mut self.device.tx,
-                now: Instant::now(),
-            });
-        }
+        self.with_tcp2(Instant::now(), |t2, cx| t2.abort_all(cx));
         let mut cx = Ctx {
             sockets: &mut self.sockets,
             iface: &mut self.iface,

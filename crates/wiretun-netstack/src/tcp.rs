@@ -139,7 +139,7 @@ impl TcpTable {
         let (id, handle, rings) = match self.new_socket(cx.sockets) {
             Ok(s) => s,
             Err(e) => {
-                self.ep.ports.remove(&port);
+                self.ep.ports.taken.remove(&port);
                 return Err(e);
             }
         };
@@ -147,7 +147,7 @@ impl TcpTable {
         let sock = cx.sockets.get_mut::<tcp::Socket>(handle);
         if let Err(e) = sock.connect(cx.iface.context(), remote, local) {
             cx.sockets.remove(handle);
-            self.ep.ports.remove(&port);
+            self.ep.ports.taken.remove(&port);
             return Err(error::invalid(format!("connect {remote}: {e}")));
         }
         self.tuples.insert((local, remote), id);
@@ -380,7 +380,7 @@ impl TcpTable {
             self.tuples.remove(&(conn.local, remote));
         }
         if conn.owns_port {
-            self.ep.ports.remove(&conn.local.port());
+            self.ep.ports.taken.remove(&conn.local.port());
         }
         if let Phase::Listening { listener } = conn.phase {
             if let Some(l) = self

@@ -65,6 +65,21 @@ fn emit(tx: &mut TxQueue, local: SocketAddr, remote: SocketAddr, seg: &Segment, 
     });
 }
 
+impl Entry {
+    /// Everything the connection sends now, into the transmit queue.
+    fn transmit(&mut self, now: Instant, tx: &mut TxQueue, payload: &mut [u8]) {
+        while let Some(seg) = self.conn.poll_transmit(now, payload) {
+            emit(
+                tx,
+                self.local,
+                self.remote,
+                &seg,
+                &payload[..seg.len as usize],
+            );
+        }
+    }
+}
+
 impl Tcp2Table {
     pub fn new(cfg: &StackConfig, seed: u64) -> Tcp2Table {
         let mut template = tcp2::Config::new(1220, 0);
@@ -295,15 +310,7 @@ impl Tcp2Table {
         let mut gone = std::mem::take(&mut self.scratch);
         for (&id, e) in self.conns.iter_mut() {
             let remove = step(id, e, cx, &mut self.ep.listeners, &mut pass);
-            while let Some(seg) = e.conn.poll_transmit(cx.now, &mut self.payload) {
-                emit(
-                    cx.tx,
-                    e.local,
-                    e.remote,
-                    &seg,
-                    &self.payload[..seg.len as usize],
-                );
-            }
+            e.transmit(cx.now, cx.tx, &mut self.payload);
             if let Some(at) = e.conn.poll_at() {
                 pass.wake_at(at);
             }
@@ -324,7 +331,7 @@ impl Tcp2Table {
         };
         self.tuples.remove(&(e.local, e.remote));
         if e.owns_port {
-            self.ep.ports.remove(&e.local.port());
+            self.ep.ports.taken.remove(&e.local.port());
         }
     }
 
@@ -332,15 +339,7 @@ impl Tcp2Table {
     pub fn abort_all(&mut self, cx: &mut Ctx2<'_>) {
         for e in self.conns.values_mut() {
             e.conn.abort();
-            while let Some(seg) = e.conn.poll_transmit(cx.now, &mut self.payload) {
-                emit(
-                    cx.tx,
-                    e.local,
-                    e.remote,
-                    &seg,
-                    &self.payload[..seg.len as usize],
-                );
-            }
+            e.transmit(cx.now, cx.tx, &mut self.payload);
             match std::mem::replace(&mut e.phase, Phase::Closing { deadline: cx.now }) {
                 Phase::Dialing { reply, .. } => reply(Err(error::stopped())),
                 Phase::Spliced(s) => s.abandon(&cx.shared.poller),
