@@ -30,8 +30,8 @@ mod stack_socket;
 mod stats;
 mod tcp;
 mod tcp2_table;
-// The new TCP connection core (issue 21). Public for its script tests and fuzz target only: not wired into
-// the stack yet, and its API is not a stable one.
+// The new TCP connection core (issue 21), run when `StackConfig::tcp_engine` asks. Public for its script
+// tests and fuzz target; its API is not a stable one.
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod tcp2;
