@@ -3,7 +3,8 @@
 // nftables drops 1% of the datagrams the relay sends, so each direction of the tunnel loses single datagrams.
 // Through a -L forward, 20 MB go up (POST /hash: the server side hashes what it got) and 20 MB come down
 // (GET /blob: hashed here against what the server side serves) at the same time; both must arrive intact.
-// Durations are printed for the record, never asserted (speed belongs to bench/).
+// Durations are printed for the record, never asserted (speed belongs to bench/). The same transfer runs
+// again on our own TCP (WIRETUN_TCP_ENGINE=tcp2, issue 21), the stack's sender for the upload.
 import { randomBytes, createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -26,6 +27,7 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
   let proxy: Running | undefined;
   let upload: string;
   let uploadSha: string;
+  let conf: string;
 
   beforeAll(async () => {
     pair = await rootlessPair(impl);
@@ -35,7 +37,7 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
     relay = await startDelayRelay({ ns: mid.ns, listen: { host: mid.v4, port: 0 }, target: { host: pair.srv.v4, port: 51820 },
       delayMs: ONE_WAY_MS });
     await addLoss(mid.ns, mid.dev, LOSS_PERCENT, { direction: 'egress' });
-    const conf = pair.writeClientConf({ endpoint: `${mid.v4}:${relay.port}`, dns: false });
+    conf = pair.writeClientConf({ endpoint: `${mid.v4}:${relay.port}`, dns: false });
     proxy = await startProxy(pair, [conf, '-L', `${FORWARD}:${SERVER.v4}:80`], 1);
     const data = randomBytes(SIZE);
     upload = path.join(pair.lab.tmp, 'upload.bin');
@@ -60,7 +62,7 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
     return { out: r.stdout.trim(), code: r.code, err: r.stderr };
   };
 
-  it('moves 20 MB each way at once with hashes intact', async () => {
+  const both = async () => {
     const url = `http://${FORWARD}`;
     const want = (await must('bash', ['-c', `curl -sS http://${SERVER.v4}/blob?size=${SIZE} | sha256sum | cut -d' ' -f1`],
       { ns: pair.srv.ns })).trim();
@@ -71,5 +73,15 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
     expect(down, proxy!.stderr()).toEqual({ out: want, code: 0, err: '' });
     expect(up.code, `${up.err}\n${proxy!.stderr()}`).toBe(0);
     expect(JSON.parse(up.out)).toEqual({ bytes: SIZE, sha256: uploadSha });
-  }, (TRANSFER_LIMIT_S + 20) * 1000);
+  };
+
+  it('moves 20 MB each way at once with hashes intact', both, (TRANSFER_LIMIT_S + 20) * 1000);
+
+  it('does the same on our own TCP (WIRETUN_TCP_ENGINE=tcp2)', async () => {
+    proxy!.child.kill('SIGKILL');
+    await proxy!.exit;
+    proxy = await startProxy(pair, [conf, '-L', `${FORWARD}:${SERVER.v4}:80`], 1, { env: { WIRETUN_TCP_ENGINE: 'tcp2' } });
+    expect(proxy.stderr()).toContain('experimental TCP engine (WIRETUN_TCP_ENGINE=tcp2)');
+    await both();
+  }, (TRANSFER_LIMIT_S + 30) * 1000);
 });
