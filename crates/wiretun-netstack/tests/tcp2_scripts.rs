@@ -394,3 +394,39 @@ fn zero_window_probes() {
         ",
     );
 }
+
+/// The peer's FIN arrives before the data in front of it: it is kept and takes effect when the hole is
+/// filled (one ACK then covers the data and the FIN).
+#[test]
+fn out_of_order_fin_waits_for_the_data_before_it() {
+    Script::run(
+        "
+        +0   connect rtt=10
+        +5   < data 1 fin
+        +0   > ack 0 sack 1
+        +0   expect state Established
+        +0   < data 0
+        +0   > ack 2+1
+        +0   expect state CloseWait
+        ",
+    );
+}
+
+/// Window updates follow RFC 9293's SND.WL1/WL2: a segment older than the one that last set the window
+/// (here data reordered by the network, carrying a zero window) does not shut it again.
+#[test]
+fn a_reordered_older_segment_does_not_shrink_the_window() {
+    Script::run(
+        "
+        +0   connect rtt=10
+        +0   write 4
+        +0   > 0..4
+        +10  < data 1 ack 4
+        +0   > ack 0 sack 1
+        +0   < data 0 ack 4 win 0
+        +0   > ack 2
+        +0   write 2
+        +0   > 4..6
+        ",
+    );
+}

@@ -52,6 +52,12 @@ pub struct Connection {
     /// The application closed its side: a FIN follows the data.
     pub(super) fin_queued: bool,
     pub(super) fin_received: bool,
+    /// Where the peer's FIN is, once seen: it takes effect when the data before it is all in.
+    pub(super) peer_fin: Option<Seq>,
+    /// The segment that last updated the send window (RFC 9293 SND.WL1, SND.WL2): an older one, reordered,
+    /// must not shrink it again.
+    pub(super) snd_wl1: Seq,
+    pub(super) snd_wl2: Seq,
     pub(super) time_wait_until: Option<Instant>,
     pub(super) rst_pending: bool,
     /// The connection ended by a reset (received, or ours).
@@ -85,6 +91,9 @@ impl Connection {
             last_wnd: 0,
             fin_queued: false,
             fin_received: false,
+            peer_fin: None,
+            snd_wl1: Seq(0),
+            snd_wl2: iss,
             time_wait_until: None,
             rst_pending: false,
             reset: false,
@@ -122,6 +131,7 @@ impl Connection {
         }
         self.snd.set_mss(self.opts.mss);
         self.snd.wnd = u32::from(syn.window);
+        self.snd_wl1 = syn.seq;
     }
 
     pub fn state(&self) -> State {
@@ -339,7 +349,12 @@ impl Connection {
             return false;
         }
         if ack.at_or_after(self.snd.q.una) {
-            self.snd.wnd = u32::from(seg.window) << self.opts.snd_shift;
+            let newer = self.snd_wl1.before(seg.seq)
+                || (self.snd_wl1 == seg.seq && self.snd_wl2.at_or_before(ack));
+            if newer {
+                self.snd.wnd = u32::from(seg.window) << self.opts.snd_shift;
+                (self.snd_wl1, self.snd_wl2) = (seg.seq, ack);
+            }
             self.snd.on_ack(now, seg, ack);
         }
         let fin_acked = self.snd.q.fin_sent && self.snd.q.una == self.snd.q.nxt;
@@ -369,11 +384,14 @@ impl Connection {
                 self.ack_deadline = self.cfg.delayed_ack.map(|d| now + d);
             }
         }
-        if !seg.has(FIN) {
+        if seg.has(FIN) && !self.fin_received {
+            self.peer_fin = Some(seg.seq.plus(seg.len));
+        }
+        let fin_now = !self.fin_received && self.peer_fin == Some(self.rcv.nxt);
+        if !seg.has(FIN) && !fin_now {
             return;
         }
-        let fin_seq = seg.seq.plus(seg.len);
-        if !self.fin_received && fin_seq == self.rcv.nxt {
+        if fin_now {
             self.fin_received = true;
             self.rcv.nxt = self.rcv.nxt.plus(1);
             self.state = match self.state {
