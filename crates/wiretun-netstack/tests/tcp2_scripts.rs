@@ -430,3 +430,27 @@ fn a_reordered_older_segment_does_not_shrink_the_window() {
         ",
     );
 }
+
+/// A fast recovery caused by reordering, not loss: segment 10 was only late, so its retransmission comes
+/// back as a D-SACK. With every retransmission of the episode D-SACKed, the window cut is undone (RFC 3708).
+#[test]
+fn dsack_undoes_a_spurious_fast_recovery() {
+    Script::run(
+        "
+        +0   connect rtt=50 cc=cubic
+        +0   write 30
+        +0   > 0..10
+        +50  < ack 10
+        +0   > 10..30
+        +50  < ack 10 sack 11..14
+        +0   > r10
+        +0   expect episodes == 1
+        +0   expect cwnd == 14
+        +1   < ack 14                  # the original arrives
+        +10  < ack 14 sack 10          # and the retransmission, as a duplicate
+        +0   expect dsacks == 1
+        +0   expect spurious_recoveries == 1
+        +0   expect cwnd >= 20
+        ",
+    );
+}

@@ -25,6 +25,8 @@ pub struct SenderStats {
     /// Loss episodes the controller was told of (one window reduction each, for a loss-based controller).
     pub episodes: u32,
     pub spurious_rtos: u32,
+    /// Fast recoveries undone because every retransmission in them came back D-SACKed.
+    pub spurious_recoveries: u32,
     pub dsacks: u32,
 }
 
@@ -84,6 +86,9 @@ pub struct Sender {
     rto_at: Option<Instant>,
     tlp_at: Option<Instant>,
     reo_at: Option<Instant>,
+    /// Retransmissions of the current loss episode not yet shown (by D-SACK) to have been needless, and
+    /// the sequence range they fall in; `None` when the episode cannot be undone (an RTO, or over).
+    undo: Option<(u32, Seq, Seq)>,
     /// A probe is due: the next segment goes regardless of the window.
     probe_due: bool,
     /// The last `next` held a segment back for the pacer.
@@ -114,6 +119,7 @@ impl Sender {
             tlp_at: None,
             reo_at: None,
             probe_due: false,
+            undo: None,
             pace_wait: false,
             stats: SenderStats::default(),
             kind: cfg.cc,
@@ -186,6 +192,18 @@ impl Sender {
 
     fn on_dsack(&mut self, (s, e): (Seq, Seq)) {
         self.stats.dsacks += 1;
+        // RFC 3708's idea, as Linux does it: when every retransmission of an episode turns out to have been
+        // a duplicate, nothing was lost (the network reordered) and the window cut is taken back.
+        if let Some((left, lo, hi)) = self.undo.as_mut() {
+            if s.at_or_after(*lo) && e.at_or_before(*hi) && *left > 0 {
+                *left -= 1;
+                if *left == 0 {
+                    self.undo = None;
+                    self.stats.spurious_recoveries += 1;
+                    self.cc.undo();
+                }
+            }
+        }
         self.rack.on_dsack(self.q.una, self.q.nxt);
         if let Some((end, true)) = self.tlp.probe {
             if s.before(end) && e.at_or_after(end) {
@@ -243,6 +261,7 @@ impl Sender {
     /// One loss episode: one response from the controller, whatever number of holes it has.
     fn enter_recovery(&mut self, now: Instant, in_flight: u32) {
         self.recover = Some(self.q.nxt);
+        self.undo = Some((0, self.q.una, self.q.nxt));
         self.stats.episodes += 1;
         self.cc.on_loss_episode(now, in_flight);
         self.prr = self.cc.uses_prr().then(|| Prr::start(in_flight));
@@ -341,6 +360,9 @@ impl Sender {
             let i = self.q.records().partition_point(|r| r.start.before(tx.seq));
             self.q.resent(i, now, stamp);
             self.stats.retransmits += 1;
+            if let Some((left, ..)) = self.undo.as_mut().filter(|_| !self.rto_recovery) {
+                *left += 1;
+            }
             if self.rto_tsval.is_none() && self.rto_recovery && tsval != 0 {
                 self.rto_tsval = Some(tsval);
             }
@@ -416,6 +438,7 @@ impl Sender {
         self.recover = Some(self.q.nxt);
         self.rto_recovery = true;
         self.prr = None;
+        self.undo = None;
         self.rto_tsval = None;
         self.tlp = Tlp::default();
         self.probe_due = false;

@@ -443,6 +443,7 @@ impl Script {
             "tlps" => u64::from(snd.stats.tlps),
             "retransmits" => u64::from(snd.stats.retransmits),
             "spurious_rtos" => u64::from(snd.stats.spurious_rtos),
+            "spurious_recoveries" => u64::from(snd.stats.spurious_recoveries),
             "dsacks" => u64::from(snd.stats.dsacks),
             "recovery" => u64::from(snd.in_recovery()),
             "reset" => u64::from(self.conn.as_ref().unwrap().reset),
