@@ -3,14 +3,18 @@
 //! Every loss mechanism (scoreboard, RACK, RTO) reads and marks these records; the counters that make up
 //! the pipe (RFC 6675) are kept here, in one place, as the marks change.
 //!
-//! The records live in a ring (`VecDeque`) reserved for a full send buffer of MSS-sized segments when the
-//! connection is made, so sending never allocates.
+//! The records live in a ring (`VecDeque`) that starts small and doubles up to its high-water mark, as the
+//! rings' pages are committed only where data has been: an idle connection does not pay for a window of
+//! records, and a busy one stops allocating once it has reached its largest flight.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::ring::Ring;
 use super::seq::Seq;
+
+/// Records reserved at first: an initial window and then some.
+const INITIAL_RECORDS: usize = 32;
 
 /// One transmitted segment.
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +75,9 @@ impl SendQueue {
             data: Ring::new(capacity),
             una: iss,
             nxt: iss,
-            records: VecDeque::with_capacity(capacity / mss.max(1) as usize + 16),
+            records: VecDeque::with_capacity(
+                INITIAL_RECORDS.min(capacity / mss.max(1) as usize + 16),
+            ),
             sacked: 0,
             lost: 0,
             retrans: 0,
