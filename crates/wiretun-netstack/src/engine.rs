@@ -89,7 +89,7 @@ impl Engine {
         Engine {
             sockets,
             tcp: TcpTable::new(opts, seed as u16),
-            tcp2: (cfg.tcp_engine == TcpEngine::Tcp2).then(|| Tcp2Table::new(cfg, seed)),
+            tcp2: (cfg.tcp_engine == TcpEngine::Tcp2).then(|| Tcp2Table::new(cfg, seed as u16)),
             udp: UdpTable::new(cfg.udp_buffer, (seed >> 32) as u16),
             pinger,
             iface,

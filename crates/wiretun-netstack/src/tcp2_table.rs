@@ -49,7 +49,9 @@ pub(crate) struct Tcp2Table {
     template: tcp2::Config,
     mtu: usize,
     backlog: usize,
-    rng: u64,
+    /// Keyed hash of RFC 6528 (SipHash with a random key): ISS and timestamp offsets per 4-tuple.
+    secret: std::collections::hash_map::RandomState,
+    epoch: Instant,
     payload: Vec<u8>,
     scratch: Vec<usize>,
 }
@@ -81,7 +83,7 @@ impl Entry {
 }
 
 impl Tcp2Table {
-    pub fn new(cfg: &StackConfig, seed: u64) -> Tcp2Table {
+    pub fn new(cfg: &StackConfig, seed: u16) -> Tcp2Table {
         let mut template = tcp2::Config::new(1220, 0);
         template.rx_buffer = cfg.tcp_rx_buffer;
         template.tx_buffer = cfg.tcp_tx_buffer;
@@ -90,30 +92,29 @@ impl Tcp2Table {
         Tcp2Table {
             conns: HashMap::new(),
             tuples: HashMap::new(),
-            ep: Endpoints::new(seed as u16),
+            ep: Endpoints::new(seed),
             template,
             mtu: cfg.mtu,
             backlog: cfg.listen_backlog,
-            rng: seed | 1,
+            secret: std::collections::hash_map::RandomState::new(),
+            epoch: Instant::now(),
             payload: vec![0; 64 << 10],
             scratch: Vec::new(),
         }
     }
 
-    fn random(&mut self) -> u32 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        (self.rng >> 16) as u32
-    }
-
-    /// A connection's configuration: the MSS of the peer's IP version, a random ISS and timestamp offset.
-    fn config_for(&mut self, remote: SocketAddr) -> tcp2::Config {
+    /// A connection's configuration: the MSS of the peer's IP version; the ISS as RFC 6528 has it, a keyed
+    /// hash of the 4-tuple plus a 4 µs clock (unguessable off path, increasing for a reused 4-tuple), and a
+    /// timestamp offset from the same hash (RFC 7323 5.4).
+    fn config_for(&self, local: SocketAddr, remote: SocketAddr, now: Instant) -> tcp2::Config {
+        use std::hash::BuildHasher;
         let headers = if remote.is_ipv4() { 40 } else { 60 };
         let mut cfg = self.template.clone();
         cfg.mss = (self.mtu - headers).min(usize::from(u16::MAX)) as u16;
-        cfg.iss = self.random();
-        cfg.ts_offset = self.random();
+        let h = self.secret.hash_one((local, remote));
+        let ticks = (now.saturating_duration_since(self.epoch).as_micros() / 4) as u32;
+        cfg.iss = (h as u32).wrapping_add(ticks);
+        cfg.ts_offset = (h >> 32) as u32;
         cfg
     }
 
@@ -140,7 +141,7 @@ impl Tcp2Table {
             Err(e) => return reply(Err(e)),
         };
         let local = SocketAddr::new(src.into(), port);
-        let cfg = self.config_for(remote);
+        let cfg = self.config_for(local, remote, cx.now);
         let id = self.ep.id();
         let entry = Entry {
             conn: Connection::connect(cfg, cx.now),
@@ -273,7 +274,7 @@ impl Tcp2Table {
         dst: SocketAddr,
         syn: &Segment,
     ) -> bool {
-        let cfg = self.config_for(src);
+        let cfg = self.config_for(dst, src, cx.now);
         let backlog = self.backlog;
         let Some((lid, l)) = self
             .ep
