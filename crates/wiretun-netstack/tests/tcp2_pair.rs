@@ -257,3 +257,17 @@ fn heavy_loss_both_ways_still_delivers_everything() {
         }
     }
 }
+
+/// The other settings: 150 ms at 1% and 50 ms at 3% (both ways). The rate-based controller keeps
+/// most of the path; the loss-based one is held near Mathis' bound.
+#[test]
+fn longer_rtt_and_heavier_loss() {
+    let total = 4 << 20;
+    for (rtt, loss) in [(150, 0.01), (50, 0.03)] {
+        let (bbr, _) = transfer(cc::Kind::Bbr, &path(rtt, loss), total, 3);
+        let (cubic, _) = transfer(cc::Kind::Cubic, &path(rtt, loss), total, 3);
+        let (bbr, cubic) = (mbps(total, bbr), mbps(total, cubic));
+        eprintln!("{rtt} ms, {}% loss: BBR {bbr:.1} Mb/s, CUBIC {cubic:.1}", loss * 100.0);
+        assert!(bbr > 3.0 * cubic, "BBR {bbr:.1} vs CUBIC {cubic:.1}");
+    }
+}
