@@ -267,7 +267,10 @@ fn longer_rtt_and_heavier_loss() {
         let (bbr, _) = transfer(cc::Kind::Bbr, &path(rtt, loss), total, 3);
         let (cubic, _) = transfer(cc::Kind::Cubic, &path(rtt, loss), total, 3);
         let (bbr, cubic) = (mbps(total, bbr), mbps(total, cubic));
-        eprintln!("{rtt} ms, {}% loss: BBR {bbr:.1} Mb/s, CUBIC {cubic:.1}", loss * 100.0);
+        eprintln!(
+            "{rtt} ms, {}% loss: BBR {bbr:.1} Mb/s, CUBIC {cubic:.1}",
+            loss * 100.0
+        );
         assert!(bbr > 3.0 * cubic, "BBR {bbr:.1} vs CUBIC {cubic:.1}");
     }
 }

@@ -454,3 +454,25 @@ fn dsack_undoes_a_spurious_fast_recovery() {
         ",
     );
 }
+
+/// Keep-alive: an idle connection is probed every interval; an answer restarts the count, three
+/// unanswered probes reset the connection.
+#[test]
+fn keepalive_probes_then_gives_up() {
+    Script::run(
+        "
+        +0   connect rtt=10 keepalive=1000
+        @999 > none
+        @1000 > ack probe at 1000
+        +10  < ack 0                    # answered: the count starts again from here
+        @2009 > none
+        @2010 > ack probe at 2010
+        @3010 > ack probe at 3010
+        @4010 > ack probe at 4010
+        +0   expect state Established
+        @5010 > rst at 5010
+        +0   expect state Closed
+        +0   expect reset == 1
+        ",
+    );
+}

@@ -252,6 +252,9 @@ impl Script {
                 Some(("cc", "bbr")) => cfg.cc = cc::Kind::Bbr,
                 Some(("cc", "cubic")) => cfg.cc = cc::Kind::Cubic,
                 Some(("wscale", v)) => wscale = v.parse().unwrap(),
+                Some(("keepalive", v)) => {
+                    cfg.keepalive = Some(Duration::from_millis(v.parse().unwrap()))
+                }
                 None if *a == "pacing" => cfg.pacing = true,
                 _ => panic!("line {}: unknown connect option {a}", self.line),
             }
@@ -351,6 +354,11 @@ impl Script {
                 "line {line}: unexpected {:?}",
                 self.out
             ),
+            "rst" => {
+                let o = self.pop();
+                check_at(&o);
+                assert!(o.seg.has(RST), "line {line}: expected an RST, got {o:?}");
+            }
             "ack" | "fin" => {
                 let o = self.pop();
                 check_at(&o);
