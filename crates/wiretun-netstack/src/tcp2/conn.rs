@@ -301,8 +301,13 @@ impl Connection {
             return;
         }
         if seg.has(SYN) {
-            // A retransmitted SYN-ACK (our ACK was lost) or a stray SYN: restate where we are.
-            self.ack_now = true;
+            if self.state == State::SynReceived && seg.seq.plus(1) == self.rcv.nxt {
+                // The peer's SYN again: our SYN-ACK was lost, so it goes again now, not at its timer.
+                self.syn_at = Some(now);
+            } else {
+                // A retransmitted SYN-ACK (our ACK was lost) or a stray SYN: restate where we are.
+                self.ack_now = true;
+            }
             return;
         }
         if self.opts.ts {
@@ -411,5 +416,35 @@ impl Connection {
     pub(super) fn enter_time_wait(&mut self, now: Instant) {
         self.state = State::TimeWait;
         self.time_wait_until = Some(now + self.cfg.time_wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retransmitted_syn_gets_the_syn_ack_again_at_once() {
+        let t0 = Instant::now();
+        let syn = Segment {
+            seq: Seq(99),
+            flags: SYN,
+            window: 1000,
+            ..Segment::default()
+        };
+        let mut c = Connection::accept(Config::new(1000, 5), &syn, t0).unwrap();
+        let mut buf = [0u8; 64];
+        let first = c.poll_transmit(t0, &mut buf).unwrap();
+        assert!(first.has(SYN) && first.ack == Some(Seq(100)));
+        assert!(c.poll_transmit(t0, &mut buf).is_none());
+        let later = t0 + std::time::Duration::from_millis(300);
+        c.on_segment(later, &syn, &[]);
+        let again = c
+            .poll_transmit(later, &mut buf)
+            .expect("SYN-ACK again, before its 1 s timer");
+        assert_eq!(
+            (again.seq, again.ack, again.flags),
+            (first.seq, first.ack, first.flags)
+        );
     }
 }
