@@ -4,7 +4,8 @@
 // Through a -L forward, 20 MB go up (POST /hash: the server side hashes what it got) and 20 MB come down
 // (GET /blob: hashed here against what the server side serves) at the same time; both must arrive intact.
 // Durations are printed for the record, never asserted (speed belongs to bench/). The same transfer runs
-// again on our own TCP (WIRETUN_TCP_ENGINE=tcp2, issue 21), the stack's sender for the upload.
+// again on our own TCP (WIRETUN_TCP_ENGINE=tcp2, issue 21), the stack's sender for the upload, and once more
+// on it at 3% loss.
 import { randomBytes, createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -28,10 +29,11 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
   let upload: string;
   let uploadSha: string;
   let conf: string;
+  let mid: Awaited<ReturnType<RootlessPair['lab']['addNode']>>;
 
   beforeAll(async () => {
     pair = await rootlessPair(impl);
-    const mid = await pair.lab.addNode();
+    mid = await pair.lab.addNode();
     await pair.lab.waitUnderlay(pair.cli, mid);
     await pair.lab.waitUnderlay(mid, pair.srv);
     relay = await startDelayRelay({ ns: mid.ns, listen: { host: mid.v4, port: 0 }, target: { host: pair.srv.v4, port: 51820 },
@@ -84,4 +86,10 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
     expect(proxy.stderr()).toContain('experimental TCP engine (WIRETUN_TCP_ENGINE=tcp2)');
     await both();
   }, (TRANSFER_LIMIT_S + 30) * 1000);
+
+  it('and on our own TCP at 3% loss each way', async () => {
+    await addLoss(mid.ns, mid.dev, 3, { direction: 'egress' });
+    expect(proxy!.stderr()).toContain('experimental TCP engine (WIRETUN_TCP_ENGINE=tcp2)');
+    await both();
+  }, (TRANSFER_LIMIT_S + 20) * 1000);
 });
