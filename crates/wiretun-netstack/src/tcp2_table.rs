@@ -52,6 +52,9 @@ pub(crate) struct Tcp2Table {
     /// Keyed hash of RFC 6528 (SipHash with a random key): ISS and timestamp offsets per 4-tuple.
     secret: std::collections::hash_map::RandomState,
     epoch: Instant,
+    /// `WIRETUN_TCP2_TRACE`: each connection's sender counters on stderr when it goes (to see why a
+    /// transfer was slow: timeouts, probes, episodes), while tcp2 is being measured.
+    trace: bool,
     payload: Vec<u8>,
     scratch: Vec<usize>,
 }
@@ -98,6 +101,7 @@ impl Tcp2Table {
             backlog: cfg.listen_backlog,
             secret: std::collections::hash_map::RandomState::new(),
             epoch: Instant::now(),
+            trace: std::env::var_os("WIRETUN_TCP2_TRACE").is_some(),
             payload: vec![0; 64 << 10],
             scratch: Vec::new(),
         }
@@ -331,6 +335,18 @@ impl Tcp2Table {
             return;
         };
         self.tuples.remove(&(e.local, e.remote));
+        if self.trace {
+            let s = e.conn.sender();
+            eprintln!(
+                "tcp2 {} -> {}: {:?}, srtt {:?}, cwnd {}, reset {}",
+                e.local,
+                e.remote,
+                s.stats,
+                s.rto.srtt(),
+                s.cc.cwnd(),
+                e.conn.reset
+            );
+        }
         if e.owns_port {
             self.ep.ports.taken.remove(&e.local.port());
         }
