@@ -40,6 +40,21 @@ struct Entry {
     remote: SocketAddr,
     owns_port: bool,
     phase: Phase,
+    /// Its counters were printed (`WIRETUN_TCP2_TRACE`).
+    traced: bool,
+}
+
+fn trace(e: &Entry) {
+    let s = e.conn.sender();
+    eprintln!(
+        "tcp2 {} -> {}: {:?}, srtt {:?}, cwnd {}, reset {}",
+        e.local,
+        e.remote,
+        s.stats,
+        s.rto.srtt(),
+        s.cc.cwnd(),
+        e.conn.reset
+    );
 }
 
 pub(crate) struct Tcp2Table {
@@ -52,8 +67,8 @@ pub(crate) struct Tcp2Table {
     /// Keyed hash of RFC 6528 (SipHash with a random key): ISS and timestamp offsets per 4-tuple.
     secret: std::collections::hash_map::RandomState,
     epoch: Instant,
-    /// `WIRETUN_TCP2_TRACE`: each connection's sender counters on stderr when it goes (to see why a
-    /// transfer was slow: timeouts, probes, episodes), while tcp2 is being measured.
+    /// `WIRETUN_TCP2_TRACE`: each spliced connection's sender counters on stderr when its splice ends (to
+    /// see why a transfer was slow: timeouts, probes, episodes), while tcp2 is being measured.
     trace: bool,
     payload: Vec<u8>,
     scratch: Vec<usize>,
@@ -152,6 +167,7 @@ impl Tcp2Table {
             local,
             remote,
             owns_port: true,
+            traced: false,
             phase: Phase::Dialing {
                 reply,
                 deadline: cx.now + timeout,
@@ -300,6 +316,7 @@ impl Tcp2Table {
                 local: dst,
                 remote: src,
                 owns_port: false,
+                traced: false,
                 phase: Phase::Handshake {
                     listener: lid,
                     deadline: cx.now + HANDSHAKE_TIMEOUT,
@@ -315,6 +332,10 @@ impl Tcp2Table {
         let mut gone = std::mem::take(&mut self.scratch);
         for (&id, e) in self.conns.iter_mut() {
             let remove = step(id, e, cx, &mut self.ep.listeners, &mut pass);
+            if self.trace && matches!(e.phase, Phase::Closing { .. }) && !e.traced {
+                e.traced = true;
+                trace(e);
+            }
             e.transmit(cx.now, cx.tx, &mut self.payload);
             if let Some(at) = e.conn.poll_at() {
                 pass.wake_at(at);
@@ -335,18 +356,6 @@ impl Tcp2Table {
             return;
         };
         self.tuples.remove(&(e.local, e.remote));
-        if self.trace {
-            let s = e.conn.sender();
-            eprintln!(
-                "tcp2 {} -> {}: {:?}, srtt {:?}, cwnd {}, reset {}",
-                e.local,
-                e.remote,
-                s.stats,
-                s.rto.srtt(),
-                s.cc.cwnd(),
-                e.conn.reset
-            );
-        }
         if e.owns_port {
             self.ep.ports.taken.remove(&e.local.port());
         }
