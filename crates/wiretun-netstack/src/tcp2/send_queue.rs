@@ -53,6 +53,8 @@ pub struct SendQueue {
     pub sacked: u32,
     pub lost: u32,
     pub retrans: u32,
+    /// Bytes ever marked lost (a controller's loss rate is its growth per round).
+    pub lost_total: u64,
     /// The FIN has been sent (it takes the last sequence number).
     pub fin_sent: bool,
     /// Records from here on may still be lost and not retransmitted (a search hint, never past one).
@@ -81,6 +83,7 @@ impl SendQueue {
             sacked: 0,
             lost: 0,
             retrans: 0,
+            lost_total: 0,
             fin_sent: false,
             lost_hint: 0,
         }
@@ -169,6 +172,7 @@ impl SendQueue {
         if !r.lost {
             r.lost = true;
             self.lost += r.len;
+            self.lost_total += u64::from(r.len);
         }
         if r.retrans {
             r.retrans = false;

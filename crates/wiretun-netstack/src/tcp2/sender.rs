@@ -142,6 +142,7 @@ impl Sender {
     /// Takes an acceptable ACK (`ack` not beyond what was sent). `ts` is the segment's timestamp option.
     pub fn on_ack(&mut self, now: Instant, seg: &Segment, ack: Seq) {
         let prior_in_flight = self.q.in_flight();
+        let prior_lost = self.q.lost_total;
         let advanced = ack.after(self.q.una);
         let min_rtt = self.rto.min_rtt;
         let (rack, rate) = (&mut self.rack, &mut self.rate);
@@ -179,6 +180,7 @@ impl Sender {
             now,
             delivered,
             in_flight: self.q.in_flight(),
+            lost: (self.q.lost_total - prior_lost) as u32,
             rate: sample,
             min_rtt: self.rto.min_rtt,
             srtt: self.rto.srtt(),

@@ -18,6 +18,8 @@ pub struct Ack {
     pub delivered: u32,
     /// Bytes in flight after it.
     pub in_flight: u32,
+    /// Bytes it had marked lost (RACK), newly.
+    pub lost: u32,
     pub rate: Option<RateSample>,
     pub min_rtt: Option<Duration>,
     pub srtt: Option<Duration>,
