@@ -132,10 +132,9 @@ fn stack_config(opts: &JsNetstackOptions) -> Result<StackConfig> {
         config.connect_timeout = Duration::from_millis(ms as u64);
     }
     // Experimental (issue 21): our own TCP instead of smoltcp's, to test and benchmark it end to end.
-    // Said on stderr, once per stack: an experiment should never be mistaken for the default.
+    // Nothing is said on stderr (`--stdio` keeps it clean); WIRETUN_TCP2_TRACE makes tcp2 report itself.
     if std::env::var_os("WIRETUN_TCP_ENGINE").is_some_and(|v| v == "tcp2") {
         config.tcp_engine = wiretun_netstack::TcpEngine::Tcp2;
-        eprintln!("wiretun: experimental TCP engine (WIRETUN_TCP_ENGINE=tcp2)");
     }
     config
         .validate()
