@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # fuzz/run.sh SECONDS [TARGET...]: runs each fuzz target for SECONDS, one after another, and exits non-zero
-# if any of them crashed (or failed to build). Targets: inbound, gro, uapi, uapi-server, socks5, http-proxy, sni (Rust, cargo-fuzz on
+# if any of them crashed (or failed to build). Targets: inbound, gro, uapi, uapi-server, socks5, http-proxy, sni, tcp-input (Rust, cargo-fuzz on
 # nightly) and uapi-client, config (TypeScript, fuzz/ts). No target named: all of them. Corpora grow in
 # fuzz/corpus/, crashes land in fuzz/artifacts/<target>/.
 set -uo pipefail
 cd "$(dirname "$0")"
 
-RUST_TARGETS=(inbound gro uapi uapi-server socks5 http-proxy sni)
+RUST_TARGETS=(inbound gro uapi uapi-server socks5 http-proxy sni tcp-input)
 TS_TARGETS=(uapi-client config)
 
 usage() {

@@ -3,7 +3,10 @@
 // nftables drops 1% of the datagrams the relay sends, so each direction of the tunnel loses single datagrams.
 // Through a -L forward, 20 MB go up (POST /hash: the server side hashes what it got) and 20 MB come down
 // (GET /blob: hashed here against what the server side serves) at the same time; both must arrive intact.
-// Durations are printed for the record, never asserted (speed belongs to bench/).
+// Durations are printed for the record, never asserted (speed belongs to bench/). The same transfer runs
+// again on our own TCP (WIRETUN_TCP_ENGINE=tcp2, issue 21), the stack's sender for the upload, and once more
+// on it at 3% loss. WIRETUN_TCP2_TRACE makes tcp2 print each connection's sender counters when its splice
+// ends: proof the transfer ran on it, and a record of how (retransmissions, loss episodes, timeouts).
 import { randomBytes, createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Impl, skipReason, WIREGUARD_GO, WIRETUND } from './lib/env';
 import { addLoss, DelayRelay, startDelayRelay } from './lib/lossy';
 import { must } from './lib/proc';
+import { waitFor } from './lib/wait';
 import { hasSetpriv, RootlessPair, rootlessPair, Running, SERVER, startProxy } from './lib/rootless-pair';
 
 const SIZE = 20 << 20;
@@ -26,16 +30,18 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
   let proxy: Running | undefined;
   let upload: string;
   let uploadSha: string;
+  let conf: string;
+  let mid: Awaited<ReturnType<RootlessPair['lab']['addNode']>>;
 
   beforeAll(async () => {
     pair = await rootlessPair(impl);
-    const mid = await pair.lab.addNode();
+    mid = await pair.lab.addNode();
     await pair.lab.waitUnderlay(pair.cli, mid);
     await pair.lab.waitUnderlay(mid, pair.srv);
     relay = await startDelayRelay({ ns: mid.ns, listen: { host: mid.v4, port: 0 }, target: { host: pair.srv.v4, port: 51820 },
       delayMs: ONE_WAY_MS });
     await addLoss(mid.ns, mid.dev, LOSS_PERCENT, { direction: 'egress' });
-    const conf = pair.writeClientConf({ endpoint: `${mid.v4}:${relay.port}`, dns: false });
+    conf = pair.writeClientConf({ endpoint: `${mid.v4}:${relay.port}`, dns: false });
     proxy = await startProxy(pair, [conf, '-L', `${FORWARD}:${SERVER.v4}:80`], 1);
     const data = randomBytes(SIZE);
     upload = path.join(pair.lab.tmp, 'upload.bin');
@@ -60,7 +66,7 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
     return { out: r.stdout.trim(), code: r.code, err: r.stderr };
   };
 
-  it('moves 20 MB each way at once with hashes intact', async () => {
+  const both = async () => {
     const url = `http://${FORWARD}`;
     const want = (await must('bash', ['-c', `curl -sS http://${SERVER.v4}/blob?size=${SIZE} | sha256sum | cut -d' ' -f1`],
       { ns: pair.srv.ns })).trim();
@@ -71,5 +77,29 @@ describe.skipIf(!!skipReason || !hasSetpriv).each([WIREGUARD_GO, WIRETUND] as Im
     expect(down, proxy!.stderr()).toEqual({ out: want, code: 0, err: '' });
     expect(up.code, `${up.err}\n${proxy!.stderr()}`).toBe(0);
     expect(JSON.parse(up.out)).toEqual({ bytes: SIZE, sha256: uploadSha });
-  }, (TRANSFER_LIMIT_S + 20) * 1000);
+  };
+
+  it('moves 20 MB each way at once with hashes intact', both, (TRANSFER_LIMIT_S + 20) * 1000);
+
+  /** The transfer on tcp2, then its trace: the two new connections' counters (the upload's and the download's). */
+  const bothOnTcp2 = async () => {
+    const traced = () => proxy!.stderr().split('\n').filter((l) => l.startsWith('tcp2 '));
+    const before = traced().length;
+    await both();
+    await waitFor('tcp2 to report both connections', () => traced().length >= before + 2);
+    console.log(traced().slice(before).join('\n'));
+  };
+
+  it('does the same on our own TCP (WIRETUN_TCP_ENGINE=tcp2)', async () => {
+    proxy!.child.kill('SIGKILL');
+    await proxy!.exit;
+    proxy = await startProxy(pair, [conf, '-L', `${FORWARD}:${SERVER.v4}:80`], 1,
+      { env: { WIRETUN_TCP_ENGINE: 'tcp2', WIRETUN_TCP2_TRACE: '1' } });
+    await bothOnTcp2();
+  }, (TRANSFER_LIMIT_S + 30) * 1000);
+
+  it('and on our own TCP at 3% loss each way', async () => {
+    await addLoss(mid.ns, mid.dev, 3, { direction: 'egress' });
+    await bothOnTcp2();
+  }, (TRANSFER_LIMIT_S + 30) * 1000);
 });

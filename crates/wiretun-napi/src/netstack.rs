@@ -131,6 +131,11 @@ fn stack_config(opts: &JsNetstackOptions) -> Result<StackConfig> {
     if let Some(ms) = opts.connect_timeout_ms {
         config.connect_timeout = Duration::from_millis(ms as u64);
     }
+    // Experimental (issue 21): our own TCP instead of smoltcp's, to test and benchmark it end to end.
+    // Nothing is said on stderr (`--stdio` keeps it clean); WIRETUN_TCP2_TRACE makes tcp2 report itself.
+    if std::env::var_os("WIRETUN_TCP_ENGINE").is_some_and(|v| v == "tcp2") {
+        config.tcp_engine = wiretun_netstack::TcpEngine::Tcp2;
+    }
     config
         .validate()
         .map_err(|e| napi::Error::from_reason(format!("EINVAL: {e}")))?;

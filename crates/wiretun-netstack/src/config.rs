@@ -13,6 +13,17 @@ pub const DEFAULT_MTU: usize = 1420;
 /// The memory is reserved, not committed: see [`StackConfig::tcp_rx_buffer`].
 pub const DEFAULT_TCP_BUFFER: usize = 4 << 20;
 
+/// Which TCP implementation carries the stack's connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TcpEngine {
+    /// smoltcp's TCP with this crate's loss assists (README.md, "Loss recovery smoltcp lacks"). The default.
+    #[default]
+    Smoltcp,
+    /// Our own TCP core (README.md, "The new TCP sender (tcp2): status"): SACK, RACK-TLP, PRR, pacing,
+    /// BBR-style congestion control. Experimental (issue 21): not yet through the end-to-end suites.
+    Tcp2,
+}
+
 /// The configuration of one [`Stack`](crate::Stack). Build it with [`StackConfig::new`] and adjust fields.
 #[derive(Clone, Debug)]
 pub struct StackConfig {
@@ -44,6 +55,8 @@ pub struct StackConfig {
     /// Most packets waiting between [`Stack::inject`](crate::Stack::inject) and the stack thread; more are
     /// dropped (and counted), as a NIC's ring would.
     pub inbound_queue: usize,
+    /// Which TCP runs the connections (default: smoltcp's).
+    pub tcp_engine: TcpEngine,
 }
 
 impl StackConfig {
@@ -59,6 +72,7 @@ impl StackConfig {
             connect_timeout: Duration::from_secs(30),
             tcp_keepalive: None,
             inbound_queue: 4096,
+            tcp_engine: TcpEngine::default(),
         }
     }
 

@@ -9,12 +9,12 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State};
 
 use crate::api::{Reply, TcpConn};
+use crate::endpoints::ListenerEntry;
 use crate::error;
 use crate::pages::Rings;
 use crate::recovery::PeerTrack;
 use crate::shared::Shared;
 use crate::splice::{Splice, Step};
-use crate::tcp::ListenerEntry;
 
 /// How long a handshake a listener started may take, and how long a connection nobody owns any more may go
 /// without the peer acknowledging anything while it finishes closing (delivering what is still queued,

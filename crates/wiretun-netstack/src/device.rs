@@ -48,7 +48,7 @@ impl TunnelDevice {
 }
 
 impl TxQueue {
-    fn push(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) {
+    pub(crate) fn push(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
         // Once per buffer: reused buffers already have the room.

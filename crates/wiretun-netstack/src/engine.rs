@@ -12,7 +12,7 @@ use polling::Events;
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketSet};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
-use crate::config::StackConfig;
+use crate::config::{StackConfig, TcpEngine};
 use crate::device::TunnelDevice;
 use crate::error;
 use crate::icmp::Pinger;
@@ -20,6 +20,7 @@ use crate::peek;
 use crate::recovery::{self, Extra};
 use crate::shared::{Command, Shared};
 use crate::tcp::{Ctx, Ingress, TcpOpts, TcpTable};
+use crate::tcp2_table::{Ctx2, Tcp2Table};
 use crate::udp::UdpTable;
 
 /// Longest sleep with nothing scheduled: a safety net, not a timer anything depends on.
@@ -29,6 +30,8 @@ pub(crate) struct Engine {
     // Field order is drop order: the socket set (whose TCP sockets borrow the rings that `tcp` owns) first.
     sockets: SocketSet<'static>,
     tcp: TcpTable,
+    /// Our own TCP, when the configuration asks for it: then it carries every TCP connection.
+    tcp2: Option<Tcp2Table>,
     udp: UdpTable,
     pinger: Pinger,
     iface: Interface,
@@ -86,6 +89,7 @@ impl Engine {
         Engine {
             sockets,
             tcp: TcpTable::new(opts, seed as u16),
+            tcp2: (cfg.tcp_engine == TcpEngine::Tcp2).then(|| Tcp2Table::new(cfg, seed as u16)),
             udp: UdpTable::new(cfg.udp_buffer, (seed >> 32) as u16),
             pinger,
             iface,
@@ -128,6 +132,9 @@ impl Engine {
             }
             for ev in self.events.iter() {
                 self.tcp.on_event(&ev);
+                if let Some(t2) = self.tcp2.as_mut() {
+                    t2.on_event(&ev);
+                }
             }
         }
     }
@@ -145,6 +152,9 @@ impl Engine {
             now: wall,
         };
         let pass = self.tcp.service(&mut cx);
+        let pass2 = self
+            .with_tcp2(wall, |t2, cx| t2.service(cx))
+            .unwrap_or_default();
         self.device.rx.extend(self.tcp.synthetic.drain(..));
         self.udp.service(&mut self.sockets);
         let ping_deadline = self.pinger.service(&mut self.sockets);
@@ -154,14 +164,17 @@ impl Engine {
             == PollResult::SocketStateChanged
         {}
         self.device.tx.flush();
-        if pass.busy || !self.device.rx.is_empty() {
+        if pass.busy || pass2.busy || !self.device.rx.is_empty() {
             return Duration::ZERO;
         }
         let mut timeout = self
             .iface
             .poll_delay(self.now(), &self.sockets)
             .map_or(IDLE_WAKE, Duration::from);
-        for deadline in [pass.deadline, ping_deadline].into_iter().flatten() {
+        for deadline in [pass.deadline, pass2.deadline, ping_deadline]
+            .into_iter()
+            .flatten()
+        {
             timeout = timeout.min(deadline.saturating_duration_since(Instant::now()));
         }
         timeout
@@ -170,6 +183,12 @@ impl Engine {
     fn ingress(&mut self, now: smoltcp::time::Instant) {
         let wall = Instant::now();
         while let Some(front) = self.device.rx.front() {
+            if self.tcp2.is_some() && peek::tcp(front).is_some() {
+                let packet = self.device.rx.pop_front().expect("front exists");
+                self.with_tcp2(wall, |t2, cx| t2.on_packet(cx, &packet));
+                self.device.spent.push(packet);
+                continue;
+            }
             let what = match peek::tcp(front) {
                 Some(p) => {
                     let mut cx = Ctx {
@@ -220,6 +239,54 @@ impl Engine {
 
     /// Carries out one command; true for `Stop`.
     fn handle(&mut self, cmd: Command) -> bool {
+        if self.tcp2.is_some() {
+            self.handle_tcp2(cmd)
+        } else {
+            self.handle_smoltcp(cmd)
+        }
+    }
+
+    /// TCP commands go to our own TCP's table; the rest as with smoltcp.
+    fn handle_tcp2(&mut self, cmd: Command) -> bool {
+        let now = Instant::now();
+        match cmd {
+            Command::Dial {
+                remote,
+                timeout,
+                reply,
+            } => self.with_tcp2(now, |t2, cx| t2.dial(cx, remote, timeout, reply)),
+            Command::Listen {
+                local,
+                deliver,
+                reply,
+            } => self.with_tcp2(now, |t2, cx| reply(t2.listen(cx, local, deliver))),
+            Command::Unlisten(id) => self.with_tcp2(now, |t2, cx| t2.unlisten(cx, id)),
+            Command::Abort(id) => self.with_tcp2(now, |t2, cx| t2.abort(cx, id)),
+            Command::Splice { id, os, done } => {
+                self.with_tcp2(now, |t2, cx| t2.splice(cx, id, os, done))
+            }
+            other => return self.handle_smoltcp(other),
+        };
+        false
+    }
+
+    /// Runs `f` on our own TCP's table (if this stack has it) with what it needs of the engine.
+    fn with_tcp2<R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut Tcp2Table, &mut Ctx2<'_>) -> R,
+    ) -> Option<R> {
+        let t2 = self.tcp2.as_mut()?;
+        let mut cx = Ctx2 {
+            iface: &self.iface,
+            shared: &self.shared,
+            tx: &mut self.device.tx,
+            now,
+        };
+        Some(f(t2, &mut cx))
+    }
+
+    fn handle_smoltcp(&mut self, cmd: Command) -> bool {
         let mut cx = Ctx {
             sockets: &mut self.sockets,
             iface: &mut self.iface,
@@ -266,6 +333,7 @@ impl Engine {
     /// Resets every connection (the RSTs go out in one last transmit), fails everything still waiting, and
     /// refuses further work.
     fn stop(mut self) {
+        self.with_tcp2(Instant::now(), |t2, cx| t2.abort_all(cx));
         let mut cx = Ctx {
             sockets: &mut self.sockets,
             iface: &mut self.iface,

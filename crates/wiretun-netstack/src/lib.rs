@@ -15,6 +15,7 @@ mod api;
 mod config;
 mod conn;
 mod device;
+mod endpoints;
 mod engine;
 mod error;
 mod icmp;
@@ -25,8 +26,15 @@ mod recovery;
 mod shared;
 mod sink;
 mod splice;
+mod stack_socket;
 mod stats;
 mod tcp;
+mod tcp2_table;
+// The new TCP connection core (issue 21), run when `StackConfig::tcp_engine` asks. Public for its script
+// tests and fuzz target; its API is not a stable one.
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod tcp2;
 mod udp;
 
 use std::io;
@@ -36,7 +44,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use api::{Listener, Pending, SpliceEnd, TcpConn};
-pub use config::{StackConfig, DEFAULT_MTU, DEFAULT_TCP_BUFFER};
+pub use config::{StackConfig, TcpEngine, DEFAULT_MTU, DEFAULT_TCP_BUFFER};
 pub use error::errno_name;
 pub use os::{os_pair, LoopbackPair, OsStream};
 pub use sink::{PacketSink, PACKET_TAILROOM};

@@ -51,6 +51,41 @@ impl Drop for Rings {
     }
 }
 
+/// One buffer of the same lazily committed memory, owned as a slice (the rings of `tcp2`'s connections).
+pub(crate) struct Region {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// Plain bytes owned by this value, as `Rings`.
+unsafe impl Send for Region {}
+
+impl Region {
+    pub(crate) fn new(len: usize) -> io::Result<Region> {
+        let len = len.max(1);
+        Ok(Region {
+            ptr: map(len)?,
+            len,
+        })
+    }
+
+    pub(crate) fn get(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` bytes, zero-filled, owned by `self` and unmapped only on drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    pub(crate) fn get_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `get`; `&mut self` makes this the only access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        unsafe { unmap(self.ptr, self.len) }
+    }
+}
+
 #[cfg(unix)]
 fn map(len: usize) -> io::Result<NonNull<u8>> {
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -14,11 +14,11 @@
 use std::io::{self, ErrorKind};
 
 use polling::{Event, Poller};
-use smoltcp::socket::tcp::{self, State};
 
 use crate::api::{SpliceDone, SpliceEnd};
 use crate::error;
 use crate::os::OsStream;
+use crate::stack_socket::StackSocket;
 
 /// Most bytes moved per direction in one pass, so one busy connection cannot starve the others or delay
 /// ACK processing for long.
@@ -102,15 +102,11 @@ impl Splice {
         self.writable |= ev.writable;
     }
 
-    pub fn service(&mut self, sock: &mut tcp::Socket<'_>, poller: &Poller) -> Step {
-        let state = sock.state();
-        if matches!(
-            state,
-            State::CloseWait | State::LastAck | State::Closing | State::TimeWait
-        ) {
+    pub fn service(&mut self, sock: &mut impl StackSocket, poller: &Poller) -> Step {
+        if sock.peer_fin() {
             self.stack_fin = true;
         }
-        if state == State::TimeWait {
+        if sock.time_wait() {
             self.rescue(sock);
         }
         let mut busy = false;
@@ -123,7 +119,7 @@ impl Splice {
             let _ = self.os.shutdown_write();
             self.os_shut = true;
         }
-        if self.fin_held && (sock.send_queue() == 0 || sock.state() != State::CloseWait) {
+        if self.fin_held && (sock.send_queue() == 0 || !sock.close_wait()) {
             self.fin_held = false;
             sock.close();
         }
@@ -132,7 +128,7 @@ impl Splice {
         }
         // Closed without both FINs (an RST, a timeout), or with OS data still to send: nothing more can reach
         // the stack peer. Closed after both FINs only has received data left to drain.
-        if sock.state() == State::Closed && !(self.os_eof && self.stack_fin) {
+        if sock.closed() && !(self.os_eof && self.stack_fin) {
             return Step::Done(Outcome::StackGone);
         }
         match self.os_to_stack(sock) {
@@ -149,19 +145,19 @@ impl Splice {
 
     /// TIME-WAIT ends with smoltcp resetting the socket, buffers included, after 10 s. Data still unread then
     /// (an OS peer reading slowly) would be lost, so it moves to the heap first.
-    fn rescue(&mut self, sock: &mut tcp::Socket<'_>) {
+    fn rescue(&mut self, sock: &mut impl StackSocket) {
         while sock.can_recv() {
             let tail = &mut self.tail;
             if sock
-                .recv(|buf| (buf.len(), tail.extend_from_slice(buf)))
-                .is_err()
+                .recv_with(|buf| (buf.len(), tail.extend_from_slice(buf)))
+                .is_none()
             {
                 break;
             }
         }
     }
 
-    fn stack_to_os(&mut self, sock: &mut tcp::Socket<'_>) -> io::Result<usize> {
+    fn stack_to_os(&mut self, sock: &mut impl StackSocket) -> io::Result<usize> {
         let mut moved = 0;
         while self.writable && !self.tail.is_empty() && moved < BUDGET {
             match self.os.write(&self.tail) {
@@ -174,13 +170,13 @@ impl Splice {
         }
         while self.writable && self.tail.is_empty() && sock.can_recv() && moved < BUDGET {
             let os = &self.os;
-            match sock.recv(|buf| match os.write(buf) {
+            match sock.recv_with(|buf| match os.write(buf) {
                 Ok(n) => (n, Ok(n)),
                 Err(e) => (0, Err(e)),
             }) {
-                Ok(Ok(n)) => moved += n,
-                Ok(Err(e)) => self.write_failed(e)?,
-                Err(_) => break,
+                Some(Ok(n)) => moved += n,
+                Some(Err(e)) => self.write_failed(e)?,
+                None => break,
             }
         }
         self.to_os += moved as u64;
@@ -198,24 +194,24 @@ impl Splice {
         }
     }
 
-    fn os_to_stack(&mut self, sock: &mut tcp::Socket<'_>) -> io::Result<usize> {
+    fn os_to_stack(&mut self, sock: &mut impl StackSocket) -> io::Result<usize> {
         let mut moved = 0;
         while self.readable && !self.os_eof && sock.can_send() && moved < BUDGET {
             let os = &self.os;
-            let read = sock.send(|buf| match os.read(buf) {
+            let read = sock.send_with(|buf| match os.read(buf) {
                 Ok(n) => (n, Ok(n)),
                 Err(e) => (0, Err(e)),
             });
             match read {
-                Ok(Ok(0)) => {
+                Some(Ok(0)) => {
                     self.os_eof = true;
                     self.close_stack(sock);
                 }
-                Ok(Ok(n)) => moved += n,
-                Ok(Err(e)) if e.kind() == ErrorKind::WouldBlock => self.readable = false,
-                Ok(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_) => break,
+                Some(Ok(n)) => moved += n,
+                Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => self.readable = false,
+                Some(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+                Some(Err(e)) => return Err(e),
+                None => break,
             }
         }
         self.to_stack += moved as u64;
@@ -227,8 +223,8 @@ impl Splice {
     /// instead of counting them, so no fast retransmit (and none of `recovery`'s help) would recover a loss
     /// among the queued data; each would cost a retransmission timeout. The FIN waits in CLOSE-WAIT until
     /// the queue has drained, at the cost of one round trip for the FIN.
-    fn close_stack(&mut self, sock: &mut tcp::Socket<'_>) {
-        if sock.state() == State::CloseWait && sock.send_queue() > 0 {
+    fn close_stack(&mut self, sock: &mut impl StackSocket) {
+        if sock.close_wait() && sock.send_queue() > 0 {
             self.fin_held = true;
         } else {
             sock.close();
@@ -236,7 +232,7 @@ impl Splice {
     }
 
     /// Asks the poller about exactly what is unknown and would be acted on.
-    fn arm(&mut self, sock: &tcp::Socket<'_>, poller: &Poller) {
+    fn arm(&mut self, sock: &impl StackSocket, poller: &Poller) {
         let want_read = !self.readable && !self.os_eof && sock.can_send();
         let want_write = !self.writable && (sock.can_recv() || !self.tail.is_empty());
         let (armed_read, armed_write) = self.armed;
@@ -256,7 +252,7 @@ impl Splice {
     pub fn finish(
         self,
         outcome: Outcome,
-        sock: &mut tcp::Socket<'_>,
+        sock: &mut impl StackSocket,
         poller: &Poller,
         stack_reset: bool,
     ) {

@@ -7,9 +7,10 @@
 //! so a retransmitted SYN or the handshake's ACK always finds the connection it belongs to, never a spare
 //! listening socket that would start a duplicate.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 use crate::api::{Reply, SpliceDone, TcpConn};
 use crate::conn::{step, Conn, Pass, Phase, HANDSHAKE_TIMEOUT, LINGER};
+use crate::endpoints::Endpoints;
 use crate::error;
 use crate::os::OsStream;
 use crate::pages::Rings;
@@ -27,8 +29,6 @@ use crate::peek::TcpPeek;
 use crate::recovery::{Extra, PeerTrack, Probe};
 use crate::shared::Shared;
 use crate::splice::Splice;
-
-const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
 
 pub(crate) struct TcpOpts {
     pub rx_buffer: usize,
@@ -48,21 +48,10 @@ pub(crate) enum Ingress {
     Acks(Extra),
 }
 
-pub(crate) struct ListenerEntry {
-    pub ip: Option<IpAddr>,
-    pub port: u16,
-    pub deliver: Box<dyn FnMut(TcpConn) + Send>,
-    pub idle: Option<usize>,
-    pub handshakes: usize,
-}
-
 pub(crate) struct TcpTable {
     conns: HashMap<usize, Conn>,
     tuples: HashMap<(SocketAddr, SocketAddr), usize>,
-    listeners: HashMap<usize, ListenerEntry>,
-    ports: HashSet<u16>,
-    next_port: u16,
-    next_id: usize,
+    ep: Endpoints,
     opts: TcpOpts,
     scratch: Vec<usize>,
     /// Packets to hand smoltcp as if they had arrived (see `recovery`).
@@ -85,29 +74,11 @@ impl TcpTable {
         TcpTable {
             conns: HashMap::new(),
             tuples: HashMap::new(),
-            listeners: HashMap::new(),
-            ports: HashSet::new(),
-            next_port: EPHEMERAL.start() + seed % 16384,
-            next_id: 1,
+            ep: Endpoints::new(seed),
             opts,
             scratch: Vec::new(),
             synthetic: Vec::new(),
         }
-    }
-
-    fn alloc_port(&mut self) -> io::Result<u16> {
-        for _ in EPHEMERAL {
-            let p = self.next_port;
-            self.next_port = if p == *EPHEMERAL.end() {
-                *EPHEMERAL.start()
-            } else {
-                p + 1
-            };
-            if self.ports.insert(p) {
-                return Ok(p);
-            }
-        }
-        Err(error::no_ports())
     }
 
     fn new_socket(
@@ -127,8 +98,7 @@ impl TcpTable {
             s.set_keep_alive(Some(k.into()));
             s.set_timeout(Some((k * 3).into()));
         }
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ep.id();
         Ok((id, sockets.add(s), rings))
     }
 
@@ -165,11 +135,11 @@ impl TcpTable {
             .get_source_address(&remote.ip().into())
             .ok_or(error::no_source(remote.ip()))?
             .into();
-        let port = self.alloc_port()?;
+        let port = self.ep.alloc_port()?;
         let (id, handle, rings) = match self.new_socket(cx.sockets) {
             Ok(s) => s,
             Err(e) => {
-                self.ports.remove(&port);
+                self.ep.ports.taken.remove(&port);
                 return Err(e);
             }
         };
@@ -177,7 +147,7 @@ impl TcpTable {
         let sock = cx.sockets.get_mut::<tcp::Socket>(handle);
         if let Err(e) = sock.connect(cx.iface.context(), remote, local) {
             cx.sockets.remove(handle);
-            self.ports.remove(&port);
+            self.ep.ports.taken.remove(&port);
             return Err(error::invalid(format!("connect {remote}: {e}")));
         }
         self.tuples.insert((local, remote), id);
@@ -204,38 +174,14 @@ impl TcpTable {
         local: SocketAddr,
         deliver: Box<dyn FnMut(TcpConn) + Send>,
     ) -> io::Result<(usize, SocketAddr)> {
-        let ip = (!local.ip().is_unspecified()).then_some(local.ip());
-        if ip.is_some_and(|ip| !cx.iface.has_ip_addr(ip)) {
-            return Err(error::not_local(local));
-        }
-        let port = if local.port() == 0 {
-            self.alloc_port()?
-        } else {
-            local.port()
-        };
-        if local.port() != 0 && !self.ports.insert(port) {
-            return Err(error::in_use(local));
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        self.listeners.insert(
-            id,
-            ListenerEntry {
-                ip,
-                port,
-                deliver,
-                idle: None,
-                handshakes: 0,
-            },
-        );
-        Ok((id, SocketAddr::new(local.ip(), port)))
+        let iface = &*cx.iface;
+        self.ep.listen(|ip| iface.has_ip_addr(ip), local, deliver)
     }
 
     pub fn unlisten(&mut self, cx: &mut Ctx<'_>, id: usize) {
-        let Some(l) = self.listeners.remove(&id) else {
+        if !self.ep.unlisten(id) {
             return;
-        };
-        self.ports.remove(&l.port);
+        }
         for conn in self.conns.values_mut() {
             match conn.phase {
                 Phase::Listening { listener } | Phase::Handshake { listener, .. }
@@ -278,11 +224,7 @@ impl TcpTable {
     }
 
     fn prepare_listener(&mut self, cx: &mut Ctx<'_>, p: &TcpPeek) -> Option<usize> {
-        let (&lid, l) = self
-            .listeners
-            .iter()
-            .filter(|(_, l)| l.port == p.dst.port() && l.ip.is_none_or(|ip| ip == p.dst.ip()))
-            .min_by_key(|(_, l)| l.ip.is_none())?;
+        let (lid, l) = self.ep.listener_for(p.dst)?;
         if let Some(idle) = l.idle {
             return Some(idle);
         }
@@ -314,7 +256,7 @@ impl TcpTable {
             _rings: rings,
         };
         self.conns.insert(id, conn);
-        self.listeners.get_mut(&lid).expect("found above").idle = Some(id);
+        self.ep.listeners.get_mut(&lid).expect("found above").idle = Some(id);
         Some(id)
     }
 
@@ -339,7 +281,7 @@ impl TcpTable {
             deadline: cx.now + HANDSHAKE_TIMEOUT,
         };
         self.tuples.insert((local, remote), id);
-        if let Some(l) = self.listeners.get_mut(&listener) {
+        if let Some(l) = self.ep.listeners.get_mut(&listener) {
             l.idle = None;
             l.handshakes += 1;
         }
@@ -406,7 +348,7 @@ impl TcpTable {
                 conn,
                 sock,
                 cx.shared,
-                &mut self.listeners,
+                &mut self.ep.listeners,
                 cx.now,
                 &mut pass,
             ) {
@@ -438,10 +380,11 @@ impl TcpTable {
             self.tuples.remove(&(conn.local, remote));
         }
         if conn.owns_port {
-            self.ports.remove(&conn.local.port());
+            self.ep.ports.taken.remove(&conn.local.port());
         }
         if let Phase::Listening { listener } = conn.phase {
             if let Some(l) = self
+                .ep
                 .listeners
                 .get_mut(&listener)
                 .filter(|l| l.idle == Some(id))
@@ -462,7 +405,7 @@ impl TcpTable {
                 _ => {}
             }
         }
-        self.listeners.clear();
+        self.ep.listeners.clear();
     }
 
     pub fn clear(&mut self, sockets: &mut SocketSet<'static>) {

@@ -1,6 +1,6 @@
 //! UDP sockets of the stack: the handle users hold, and the stack thread's table of smoltcp sockets.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -11,12 +11,12 @@ use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::udp;
 use smoltcp::wire::IpListenEndpoint;
 
+use crate::endpoints::Ports;
 use crate::error;
 use crate::shared::{Command, Shared};
 
 /// Datagrams a socket's smoltcp buffers hold each way, and a channel-delivered socket queues for `recv_from`.
 const QUEUED: usize = 256;
-const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
 
 /// A received datagram.
 #[derive(Debug)]
@@ -155,38 +155,20 @@ pub(crate) struct UdpTable {
     /// Closed sockets whose queued datagrams have not gone out yet, with their ports (still taken): an OS
     /// socket sends what it queued before close, and `send(); close()` is a common pattern.
     closing: Vec<(SocketHandle, u16)>,
-    ports: HashSet<u16>,
-    next_port: u16,
+    ports: Ports,
     next_id: usize,
     buffer: usize,
 }
 
 impl UdpTable {
     pub fn new(buffer: usize, seed: u16) -> UdpTable {
-        let next_port = EPHEMERAL.start() + seed % 16384;
         UdpTable {
             socks: HashMap::new(),
             closing: Vec::new(),
-            ports: HashSet::new(),
-            next_port,
+            ports: Ports::new(seed),
             next_id: 1,
             buffer,
         }
-    }
-
-    fn alloc_port(&mut self) -> io::Result<u16> {
-        for _ in EPHEMERAL {
-            let p = self.next_port;
-            self.next_port = if p == *EPHEMERAL.end() {
-                *EPHEMERAL.start()
-            } else {
-                p + 1
-            };
-            if self.ports.insert(p) {
-                return Ok(p);
-            }
-        }
-        Err(error::no_ports())
     }
 
     pub fn bind(
@@ -204,14 +186,14 @@ impl UdpTable {
         if let Some(i) = self.closing.iter().position(|(_, p)| *p == local.port()) {
             let (handle, port) = self.closing.swap_remove(i);
             sockets.remove(handle);
-            self.ports.remove(&port);
+            self.ports.taken.remove(&port);
         }
         let port = if local.port() == 0 {
-            self.alloc_port()?
+            self.ports.alloc()?
         } else {
             local.port()
         };
-        if local.port() != 0 && !self.ports.insert(port) {
+        if local.port() != 0 && !self.ports.taken.insert(port) {
             return Err(error::in_use(local));
         }
         let buf = || {
@@ -225,7 +207,7 @@ impl UdpTable {
             addr: ip.map(Into::into),
             port,
         }) {
-            self.ports.remove(&port);
+            self.ports.taken.remove(&port);
             return Err(error::invalid(format!("bind {local}: {e}")));
         }
         let id = self.next_id;
@@ -264,7 +246,7 @@ impl UdpTable {
                 self.closing.push((e.handle, e.port));
             } else {
                 sockets.remove(e.handle);
-                self.ports.remove(&e.port);
+                self.ports.taken.remove(&e.port);
             }
         }
     }
@@ -272,7 +254,7 @@ impl UdpTable {
     /// Hands every received datagram to its socket's delivery, and removes closed sockets that have
     /// nothing left to send.
     pub fn service(&mut self, sockets: &mut SocketSet<'static>) {
-        let ports = &mut self.ports;
+        let ports = &mut self.ports.taken;
         self.closing.retain(|(handle, port)| {
             let done = sockets.get::<udp::Socket>(*handle).send_queue() == 0;
             if done {
@@ -300,6 +282,6 @@ impl UdpTable {
         for (handle, _) in self.closing.drain(..) {
             sockets.remove(handle);
         }
-        self.ports.clear();
+        self.ports.taken.clear();
     }
 }

@@ -115,8 +115,14 @@ pub struct Pair {
     pub b_to_a: Arc<Wire>,
 }
 
+/// A stack's configuration for these tests. `WIRETUN_TCP_ENGINE=tcp2` runs them on our own TCP core
+/// instead of smoltcp's (issue 21), so one suite covers both.
 pub fn config(v4: &str, v6: &str) -> StackConfig {
-    StackConfig::new(vec![(v4.parse().unwrap(), 24), (v6.parse().unwrap(), 64)])
+    let mut c = StackConfig::new(vec![(v4.parse().unwrap(), 24), (v6.parse().unwrap(), 64)]);
+    if std::env::var("WIRETUN_TCP_ENGINE").is_ok_and(|e| e == "tcp2") {
+        c.tcp_engine = wiretun_netstack::TcpEngine::Tcp2;
+    }
+    c
 }
 
 pub fn pair() -> Pair {

@@ -1,0 +1,73 @@
+//! Congestion control behind a small interface. The sender tells a controller what each ACK delivered and
+//! when a loss episode begins (once per episode: however many holes one window has, it is one event), and
+//! asks it for a window and, optionally, a pacing rate. Recovery mechanics (which segment to resend, PRR's
+//! per-ACK budget) stay in the sender; the controller only sets the targets.
+
+use std::time::{Duration, Instant};
+
+use super::rate::RateSample;
+
+pub mod bbr;
+pub mod cubic;
+
+/// What one ACK did, for a controller.
+#[derive(Clone, Copy, Debug)]
+pub struct Ack {
+    pub now: Instant,
+    /// Bytes newly delivered (cumulatively or by SACK).
+    pub delivered: u32,
+    /// Bytes in flight after it.
+    pub in_flight: u32,
+    /// Bytes it had marked lost (RACK), newly.
+    pub lost: u32,
+    pub rate: Option<RateSample>,
+    pub min_rtt: Option<Duration>,
+    pub srtt: Option<Duration>,
+    /// The sender is in loss recovery (a controller that grows by ACKs holds still).
+    pub in_recovery: bool,
+}
+
+pub trait CongestionControl: Send {
+    fn name(&self) -> &'static str;
+    fn on_ack(&mut self, ack: &Ack);
+    /// A loss episode begins with `in_flight` bytes in the network: the one reduction for it.
+    fn on_loss_episode(&mut self, now: Instant, in_flight: u32);
+    /// The retransmission timer expired.
+    fn on_rto(&mut self, now: Instant);
+    /// The episode (or timeout) was spurious: go back to before it.
+    fn undo(&mut self);
+    /// Loss recovery ended.
+    fn on_recovery_end(&mut self) {}
+    /// Whether PRR paces the repair toward `ssthresh` (loss-based controllers); a controller that sets
+    /// its own window through recovery says no, and the sender then keeps to `cwnd` alone.
+    fn uses_prr(&self) -> bool {
+        true
+    }
+    /// Bytes that may be in flight.
+    fn cwnd(&self) -> u32;
+    /// Where in-flight data should settle during recovery (PRR's target).
+    fn ssthresh(&self) -> u32;
+    /// Bytes per second to pace at, if this controller paces; `srtt` stands in for a model not built yet.
+    fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64>;
+}
+
+/// Which controller a connection uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// Rate-based (a simple BBR, `bbr.rs`): holds its rate under random loss. The default, for the proxy's
+    /// long transfers over lossy paths.
+    #[default]
+    Bbr,
+    /// CUBIC (RFC 9438): the loss-based controller most hosts run.
+    Cubic,
+}
+
+/// Initial window: 10 segments (RFC 6928).
+pub const INITIAL_SEGMENTS: u32 = 10;
+
+pub fn new(kind: Kind, mss: u32, now: Instant) -> Box<dyn CongestionControl> {
+    match kind {
+        Kind::Bbr => Box::new(bbr::Bbr::new(mss, now)),
+        Kind::Cubic => Box::new(cubic::Cubic::new(mss)),
+    }
+}

@@ -1,0 +1,262 @@
+//! The send buffer and the retransmission queue: bytes from the oldest unacknowledged one on, and one record
+//! per segment sent (when, how often, SACKed, deemed lost), as Linux keeps per skb and gVisor per segment.
+//! Every loss mechanism (scoreboard, RACK, RTO) reads and marks these records; the counters that make up
+//! the pipe (RFC 6675) are kept here, in one place, as the marks change.
+//!
+//! The records live in a ring (`VecDeque`) that starts small and doubles up to its high-water mark, as the
+//! rings' pages are committed only where data has been: an idle connection does not pay for a window of
+//! records, and a busy one stops allocating once it has reached its largest flight.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::ring::Ring;
+use super::seq::Seq;
+
+/// Records reserved at first: an initial window and then some.
+const INITIAL_RECORDS: usize = 32;
+
+/// One transmitted segment.
+#[derive(Clone, Copy, Debug)]
+pub struct SegRecord {
+    pub start: Seq,
+    /// Sequence space, FIN included.
+    pub len: u32,
+    pub fin: bool,
+    /// Its latest transmission.
+    pub sent_at: Instant,
+    pub xmits: u8,
+    pub sacked: bool,
+    /// Deemed lost (RACK, RTO). It stays so when retransmitted: then only the retransmission is in flight.
+    pub lost: bool,
+    /// A retransmission of it is in flight (and not deemed lost itself).
+    pub retrans: bool,
+    /// Delivery-rate sampling state at its latest transmission (see `rate.rs`).
+    pub rate: super::rate::TxState,
+}
+
+impl SegRecord {
+    pub fn end(&self) -> Seq {
+        self.start.plus(self.len)
+    }
+}
+
+pub struct SendQueue {
+    pub data: Ring,
+    /// Oldest unacknowledged sequence number: `data` starts here.
+    pub una: Seq,
+    /// Next new sequence number to send.
+    pub nxt: Seq,
+    records: VecDeque<SegRecord>,
+    /// Bytes of records marked SACKed, lost, and retransmitted (in flight). The pipe is the outstanding
+    /// bytes less the SACKed and lost ones, plus the retransmissions (Linux's `tcp_packets_in_flight`).
+    pub sacked: u32,
+    pub lost: u32,
+    pub retrans: u32,
+    /// Bytes ever marked lost (a controller's loss rate is its growth per round).
+    pub lost_total: u64,
+    /// The FIN has been sent (it takes the last sequence number).
+    pub fin_sent: bool,
+    /// Records from here on may still be lost and not retransmitted (a search hint, never past one).
+    lost_hint: usize,
+}
+
+/// What a cumulative acknowledgment removed.
+#[derive(Default, Debug)]
+pub struct Acked {
+    /// Bytes newly acknowledged that had not been SACKed before (so newly delivered).
+    pub newly: u32,
+    /// The most recently sent record it covered.
+    pub latest: Option<SegRecord>,
+    pub fin: bool,
+}
+
+impl SendQueue {
+    pub fn new(capacity: usize, mss: u32, iss: Seq) -> SendQueue {
+        SendQueue {
+            data: Ring::new(capacity),
+            una: iss,
+            nxt: iss,
+            records: VecDeque::with_capacity(
+                INITIAL_RECORDS.min(capacity / mss.max(1) as usize + 16),
+            ),
+            sacked: 0,
+            lost: 0,
+            retrans: 0,
+            lost_total: 0,
+            fin_sent: false,
+            lost_hint: 0,
+        }
+    }
+
+    /// Bytes sent and not yet acknowledged (sequence space).
+    pub fn outstanding(&self) -> u32 {
+        self.nxt.bytes_since(self.una)
+    }
+
+    /// The pipe of RFC 6675: bytes believed in the network.
+    pub fn in_flight(&self) -> u32 {
+        (self.outstanding() + self.retrans).saturating_sub(self.sacked + self.lost)
+    }
+
+    /// Queued bytes never sent.
+    pub fn unsent(&self) -> u32 {
+        // Once the FIN is acknowledged nothing is outstanding, and nothing is left to send.
+        let sent_data = self.outstanding().saturating_sub(u32::from(self.fin_sent));
+        (self.data.len() as u32).saturating_sub(sent_data)
+    }
+
+    pub fn records(&self) -> &VecDeque<SegRecord> {
+        &self.records
+    }
+
+    pub fn record(&self, i: usize) -> &SegRecord {
+        &self.records[i]
+    }
+
+    /// Records a new transmission of `len` bytes at `nxt` (plus the FIN when `fin`).
+    pub fn sent_new(&mut self, len: u32, fin: bool, now: Instant, rate: super::rate::TxState) {
+        let rec = SegRecord {
+            start: self.nxt,
+            len: len + u32::from(fin),
+            fin,
+            sent_at: now,
+            xmits: 1,
+            sacked: false,
+            lost: false,
+            retrans: false,
+            rate,
+        };
+        self.nxt = rec.end();
+        self.fin_sent |= fin;
+        self.records.push_back(rec);
+    }
+
+    /// Records a retransmission of record `i`.
+    pub fn resent(&mut self, i: usize, now: Instant, rate: super::rate::TxState) {
+        let r = &mut self.records[i];
+        if !r.retrans {
+            r.retrans = true;
+            self.retrans += r.len;
+        }
+        r.sent_at = now;
+        r.xmits = r.xmits.saturating_add(1);
+        r.rate = rate;
+    }
+
+    /// Marks record `i` SACKed; returns the bytes newly SACKed.
+    pub fn mark_sacked(&mut self, i: usize) -> u32 {
+        let r = &mut self.records[i];
+        if r.sacked {
+            return 0;
+        }
+        r.sacked = true;
+        self.sacked += r.len;
+        if r.lost {
+            r.lost = false;
+            self.lost -= r.len;
+        }
+        if r.retrans {
+            r.retrans = false;
+            self.retrans -= r.len;
+        }
+        r.len
+    }
+
+    /// Marks record `i` lost (its retransmission, if one was in flight, is lost too).
+    pub fn mark_lost(&mut self, i: usize) {
+        let r = &mut self.records[i];
+        if r.sacked {
+            return;
+        }
+        if !r.lost {
+            r.lost = true;
+            self.lost += r.len;
+            self.lost_total += u64::from(r.len);
+        }
+        if r.retrans {
+            r.retrans = false;
+            self.retrans -= r.len;
+        }
+        self.lost_hint = self.lost_hint.min(i);
+    }
+
+    /// Clears the lost marks (a spurious timeout was undone).
+    pub fn unmark_lost(&mut self) {
+        for r in self.records.iter_mut().filter(|r| r.lost) {
+            r.lost = false;
+            self.lost -= r.len;
+        }
+    }
+
+    /// The first record marked lost and not retransmitted since, if any.
+    pub fn first_lost(&mut self) -> Option<usize> {
+        if self.lost == 0 {
+            return None;
+        }
+        let at = (self.lost_hint..self.records.len())
+            .find(|&i| self.records[i].lost && !self.records[i].retrans);
+        self.lost_hint = at.unwrap_or(self.records.len());
+        at
+    }
+
+    /// Removes what `ack` acknowledges cumulatively. A record acknowledged in part is trimmed. `delivered` is
+    /// called with each record (and its bytes) delivered by this, that is not SACKed before.
+    pub fn ack(&mut self, ack: Seq, mut delivered: impl FnMut(&SegRecord, u32)) -> Acked {
+        let mut out = Acked::default();
+        if !ack.after(self.una) || ack.after(self.nxt) {
+            return out;
+        }
+        while let Some(r) = self.records.front_mut() {
+            if r.end().at_or_before(ack) {
+                let r = self.records.pop_front().expect("front exists");
+                if !r.sacked {
+                    delivered(&r, r.len);
+                }
+                self.forget(&r, r.len, &mut out);
+                out.fin |= r.fin;
+                if out.latest.is_none_or(|l| r.sent_at >= l.sent_at) {
+                    out.latest = Some(r);
+                }
+            } else {
+                if ack.after(r.start) {
+                    let cut = ack.bytes_since(r.start);
+                    let copy = *r;
+                    r.start = ack;
+                    r.len -= cut;
+                    if !copy.sacked {
+                        delivered(&copy, cut);
+                    }
+                    self.forget(&copy, cut, &mut out);
+                }
+                break;
+            }
+        }
+        let data_bytes = ack.bytes_since(self.una) - u32::from(out.fin);
+        self.data.consume(data_bytes as usize);
+        self.una = ack;
+        self.lost_hint = 0;
+        out
+    }
+
+    fn forget(&mut self, r: &SegRecord, bytes: u32, out: &mut Acked) {
+        if r.sacked {
+            self.sacked -= bytes;
+        } else {
+            out.newly += bytes;
+        }
+        if r.lost {
+            self.lost -= bytes;
+        }
+        if r.retrans {
+            self.retrans -= bytes;
+        }
+    }
+
+    /// The payload of `len` bytes at `seq` into `out`; returns the bytes copied.
+    pub fn copy(&self, seq: Seq, len: u32, out: &mut [u8]) -> usize {
+        let off = seq.bytes_since(self.una) as usize;
+        let n = (len as usize).min(out.len());
+        self.data.read_at(off, &mut out[..n])
+    }
+}
