@@ -159,6 +159,15 @@ describe.skipIf(skip)('wiretun serve --store postgres://', () => {
     expect(logs.filter((l) => /periodic task failed/.test(l))).toEqual([]);
   });
 
+  it('refuses text PostgreSQL cannot store (a NUL) with a 400, and the document says so for token names', async () => {
+    const token = await a.client.post('/api/tokens', { name: 'ci\u0000bot', scope: 'read' });
+    expect(token.status, token.text).toBe(400);
+    expect(token.json.error.field).toBe('name');
+    const endpoint = await a.client.patch('/api/interfaces/eu1', { endpoint: 'vpn\u0000.example' });
+    expect(endpoint.status, endpoint.text).toBe(400);
+    expect((await a.client.get('/api/interfaces/eu1')).json.endpoint).toBe('192.0.2.10');
+  });
+
   it('names the table, row and column of a bad database row in the log, and answers 500 without details', async () => {
     await pg.psql("INSERT INTO clients (location, public_key, name, addresses, created_at, revision) VALUES ('eu1', 'not-a-key', 'broken', '10.60.0.99/32', 0, 0)", 'wiretun');
     const r = await a.client.get('/api/interfaces/eu1/clients');

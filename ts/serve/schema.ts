@@ -86,8 +86,9 @@ export function object(properties: Record<string, Schema>, required: string[] = 
   return { type: 'object', properties, required, additionalProperties: false };
 }
 
-/** Holds a character that String.prototype.trim() keeps (its whitespace set, written out). */
-export const NOT_BLANK = '[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]';
+/** Holds a character that String.prototype.trim() keeps (its whitespace set, written out), and no NUL anywhere:
+ * PostgreSQL's text cannot store one. */
+export const NOT_BLANK = '^[^\\u0000]*[^\\u0000\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff][^\\u0000]*$';
 
 export const str = (maxLength: number, extra: Partial<Schema> = {}): Schema => ({ type: 'string', maxLength, ...extra });
 export const cidrList: Schema = { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 64 };

@@ -5,7 +5,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { App } from './app';
 import { ApiError, Context, errorReply, readJson, Reply, send } from './http';
-import { isUnreachable } from './pg/connect';
+import { isUnreachable, NulTextError } from './pg/connect';
 import { validate } from './schema';
 import { defaultWebDir, StaticFiles } from './static';
 
@@ -63,6 +63,7 @@ export function handler(app: App, secure: boolean, page = new StaticFiles(defaul
     answer(app, req, res, secure)
       .catch((err: unknown): Reply => {
         if (err instanceof ApiError) return errorReply(err);
+        if (err instanceof NulTextError) return errorReply(new ApiError(400, 'invalid', err.message));
         if (isUnreachable(err)) {
           app.log(`${req.method} ${logPath(req.url ?? '')}: the database is unreachable (${(err as Error).message})`);
           return errorReply(new ApiError(503, 'unavailable', 'the database is unreachable: try again', undefined, { 'retry-after': '2' }));

@@ -69,6 +69,13 @@ function sslOption(sslmode: string, rootCert: string | null): PgOptions['ssl'] {
   return sslmode === 'disable' ? false : (sslmode as 'allow' | 'prefer' | 'require' | 'verify-full');
 }
 
+/** A value PostgreSQL's text type cannot hold (SQLite's can): the request that carried it is at fault. */
+export class NulTextError extends Error {
+  constructor() {
+    super('text with a NUL character (\\u0000) cannot be stored');
+  }
+}
+
 /** `?` placeholders numbered as PostgreSQL wants them ($1, $2...), skipping quoted text. */
 export function numberPlaceholders(text: string): string {
   let n = 0;
@@ -130,6 +137,7 @@ export class PgDatabase implements Sql {
   }
 
   private async query(text: string, params: SqlParam[]) {
+    if (params.some((p) => typeof p === 'string' && p.includes('\u0000'))) throw new NulTextError();
     // An optional field left out arrives as undefined: it is SQL's NULL, as SQLite's binding takes it.
     const args = params.map((p) => p ?? null) as postgres.ParameterOrJSON<never>[];
     const tx = this.inside.getStore();
