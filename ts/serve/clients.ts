@@ -104,7 +104,6 @@ function fieldError(err: unknown, field: string): never {
 export interface ClientBackend {
   list(iface: string): Promise<ClientView[]>;
   get(iface: string, id: string): Promise<ClientView>;
-  etag(iface: string, id: string): Promise<string>;
   create(iface: string, body: CreateClient): Promise<ClientView>;
   update(iface: string, id: string, body: UpdateClient, ifMatch?: string): Promise<ClientView>;
   remove(iface: string, id: string, ifMatch?: string): Promise<void>;
@@ -180,10 +179,6 @@ export class Clients implements ClientBackend {
 
   async get(iface: string, id: string): Promise<ClientView> {
     return pick(await this.list(iface), id, iface);
-  }
-
-  async etag(iface: string, id: string): Promise<string> {
-    return viewTag(await this.get(iface, id));
   }
 
   async create(iface: string, body: CreateClient): Promise<ClientView> {

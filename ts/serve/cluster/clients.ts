@@ -6,7 +6,7 @@ import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '
 import { AllocationError, allocateAddresses, checkAddresses } from '../../peers/allocate';
 import { clientConfig, ClientConfigError } from '../../peers/client';
 import { checkName } from '../../peers/sections';
-import { checkIfMatch, pick, viewTag, ClientBackend, ClientState, ClientView, CONNECTED_MS, CreateClient, UpdateClient } from '../clients';
+import { checkIfMatch, pick, ClientBackend, ClientState, ClientView, CONNECTED_MS, CreateClient, UpdateClient } from '../clients';
 import { ApiError, badRequest, notFound } from '../http';
 import { ClientRow, ClusterStore, list, LocationRow } from '../pg/cluster';
 import { checkCidrs, idOf, keyOf, parseExpiry } from '../values';
@@ -84,10 +84,6 @@ export class ClusterClients implements ClientBackend {
 
   async get(location: string, id: string): Promise<ClientView> {
     return pick(await this.list(location), id, location);
-  }
-
-  async etag(location: string, id: string): Promise<string> {
-    return viewTag(await this.get(location, id));
   }
 
   async create(location: string, body: CreateClient): Promise<ClientView> {
