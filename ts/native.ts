@@ -95,7 +95,12 @@ export interface NativeNetstackOptions {
   addresses: string[];
   mtu?: number;
   connectTimeoutMs?: number;
+  /** Absent: WIRETUN_TCP_ENGINE, else the default. */
+  tcpEngine?: TcpEngineName;
 }
+
+/** The stack's TCP: our own (SACK, RACK-TLP, BBR-style) or smoltcp's (the old path, kept selectable). */
+export type TcpEngineName = 'tcp2' | 'smoltcp';
 
 /** A TCP connection accepted by a stack listener: a socket descriptor (a socketpair end) and its addresses. */
 export interface NativeConnection {

@@ -200,6 +200,7 @@ export const NETSTACK_TUNNEL_OPTIONS: Shape<NetstackTunnelOptions> = {
   peers: { each: PEER_OPTIONS, optional: true },
   connectTimeout: 'integer?',
   uapiPath: 'string?',
+  tcpEngine: { oneOf: ['tcp2', 'smoltcp'], optional: true },
 };
 
 export const NETSTACK_FROM_CONFIG_OPTIONS: Shape<NetstackFromConfigOptions> = {
@@ -207,6 +208,7 @@ export const NETSTACK_FROM_CONFIG_OPTIONS: Shape<NetstackFromConfigOptions> = {
   name: 'string?',
   connectTimeout: 'integer?',
   uapiPath: 'string?',
+  tcpEngine: NETSTACK_TUNNEL_OPTIONS.tcpEngine,
 };
 
 export const PARSE_OPTIONS: Shape<ParseOptions> = { file: 'string?', filename: 'string?' };

@@ -194,6 +194,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
         addresses: options.addresses,
         mtu: options.mtu,
         connectTimeoutMs,
+        tcpEngine: options.tcpEngine,
       }),
     );
     const stack = new Netstack(callNative(() => device.netstack()), {

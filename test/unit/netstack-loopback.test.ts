@@ -71,8 +71,10 @@ beforeAll(async () => {
     addresses: ['10.7.0.1/24', 'fd07::1/64'],
     dns: ['10.7.0.2'],
     connectTimeout: 1500,
+    tcpEngine: 'tcp2',
   });
-  b = await Tunnel.create({ netstack: true, privateKey: kb, addresses: ['10.7.0.2/24', 'fd07::2/64'] });
+  // The two ends run different TCPs, so every connection here has one of each.
+  b = await Tunnel.create({ netstack: true, privateKey: kb, addresses: ['10.7.0.2/24', 'fd07::2/64'], tcpEngine: 'smoltcp' });
   await a.addPeer({
     publicKey: publicKeyFromPrivate(kb),
     endpoint: `127.0.0.1:${b.listenPort}`,
@@ -296,6 +298,9 @@ describe.each([
       /unknown option routing/,
     );
     await expect(Tunnel.create({ netstack: true, privateKey, adresses: ['10.8.0.1/24'] } as never)).rejects.toThrow(/did you mean addresses/);
+    await expect(Tunnel.create({ netstack: true, privateKey, addresses: ['10.8.0.1/24'], tcpEngine: 'reno' } as never)).rejects.toThrow(
+      "option tcpEngine must be 'tcp2' or 'smoltcp', got 'reno'",
+    );
   });
 });
 

@@ -120,6 +120,14 @@ describe('proxy flags', () => {
     expect(parseArgs(['a.conf', '--help'])).toEqual({ help: true });
   });
 
+  it('chooses the TCP engine with --tcp-engine, and refuses an unknown one', () => {
+    expect(parseArgs(['a.conf'])).not.toHaveProperty('tcpEngine');
+    expect(parseArgs(['a.conf', '--tcp-engine', 'smoltcp'])).toMatchObject({ tcpEngine: 'smoltcp' });
+    expect(parseArgs(['a.conf', '--tcp-engine=tcp2'])).toMatchObject({ tcpEngine: 'tcp2' });
+    expect(parseArgs(['a.conf', '--tcp-engine', 'reno'])).toEqual({ error: '--tcp-engine reno: not tcp2 or smoltcp' });
+    expect(parseArgs(['a.conf', '--tcp-engine'])).toEqual({ error: '--tcp-engine needs a value' });
+  });
+
   it('warns about listeners others can reach without credentials', () => {
     expect(exposureWarning(parseFlag('--socks5', '1080'))).toBeUndefined();
     expect(exposureWarning(parseFlag('--socks5', '0.0.0.0:1080'))).toMatch(/without credentials on 0.0.0.0:1080/);

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { ConfigError, WgQuickConfig } from '../config/wgquick';
 import { readConfigFile } from '../config/locate';
 import { parseConfig } from '../config/parse';
-import { native, NativeProxy, packageVersion } from '../native';
+import { native, NativeProxy, packageVersion, TcpEngineName } from '../native';
 import { Tunnel } from '../tunnel';
 import { WiretunError } from '../errors';
 import { usageError } from './common';
@@ -22,7 +22,7 @@ import { parseWireproxyWg } from './proxy-env';
 
 const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]HOST:PORT] [--http [USER:PASS@]HOST:PORT]
                      [--sni HOST:PORT] [-L [BIND:]PORT:HOST:PORT]... [-R PORT:HOST:PORT]... [-n] [-s] [-i ADDR] [-v]
-                     [--no-sandbox]
+                     [--no-sandbox] [--tcp-engine tcp2|smoltcp]
 
   Runs a rootless tunnel (no interface, no privilege) and proxies into it, as wireproxy does.
   CONFIG is a wireproxy config ([Socks5], [http] (CertFile/KeyFile: HTTPS), [SNI], [TCPClientTunnel],
@@ -51,6 +51,8 @@ const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]H
     --no-sandbox               do not restrict this process with Landlock once the listeners are up (by
                                default, on Linux 5.13+, it can then open only its config, certificate and key
                                files, and the resolver's where it uses this host's)
+    --tcp-engine NAME          the tunnel side's TCP: tcp2 (our own: SACK, RACK-TLP, BBR-style pacing) or
+                               smoltcp (the previous one); default: $WIRETUN_TCP_ENGINE, else tcp2
   Listeners bind 127.0.0.1 unless told otherwise. Forward targets are resolved for each connection (a
   name that fails fails that connection, logged). SIGINT/SIGTERM close them and exit 0.
 `;
@@ -75,6 +77,7 @@ export interface ProxyArgs {
   configTest?: true;
   silent?: true;
   noSandbox?: true;
+  tcpEngine?: TcpEngineName;
 }
 
 /** wireproxy's switches without a value, and what each sets. */
@@ -90,6 +93,7 @@ export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { ref
   argv = argv.flatMap((a) => (/^--[a-z0-9-]+=/.test(a) ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
   let config: string | undefined;
   let info: string | undefined;
+  let tcpEngine: TcpEngineName | undefined;
   const set = new Set<string>();
   const flags: ProxyListener[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -110,6 +114,11 @@ export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { ref
       } catch (err) {
         return { error: (err as Error).message };
       }
+    } else if (a === '--tcp-engine') {
+      const value = argv[++i];
+      if (value === undefined) return { error: `${a} needs a value` };
+      if (value !== 'tcp2' && value !== 'smoltcp') return { error: `${a} ${value}: not tcp2 or smoltcp` };
+      tcpEngine = value;
     } else if (FLAGS.has(a)) {
       const value = argv[++i];
       if (value === undefined) return { error: `${a} needs a value` };
@@ -132,6 +141,7 @@ export function parseArgs(argv: string[]): ProxyArgs | { error: string } | { ref
     flags,
     ...(config !== undefined ? { config } : {}),
     ...(info !== undefined ? { info } : {}),
+    ...(tcpEngine !== undefined ? { tcpEngine } : {}),
     ...(set.has('systemDns') ? { systemDns: true as const } : {}),
     ...(set.has('configTest') ? { configTest: true as const } : {}),
     ...(set.has('silent') ? { silent: true as const } : {}),
@@ -266,7 +276,7 @@ async function serve(args: ProxyArgs, plan: ProxyPlan, wg: { config: WgQuickConf
   const { config, name } = wg;
   const say = args.silent ? (): void => {} : (line: string): void => void process.stderr.write(`wiretun proxy: ${line}\n`);
   const family = ({ auto: 0, ipv4: 4, ipv6: 6 } as const)[plan.resolve ?? 'auto'];
-  const tunnel = await Tunnel.fromConfig(config, { netstack: true, name });
+  const tunnel = await Tunnel.fromConfig(config, { netstack: true, name, tcpEngine: args.tcpEngine });
   const resolving: Resolving = { dns: config.dns, dnsSearch: config.dnsSearch, family, system: args.systemDns === true };
   if (config.dns.length === 0) {
     say(args.systemDns

@@ -3,6 +3,7 @@
 // a warning.
 import type { WgQuickConfig } from '../config/wgquick';
 import type { PeerOptions } from '../tunnel';
+import type { TcpEngineName } from '../native';
 
 /**
  * What {@link Tunnel.create} sets up for a rootless tunnel: no TUN, no routes, no privilege. Its inner side is a
@@ -31,6 +32,11 @@ export interface NetstackTunnelOptions {
   connectTimeout?: number;
   /** Serve the UAPI socket at this path (off by default: there is no root-owned socket directory). */
   uapiPath?: string;
+  /**
+   * The stack's TCP: `'tcp2'`, our own (SACK, RACK-TLP, PRR, BBR-style pacing: fast on lossy paths), or
+   * `'smoltcp'`, the previous one. Absent: the `WIRETUN_TCP_ENGINE` environment variable, else the default.
+   */
+  tcpEngine?: TcpEngineName;
 }
 
 /** What {@link Tunnel.fromConfig} takes for a rootless tunnel. */
@@ -42,6 +48,8 @@ export interface NetstackFromConfigOptions {
   connectTimeout?: number;
   /** See {@link NetstackTunnelOptions.uapiPath}. */
   uapiPath?: string;
+  /** See {@link NetstackTunnelOptions.tcpEngine}. */
+  tcpEngine?: TcpEngineName;
 }
 
 /** The wg-quick keys a rootless tunnel cannot honour that this config sets. */
@@ -80,6 +88,7 @@ export function netstackOptionsFromConfig(
     peers,
     connectTimeout: options.connectTimeout,
     uapiPath: options.uapiPath,
+    tcpEngine: options.tcpEngine,
   };
 }
 

@@ -45,6 +45,8 @@ pub struct JsNetstackOptions {
     pub mtu: Option<u32>,
     /// Milliseconds a TCP connect waits for the handshake; default 30,000.
     pub connect_timeout_ms: Option<u32>,
+    /// `"tcp2"` or `"smoltcp"`; absent: `WIRETUN_TCP_ENGINE`, else the stack's default.
+    pub tcp_engine: Option<String>,
 }
 
 /// A TCP connection handed to JS: a socket descriptor (a socketpair end), or with `loopbackPort` a loopback
@@ -131,10 +133,16 @@ fn stack_config(opts: &JsNetstackOptions) -> Result<StackConfig> {
     if let Some(ms) = opts.connect_timeout_ms {
         config.connect_timeout = Duration::from_millis(ms as u64);
     }
-    // Experimental (issue 21): our own TCP instead of smoltcp's, to test and benchmark it end to end.
-    // Nothing is said on stderr (`--stdio` keeps it clean); WIRETUN_TCP2_TRACE makes tcp2 report itself.
-    if std::env::var_os("WIRETUN_TCP_ENGINE").is_some_and(|v| v == "tcp2") {
-        config.tcp_engine = wiretun_netstack::TcpEngine::Tcp2;
+    // The option wins over the environment, which wins over the default. Nothing is said on stderr
+    // (`--stdio` keeps it clean); WIRETUN_TCP2_TRACE makes tcp2 report itself.
+    let engine = opts.tcp_engine.clone().or_else(|| {
+        std::env::var("WIRETUN_TCP_ENGINE")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    if let Some(name) = engine {
+        config.tcp_engine = wiretun_netstack::TcpEngine::parse(&name)
+            .map_err(|e| napi::Error::from_reason(format!("EINVAL: {e}")))?;
     }
     config
         .validate()

@@ -16,12 +16,30 @@ pub const DEFAULT_TCP_BUFFER: usize = 4 << 20;
 /// Which TCP implementation carries the stack's connections.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TcpEngine {
-    /// smoltcp's TCP with this crate's loss assists (README.md, "Loss recovery smoltcp lacks"). The default.
-    #[default]
+    /// smoltcp's TCP with this crate's loss assists (README.md, "Loss recovery smoltcp lacks"): the previous
+    /// engine, kept selectable while tcp2 proves itself in the field.
     Smoltcp,
-    /// Our own TCP core (README.md, "The new TCP sender (tcp2): status"): SACK, RACK-TLP, PRR, pacing,
-    /// BBR-style congestion control. Experimental (issue 21): not yet through the end-to-end suites.
+    /// Our own TCP core (README.md, "The new TCP sender (tcp2)"): SACK, RACK-TLP, PRR, pacing, BBR-style
+    /// congestion control, so a lossy path does not cap a stream at ~1/loss segments in flight. The default.
+    #[default]
     Tcp2,
+}
+
+impl TcpEngine {
+    /// The names a binding, a CLI flag or an environment variable use.
+    pub const NAMES: [&'static str; 2] = ["tcp2", "smoltcp"];
+
+    /// The engine called `name` (`"tcp2"` or `"smoltcp"`); an error naming the field otherwise.
+    pub fn parse(name: &str) -> io::Result<TcpEngine> {
+        match name {
+            "tcp2" => Ok(TcpEngine::Tcp2),
+            "smoltcp" => Ok(TcpEngine::Smoltcp),
+            other => Err(invalid(format!(
+                "tcp_engine: {other:?} is not one of {}",
+                Self::NAMES.join(", ")
+            ))),
+        }
+    }
 }
 
 /// The configuration of one [`Stack`](crate::Stack). Build it with [`StackConfig::new`] and adjust fields.
@@ -55,7 +73,7 @@ pub struct StackConfig {
     /// Most packets waiting between [`Stack::inject`](crate::Stack::inject) and the stack thread; more are
     /// dropped (and counted), as a NIC's ring would.
     pub inbound_queue: usize,
-    /// Which TCP runs the connections (default: smoltcp's).
+    /// Which TCP runs the connections (default: our own, tcp2).
     pub tcp_engine: TcpEngine,
 }
 
@@ -141,6 +159,17 @@ mod tests {
 
     fn v4() -> StackConfig {
         StackConfig::new(vec![("10.0.0.2".parse().unwrap(), 32)])
+    }
+
+    #[test]
+    fn engines_parse_by_name() {
+        assert_eq!(TcpEngine::parse("tcp2").unwrap(), TcpEngine::Tcp2);
+        assert_eq!(TcpEngine::parse("smoltcp").unwrap(), TcpEngine::Smoltcp);
+        let err = TcpEngine::parse("reno").unwrap_err().to_string();
+        assert!(
+            err.starts_with("tcp_engine:") && err.contains("tcp2"),
+            "{err}"
+        );
     }
 
     #[test]

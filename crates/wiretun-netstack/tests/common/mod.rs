@@ -115,12 +115,12 @@ pub struct Pair {
     pub b_to_a: Arc<Wire>,
 }
 
-/// A stack's configuration for these tests. `WIRETUN_TCP_ENGINE=tcp2` runs them on our own TCP core
-/// instead of smoltcp's (issue 21), so one suite covers both.
+/// A stack's configuration for these tests. `WIRETUN_TCP_ENGINE=smoltcp` runs them on smoltcp's TCP instead of
+/// the default, our own (`npm run test:rust` runs both), so one suite covers both engines.
 pub fn config(v4: &str, v6: &str) -> StackConfig {
     let mut c = StackConfig::new(vec![(v4.parse().unwrap(), 24), (v6.parse().unwrap(), 64)]);
-    if std::env::var("WIRETUN_TCP_ENGINE").is_ok_and(|e| e == "tcp2") {
-        c.tcp_engine = wiretun_netstack::TcpEngine::Tcp2;
+    if let Ok(name) = std::env::var("WIRETUN_TCP_ENGINE") {
+        c.tcp_engine = wiretun_netstack::TcpEngine::parse(&name).expect("WIRETUN_TCP_ENGINE");
     }
     c
 }
