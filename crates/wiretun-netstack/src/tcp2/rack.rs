@@ -112,6 +112,8 @@ impl Rack {
 
     /// Marks lost every unSACKed segment sent before the latest delivered one and older than RTT plus
     /// `reo_wnd`; returns how long until the next one would be (the reordering timer), if any is pending.
+    /// Walks the transmissions in send order, so it stops at the first one sent after the latest delivery
+    /// and never visits what is SACKed or already deemed lost (stale entries are dropped at the front).
     pub fn detect_loss(
         &self,
         q: &mut SendQueue,
@@ -120,29 +122,34 @@ impl Rack {
     ) -> Option<Duration> {
         let xmit_ts = self.xmit_ts?;
         let mut timeout: Option<Duration> = None;
-        for i in 0..q.records().len() {
-            let r = *q.record(i);
-            // Skip what is delivered, and what is lost and waits for its retransmission.
-            if r.sacked || (r.lost && !r.retrans) {
-                continue;
-            }
-            let before =
-                r.sent_at < xmit_ts || (r.sent_at == xmit_ts && r.end().before(self.end_seq));
-            if !before {
-                // Original transmissions go out in sequence order: nothing later was sent earlier, except
-                // retransmissions, which were sent later still.
-                if r.xmits == 1 {
-                    break;
+        let mut k = 0;
+        while let Some(&(end, sent_at)) = q.tsorted().get(k) {
+            // Live: still queued, not SACKed, not lost and waiting, and this is its latest transmission.
+            let live = q.find_end(end).filter(|&i| {
+                let r = q.record(i);
+                !r.sacked && !(r.lost && !r.retrans) && r.sent_at == sent_at
+            });
+            let Some(i) = live else {
+                if k == 0 {
+                    q.tsorted_pop();
+                } else {
+                    k += 1;
                 }
                 continue;
+            };
+            let before = sent_at < xmit_ts || (sent_at == xmit_ts && end.before(self.end_seq));
+            if !before {
+                // Sent in time order: everything after this was sent later still.
+                break;
             }
-            let deadline = r.sent_at + self.rtt + reo_wnd;
+            let deadline = sent_at + self.rtt + reo_wnd;
             if deadline <= now {
                 q.mark_lost(i);
             } else {
                 let left = deadline - now;
                 timeout = Some(timeout.map_or(left, |t| t.max(left)));
             }
+            k += 1;
         }
         timeout
     }

@@ -30,7 +30,9 @@ fn is_dsack(blocks: &[(Seq, Seq)], ack: Seq) -> bool {
 }
 
 /// Marks the records the (already cumulatively applied) ACK's blocks cover; `delivered` is called for each
-/// record newly SACKed, before it is marked.
+/// record newly SACKed, before it is marked. What the previous ACK's blocks covered was marked then, so
+/// only the rest of each block is walked (Linux's SACK cache): behind a hole, each ACK's first block grows
+/// by a segment or two, and walking all of it every time made the scoreboard linear in the window.
 pub fn apply(
     q: &mut SendQueue,
     ack: Seq,
@@ -43,26 +45,62 @@ pub fn apply(
         out.dsack = Some(blocks[0]);
         blocks = &blocks[1..];
     }
+    let cache = q.sack_cache;
+    let cached = &cache[..q.sack_cache_len];
+    let mut fresh = [(ack, ack); 4];
+    let mut n = 0;
     for &(s, e) in blocks {
         // A block must be non-empty and inside what is outstanding (RFC 2018 leaves the rest to be ignored).
         if !s.before(e) || s.before(q.una) || e.after(q.nxt) {
             continue;
         }
-        let recs = q.records();
-        let mut i = recs.partition_point(|r| r.start.before(s));
-        while i < q.records().len() {
-            let r = *q.record(i);
-            if r.end().after(e) {
-                break;
+        if n < fresh.len() {
+            fresh[n] = (s, e);
+            n += 1;
+        }
+        let mut cur = s;
+        while cur.before(e) {
+            if let Some(&(_, ce)) = cached
+                .iter()
+                .find(|(cs, ce)| cs.at_or_before(cur) && ce.after(cur))
+            {
+                cur = ce;
+                continue;
             }
-            if !r.sacked {
-                delivered(&r);
-                out.newly_sacked += q.mark_sacked(i);
-            }
-            i += 1;
+            let next = cached
+                .iter()
+                .map(|&(cs, _)| cs)
+                .filter(|cs| cs.after(cur) && cs.before(e))
+                .fold(e, |m, cs| if cs.before(m) { cs } else { m });
+            mark_range(q, (cur, next), (s, e), &mut delivered, &mut out);
+            cur = next;
         }
     }
+    q.sack_cache = fresh;
+    q.sack_cache_len = n;
     out
+}
+
+/// Marks the whole records of `block` that reach into `[lo, hi)`.
+fn mark_range(
+    q: &mut SendQueue,
+    (lo, hi): (Seq, Seq),
+    (s, e): (Seq, Seq),
+    delivered: &mut impl FnMut(&SegRecord),
+    out: &mut SackOutcome,
+) {
+    let mut i = q.records().partition_point(|r| r.end().at_or_before(lo));
+    while i < q.records().len() {
+        let r = *q.record(i);
+        if r.start.at_or_after(hi) || r.end().after(e) {
+            break;
+        }
+        if r.start.at_or_after(s) && !r.sacked {
+            delivered(&r);
+            out.newly_sacked += q.mark_sacked(i);
+        }
+        i += 1;
+    }
 }
 
 #[cfg(test)]

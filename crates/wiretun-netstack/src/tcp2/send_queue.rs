@@ -59,6 +59,14 @@ pub struct SendQueue {
     pub fin_sent: bool,
     /// Records from here on may still be lost and not retransmitted (a search hint, never past one).
     lost_hint: usize,
+    /// Every transmission in the order sent, as (end of its record, send time): RACK walks this instead of
+    /// the records, as Linux walks its tsorted list, so an ACK costs the few segments it can decide about,
+    /// not the whole window behind a hole. Entries go stale (the record since SACKed, deemed lost,
+    /// acknowledged or sent again) and are dropped when they reach the front.
+    tsorted: VecDeque<(Seq, Instant)>,
+    /// The SACK blocks of the previous ACK (`sack_scoreboard.rs` skips what they covered).
+    pub sack_cache: [(Seq, Seq); 4],
+    pub sack_cache_len: usize,
 }
 
 /// What a cumulative acknowledgment removed.
@@ -86,6 +94,9 @@ impl SendQueue {
             lost_total: 0,
             fin_sent: false,
             lost_hint: 0,
+            tsorted: VecDeque::new(),
+            sack_cache: [(iss, iss); 4],
+            sack_cache_len: 0,
         }
     }
 
@@ -129,6 +140,7 @@ impl SendQueue {
         };
         self.nxt = rec.end();
         self.fin_sent |= fin;
+        self.tsorted.push_back((rec.end(), now));
         self.records.push_back(rec);
     }
 
@@ -142,6 +154,24 @@ impl SendQueue {
         r.sent_at = now;
         r.xmits = r.xmits.saturating_add(1);
         r.rate = rate;
+        let end = r.end();
+        self.tsorted.push_back((end, now));
+    }
+
+    /// The index of the record ending at `end`, if it is still queued.
+    pub fn find_end(&self, end: Seq) -> Option<usize> {
+        let i = self.records.partition_point(|r| r.end().before(end));
+        (i < self.records.len() && self.records[i].end() == end).then_some(i)
+    }
+
+    /// The transmissions in send order (see `tsorted`).
+    pub fn tsorted(&self) -> &VecDeque<(Seq, Instant)> {
+        &self.tsorted
+    }
+
+    /// Drops the oldest transmission entry (RACK found it stale).
+    pub fn tsorted_pop(&mut self) {
+        self.tsorted.pop_front();
     }
 
     /// Marks record `i` SACKed; returns the bytes newly SACKed.
@@ -207,9 +237,11 @@ impl SendQueue {
         if !ack.after(self.una) || ack.after(self.nxt) {
             return out;
         }
+        let mut popped = 0;
         while let Some(r) = self.records.front_mut() {
             if r.end().at_or_before(ack) {
                 let r = self.records.pop_front().expect("front exists");
+                popped += 1;
                 if !r.sacked {
                     delivered(&r, r.len);
                 }
@@ -235,7 +267,15 @@ impl SendQueue {
         let data_bytes = ack.bytes_since(self.una) - u32::from(out.fin);
         self.data.consume(data_bytes as usize);
         self.una = ack;
-        self.lost_hint = 0;
+        // The hint counts records: it moves with the front (what was before it still is).
+        self.lost_hint = self.lost_hint.saturating_sub(popped);
+        while self
+            .tsorted
+            .front()
+            .is_some_and(|(end, _)| end.at_or_before(ack))
+        {
+            self.tsorted.pop_front();
+        }
         out
     }
 
