@@ -7,10 +7,13 @@
 //   --scale-only    only the scale runs (configure time and memory per peer, no throughput), and only the
 //                   scale section of bench/RESULTS.md is rewritten: those figures hardly depend on load,
 //                   unlike the throughput table, which wants an idle machine
-//   --netstack-only  only the rootless section (wiretun proxy, gVisor netstack, onetun, TUN mode through a
-//                   forward and SOCKS5, at 0 ms and at 50 ms RTT / 1% loss, memory per held connection); only
-//                   that section of bench/RESULTS.md and bench/netstack.svg are rewritten
-//   --netstack-seconds S  length of each rootless stream at 0 ms (default 5; at loss 3 × S)
+//   --netstack-only  only the rootless section (wiretun proxy on tcp2 and on smoltcp, gVisor netstack, onetun,
+//                   Linux BBR and CUBIC in TUN mode through a forward and SOCKS5 at 0 ms, through the forward on
+//                   each lossy path, memory per held connection); only that section of bench/RESULTS.md,
+//                   bench/netstack.svg and bench/netstack-loss.svg are rewritten
+//   --netstack-seconds S  length of each rootless stream at 0 ms (default 5)
+//   --lossy-seconds S     length of each rootless stream on a lossy path (default 8)
+//   --paths R/L,...  lossy paths as RTT ms / loss % (default the nine of 10, 50, 150 ms x 0.1, 1, 3 %)
 //   --conns N       connections held open for the rootless memory figure (default 1000)
 import * as path from 'node:path';
 import { implementations, Impl } from './lib/impls';
@@ -18,9 +21,9 @@ import { underlay, teardown, tunnel, stopTunnel, TUN, UNDER } from './lib/topolo
 import { runSample } from './lib/workloads';
 import { addPeers, ScaleResult, scaleSteps, THROUGHPUT_AT } from './lib/scale';
 import { ImplResult, writeChart, writeResults, writeScaleSection } from './lib/report';
-import { NetstackOptions, runNetstack, stopAll as stopNetstack } from './lib/netstack';
+import { LOSSY_PATHS, NetstackOptions, PathSpec, runNetstack, stopAll as stopNetstack } from './lib/netstack';
 import { rootlessClients } from './lib/netstack-clients';
-import { writeNetstackChart, writeNetstackSection } from './lib/netstack-report';
+import { writeNetstackChart, writeNetstackLossChart, writeNetstackSection } from './lib/netstack-report';
 
 interface Options {
   reps: number;
@@ -32,17 +35,31 @@ interface Options {
   netstack: NetstackOptions;
 }
 
+/** `50/1,150/0.1`: lossy paths as RTT ms / loss %. */
+function parsePaths(text: string): PathSpec[] {
+  return text.split(',').map((item) => {
+    const m = /^(\d+)\/(\d+(?:\.\d{1,2})?)$/.exec(item.trim());
+    const spec = m && { rttMs: Number(m[1]), lossPercent: Number(m[2]) };
+    if (!spec || spec.rttMs < 2 || spec.rttMs > 2000 || spec.lossPercent > 100) {
+      throw new Error(`--paths: ${JSON.stringify(item)} is not RTT/LOSS (RTT 2-2000 ms, loss 0-100 %, e.g. 50/1)`);
+    }
+    return spec;
+  });
+}
+
 function options(argv: string[]): Options {
-  const o: Options = { reps: 3, seconds: 10, scale: true, scaleOnly: false, netstackOnly: false, netstack: { seconds: 5, lossySeconds: 15, conns: 1000 } };
+  const o: Options = { reps: 3, seconds: 10, scale: true, scaleOnly: false, netstackOnly: false, netstack: { seconds: 5, lossySeconds: 8, conns: 1000, paths: LOSSY_PATHS } };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--reps') o.reps = Number(argv[++i]);
     else if (a === '--seconds') o.seconds = Number(argv[++i]);
     else if (a === '--only') o.only = argv[++i].split(',');
-    else if (a === '--quick') Object.assign(o, { reps: 1, seconds: 3, scale: false, netstack: { seconds: 1, lossySeconds: 3, conns: 100 } });
+    else if (a === '--quick') Object.assign(o, { reps: 1, seconds: 3, scale: false, netstack: { seconds: 1, lossySeconds: 2, conns: 100, paths: [{ rttMs: 50, lossPercent: 1 }] } });
     else if (a === '--scale-only') Object.assign(o, { reps: 1, scaleOnly: true });
     else if (a === '--netstack-only') o.netstackOnly = true;
-    else if (a === '--netstack-seconds') Object.assign(o.netstack, { seconds: Number(argv[++i]), lossySeconds: 3 * Number(argv[i]) });
+    else if (a === '--netstack-seconds') o.netstack.seconds = Number(argv[++i]);
+    else if (a === '--lossy-seconds') o.netstack.lossySeconds = Number(argv[++i]);
+    else if (a === '--paths') o.netstack.paths = parsePaths(argv[++i] ?? '');
     else if (a === '--conns') o.netstack.conns = Number(argv[++i]);
     else throw new Error(`unknown option ${a}`);
   }
@@ -123,6 +140,7 @@ async function netstack(o: Options): Promise<void> {
   const results = await runNetstack(await rootlessClients(), o.netstack);
   writeNetstackSection(path.join(__dirname, 'RESULTS.md'), results, o.netstack);
   writeNetstackChart(path.join(__dirname, 'netstack.svg'), results);
+  writeNetstackLossChart(path.join(__dirname, 'netstack-loss.svg'), results, o.netstack.paths);
   console.log(`wrote the rootless section of ${path.join(__dirname, 'RESULTS.md')} and netstack.svg`);
 }
 

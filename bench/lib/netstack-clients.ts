@@ -46,6 +46,8 @@ export interface RootlessClient {
   /** Where iperf3 and the pump connect: the local forwards, or the server itself for the TUN mode. */
   direct: boolean;
   skipped?: string;
+  /** The kernel's congestion control the streams ask for (iperf3 -C; both ends), for the TUN clients. */
+  congestion?: string;
   start(s: ClientSetup): Promise<RunningClient>;
 }
 
@@ -68,9 +70,10 @@ function asNobody(ns: string, cmd: string, args: string[]): RunningClient {
   };
 }
 
-function wiretunProxy(): RootlessClient {
+/** `wiretun proxy` on one of its TCP engines; the default one is plain "wiretun proxy" (the table's subject). */
+function wiretunProxy(engine: 'tcp2' | 'smoltcp'): RootlessClient {
   return {
-    name: 'wiretun proxy',
+    name: engine === 'tcp2' ? 'wiretun proxy' : 'wiretun proxy (smoltcp)',
     socks: true,
     direct: false,
     async start(s) {
@@ -78,7 +81,8 @@ function wiretunProxy(): RootlessClient {
       writeFileSync(conf, ['[Interface]', `PrivateKey = ${s.privateKey}`, `Address = ${TUN.a}/24`, 'MTU = 1420', '',
         '[Peer]', `PublicKey = ${s.serverPublicKey}`, `Endpoint = ${s.endpoint}`, `AllowedIPs = ${TUN.b}/32`, ''].join('\n'), { mode: 0o644 });
       const flags = forwards.flatMap((f) => ['-L', `${LOCAL_PORT[f]}:${TUN.b}:${SERVER_PORT[f]}`]);
-      return asNobody(s.ns, process.execPath, [path.join(REPO, 'bin', 'wiretun'), 'proxy', conf, ...flags, '--socks5', `127.0.0.1:${LOCAL_PORT.socks}`]);
+      return asNobody(s.ns, process.execPath, [path.join(REPO, 'bin', 'wiretun'), 'proxy', conf, ...flags, '--socks5', `127.0.0.1:${LOCAL_PORT.socks}`,
+        '--tcp-engine', engine]);
     },
   };
 }
@@ -115,12 +119,14 @@ function onetun(binary: string | { skipped: string }): RootlessClient {
   };
 }
 
-/** wiretund with a TUN in the client namespace: the same streams with the kernel's TCP, no forward. */
-function tunMode(): RootlessClient {
+/** wiretund with a TUN in the client namespace: the same streams with the kernel's TCP (on `congestion`, both
+ * ends), no forward. */
+function tunMode(congestion: 'bbr' | 'cubic'): RootlessClient {
   return {
-    name: 'wiretun TUN (ceiling)',
+    name: `Linux ${congestion === 'bbr' ? 'BBR' : 'CUBIC'} (TUN mode)`,
     socks: false,
     direct: true,
+    congestion,
     async start(s) {
       const key = path.join(s.dir, 'tun.key');
       writeFileSync(key, s.privateKey, { mode: 0o600 });
@@ -170,5 +176,6 @@ async function installOnetun(): Promise<string | { skipped: string }> {
 }
 
 export async function rootlessClients(): Promise<RootlessClient[]> {
-  return [wiretunProxy(), gvisorForward(await buildForwarder()), onetun(await installOnetun()), tunMode()];
+  return [wiretunProxy('tcp2'), wiretunProxy('smoltcp'), gvisorForward(await buildForwarder()), onetun(await installOnetun()), tunMode('bbr'),
+    tunMode('cubic')];
 }

@@ -1,9 +1,9 @@
 // The rootless benchmark: one TCP stream each way through a local port forward (iperf3) and through SOCKS5 (the
 // pump, bench/lib/pump.cjs), from the client namespace into a tunnel whose server is wiretund (TUN mode) in the
-// server namespace, for each contender in netstack-clients.ts; on the plain veth, and again over 50 ms RTT with
-// 1% loss each way (a delay relay in a third namespace, loss on its egress: test/netns/lib/lossy.ts, as the
-// proxy-lossy test does). Then the memory per idle proxied connection with 1,000 held open.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// server namespace, for each contender in netstack-clients.ts; on the plain veth, then through iperf3 alone over
+// each lossy path of LOSSY_PATHS (a delay relay in a third namespace, loss on its egress: test/netns/lib/lossy.ts,
+// as the proxy-lossy test does). Then the memory per idle proxied connection with 1,000 held open.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { start } from '../../ts/proc';
@@ -15,23 +15,29 @@ import { IF, NS, TUN, UNDER, teardown, underlay } from './topology';
 
 const PUMP = path.join(__dirname, 'pump.cjs');
 export const MID = { ns: NS.a.replace('-a-', '-m-'), a: '10.233.1.1', ma: '10.233.1.2', mb: '10.233.2.1', b: '10.233.2.2' };
-export const LOSSY = { delayMs: 25, lossPercent: 1 };
 export const HELD_CONNECTIONS = 1000;
 
-export type Condition = 'clean' | 'lossy';
+/** A path between client and server: the plain veth (rttMs 0), or the relay adding rttMs with lossPercent% of
+ * datagrams dropped in each direction. */
+export interface PathSpec { rttMs: number; lossPercent: number }
+export const CLEAN: PathSpec = { rttMs: 0, lossPercent: 0 };
+/** The issue's grid: 0.1, 1 and 3% loss at 10, 50 and 150 ms. */
+export const LOSSY_PATHS: PathSpec[] = [0.1, 1, 3].flatMap((lossPercent) => [10, 50, 150].map((rttMs) => ({ rttMs, lossPercent })));
+export const pathName = (p: PathSpec): string => (p.rttMs === 0 ? '0 ms' : `${p.rttMs} ms RTT, ${p.lossPercent}% loss`);
+
 /** Bits per second, NaN where the run failed (the reason is in `errors`). */
 export interface Directions { up: number; down: number }
 export interface ConditionResult { forward: Directions; socks?: Directions }
 export interface NetstackResult {
   name: string;
   skipped?: string;
-  clean?: ConditionResult;
-  lossy?: ConditionResult;
+  /** By pathName. */
+  runs: Record<string, ConditionResult>;
   rss?: { before: number; after: number; perConnection: number };
   errors: string[];
 }
 
-export interface NetstackOptions { seconds: number; lossySeconds: number; conns: number }
+export interface NetstackOptions { seconds: number; lossySeconds: number; conns: number; paths: PathSpec[] }
 
 /** Processes this module started, for the signal handler's cleanup. */
 const live = new Set<RunningClient>();
@@ -46,7 +52,7 @@ async function keyPair(): Promise<{ priv: string; pub: string }> {
 }
 
 /** The lossy path: client ns -- mid ns (relay, drops on egress) -- server ns; resolves to the client's endpoint. */
-async function lossyPath(): Promise<{ endpoint: string; relay: DelayRelay }> {
+async function lossyPath(spec: PathSpec): Promise<{ endpoint: string; relay: DelayRelay }> {
   await sh('ip', ['netns', 'add', MID.ns]);
   const links = [[NS.a, 'wtbm0', MID.a, 'wtbm1', MID.ma], [NS.b, 'wtbm3', MID.b, 'wtbm2', MID.mb]] as const;
   for (const [ns, dev, addr, midDev, midAddr] of links) {
@@ -55,10 +61,10 @@ async function lossyPath(): Promise<{ endpoint: string; relay: DelayRelay }> {
     await inNs(ns, 'ip', ['link', 'set', dev, 'up']);
     await inNs(MID.ns, 'ip', ['address', 'add', `${midAddr}/24`, 'dev', midDev]);
     await inNs(MID.ns, 'ip', ['link', 'set', midDev, 'up']);
-    // On the relay's egress, where datagrams leave one by one (not as GSO bursts): each direction loses 1%.
-    await addLoss(MID.ns, midDev, LOSSY.lossPercent, { direction: 'egress' });
+    // On the relay's egress, where datagrams leave one by one (not as GSO bursts): each direction loses its share.
+    await addLoss(MID.ns, midDev, spec.lossPercent, { direction: 'egress' });
   }
-  const relay = await startDelayRelay({ ns: MID.ns, listen: { host: MID.ma, port: 0 }, target: { host: MID.b, port: 51820 }, delayMs: LOSSY.delayMs });
+  const relay = await startDelayRelay({ ns: MID.ns, listen: { host: MID.ma, port: 0 }, target: { host: MID.b, port: 51820 }, delayMs: spec.rttMs / 2 });
   return { endpoint: `${MID.ma}:${relay.port}`, relay };
 }
 
@@ -84,17 +90,25 @@ function targets(c: RootlessClient): { iperf: [string, number]; pump: [string, n
   return { iperf: ['127.0.0.1', LOCAL_PORT.iperf], pump: ['127.0.0.1', LOCAL_PORT.pump], socks: c.socks ? `127.0.0.1:${LOCAL_PORT.socks}` : undefined };
 }
 
+/** The algorithm a socket gets unless it asks (the pump cannot ask); new namespaces start with the host's. */
+function hostCongestion(): string {
+  return readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim();
+}
+
 async function pump(args: string[], timeoutMs: number): Promise<string> {
   return inNs(NS.a, process.execPath, [PUMP, ...args], { timeoutMs });
 }
 
-async function iperfBps(host: string, port: number, seconds: number, reverse: boolean): Promise<number> {
+async function iperfBps(host: string, port: number, seconds: number, reverse: boolean, cc?: string): Promise<number> {
   const srv = spawnInNs(NS.b, 'iperf3', ['-s', '-1', '-B', TUN.b, '-p', String(SERVER_PORT.iperf)]);
   try {
     await waitFor('iperf3 server', async () => (await inNs(NS.b, 'ss', ['-ltnH', `sport = :${SERVER_PORT.iperf}`])).trim() !== '');
     const out = await inNs(NS.a, 'iperf3', ['-c', host, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '10000',
-      ...(reverse ? ['-R'] : [])], { timeoutMs: (seconds + 60) * 1000 });
-    return JSON.parse(out).end.sum_received.bits_per_second as number;
+      ...(reverse ? ['-R'] : []), ...(cc ? ['-C', cc] : [])], { timeoutMs: (seconds + 60) * 1000 });
+    const end = JSON.parse(out).end;
+    // iperf3 hands -C to the server for -R; a sender on another algorithm would make the row a lie.
+    if (cc && end.sender_tcp_congestion !== cc) throw new Error(`iperf3 -C ${cc}: the sender used ${end.sender_tcp_congestion}`);
+    return end.sum_received.bits_per_second as number;
   } finally {
     srv.kill();
   }
@@ -113,10 +127,13 @@ async function both(errors: string[], what: string, run: (down: boolean) => Prom
   return { up: await one(false), down: await one(true) };
 }
 
-async function streams(c: RootlessClient, seconds: number, errors: string[], cond: Condition): Promise<ConditionResult> {
+/** iperf3 on every path; the pump (SOCKS5, or direct for a TUN client that can use the host's default TCP) only
+ * on the clean one, where it checks that a second client program agrees. */
+async function streams(c: RootlessClient, seconds: number, errors: string[], spec: PathSpec): Promise<ConditionResult> {
   const t = targets(c);
-  const forward = await both(errors, `${cond} ${c.direct ? 'direct' : '-L'}`, (down) => iperfBps(...t.iperf, seconds, down));
-  if (!t.socks && !c.direct) return { forward };
+  const cond = pathName(spec);
+  const forward = await both(errors, `${cond} ${c.direct ? 'direct' : '-L'}`, (down) => iperfBps(...t.iperf, seconds, down, c.congestion));
+  if (spec.rttMs !== 0 || (!t.socks && !c.direct) || (c.congestion && c.congestion !== hostCongestion())) return { forward };
   // Through SOCKS5 the pump names the server itself; the TUN mode goes there directly.
   const to = [TUN.b, String(SERVER_PORT.pump), String(seconds), ...(t.socks ? [t.socks] : [])];
   const socks = await both(errors, `${cond} ${c.direct ? 'pump direct' : 'SOCKS5'}`, async (down) =>
@@ -166,14 +183,14 @@ async function stop(running: RunningClient): Promise<void> {
 
 /** The streams, then (at 0 ms, for a process of its own) the held connections in a fresh client process, so
  * neither the streams' buffers nor a client that chokes on 1,000 connections spoils the other figure. */
-async function measureClient(c: RootlessClient, setup: ClientSetup, cond: Condition, o: NetstackOptions, r: NetstackResult): Promise<void> {
+async function measureClient(c: RootlessClient, setup: ClientSetup, spec: PathSpec, o: NetstackOptions, r: NetstackResult): Promise<void> {
   let running = await started(c, setup);
   try {
-    r[cond] = await streams(c, cond === 'clean' ? o.seconds : o.lossySeconds, r.errors, cond);
+    r.runs[pathName(spec)] = await streams(c, spec.rttMs === 0 ? o.seconds : o.lossySeconds, r.errors, spec);
   } finally {
     await stop(running);
   }
-  if (cond !== 'clean' || c.direct) return;
+  if (spec.rttMs !== 0 || c.direct) return;
   running = await started(c, setup);
   try {
     r.rss = await heldRss(running, o.conns).catch((err) => (r.errors.push(`rss: ${(err as Error).message}`), undefined));
@@ -182,8 +199,8 @@ async function measureClient(c: RootlessClient, setup: ClientSetup, cond: Condit
   }
 }
 
-/** Every client under one condition, one after another against the same server. */
-async function condition(clients: RootlessClient[], results: NetstackResult[], cond: Condition, o: NetstackOptions): Promise<void> {
+/** Every client on one path, one after another against the same server. */
+async function condition(clients: RootlessClient[], results: NetstackResult[], spec: PathSpec, o: NetstackOptions): Promise<void> {
   await underlay();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wtbench-ns-'));
   chmodSync(dir, 0o755);
@@ -191,15 +208,16 @@ async function condition(clients: RootlessClient[], results: NetstackResult[], c
   try {
     const client = await keyPair();
     const server = await serverSide(dir, client.pub);
-    const lossy = cond === 'lossy' ? await lossyPath() : undefined;
+    const lossy = spec.rttMs !== 0 ? await lossyPath(spec) : undefined;
     relay = lossy?.relay;
     const setup = { ns: NS.a, dir, privateKey: client.priv, serverPublicKey: server.pub, endpoint: lossy?.endpoint ?? `${UNDER.b}:51820` };
     for (const [i, c] of clients.entries()) {
       if (c.skipped) continue;
+      const cond = pathName(spec);
       console.log(`  ${cond}: ${c.name}`);
-      await measureClient(c, setup, cond, o, results[i]).catch((err) => results[i].errors.push(`${cond}: ${(err as Error).message}`));
-      const got = results[i][cond];
-      if (got) console.log(`    ${fmtDirs(got.forward, cond)}${got.socks ? `; socks/pump ${fmtDirs(got.socks, cond)}` : ''}`);
+      await measureClient(c, setup, spec, o, results[i]).catch((err) => results[i].errors.push(`${cond}: ${(err as Error).message}`));
+      const got = results[i].runs[cond];
+      if (got) console.log(`    ${fmtDirs(got.forward, spec)}${got.socks ? `; socks/pump ${fmtDirs(got.socks, spec)}` : ''}`);
     }
   } finally {
     await relay?.close();
@@ -209,13 +227,12 @@ async function condition(clients: RootlessClient[], results: NetstackResult[], c
   }
 }
 
-const fmtDirs = (d: Directions, cond: Condition) =>
-  cond === 'clean' ? `${(d.up / 1e9).toFixed(3)} / ${(d.down / 1e9).toFixed(3)} Gb/s` : `${(d.up / 1e6).toFixed(2)} / ${(d.down / 1e6).toFixed(2)} Mb/s`;
+const fmtDirs = (d: Directions, spec: PathSpec) =>
+  spec.rttMs === 0 ? `${(d.up / 1e9).toFixed(3)} / ${(d.down / 1e9).toFixed(3)} Gb/s` : `${(d.up / 1e6).toFixed(2)} / ${(d.down / 1e6).toFixed(2)} Mb/s`;
 
 export async function runNetstack(clients: RootlessClient[], o: NetstackOptions): Promise<NetstackResult[]> {
-  const results: NetstackResult[] = clients.map((c) => ({ name: c.name, skipped: c.skipped, errors: [] }));
-  await condition(clients, results, 'clean', o);
-  await condition(clients, results, 'lossy', o);
+  const results: NetstackResult[] = clients.map((c) => ({ name: c.name, skipped: c.skipped, runs: {}, errors: [] }));
+  for (const spec of [CLEAN, ...o.paths]) await condition(clients, results, spec, o);
   for (const r of results) for (const e of r.errors) console.log(`  ${r.name}: ${e}`);
   return results;
 }

@@ -13,16 +13,20 @@ import { must } from './proc';
 export type LossDirection = 'both' | 'ingress' | 'egress';
 
 /**
- * Drops `percent`% of the packets crossing `dev` in `ns`, picked at random per packet, in `direction` (both by
- * default). Its own netdev table per device, so it neither meets nor clobbers other rules; it goes away with
+ * Drops `percent`% (0-100, to 0.01) of the packets crossing `dev` in `ns`, picked at random per packet, in
+ * `direction` (both by default). Its own netdev table per device, so it neither meets nor clobbers other rules; it goes away with
  * the namespace (or removeLoss).
  */
 export async function addLoss(ns: string, dev: string, percent: number, opts: { direction?: LossDirection } = {}): Promise<void> {
-  if (!Number.isInteger(percent) || percent < 0 || percent > 100) throw new Error(`addLoss: percent must be an integer 0-100, got ${percent}`);
+  // In hundredths of a percent, so 0.1% is 10 in 10,000.
+  const basis = Math.round(percent * 100);
+  if (!(percent >= 0 && percent <= 100) || Math.abs(basis - percent * 100) > 1e-6) {
+    throw new Error(`addLoss: percent must be 0-100 in steps of 0.01, got ${percent}`);
+  }
   if (!/^[\w.-]{1,15}$/.test(dev)) throw new Error(`addLoss: bad device name ${JSON.stringify(dev)}`);
   const direction = opts.direction ?? 'both';
   const chain = (hook: 'ingress' | 'egress') =>
-    `  chain ${hook} { type filter hook ${hook} device "${dev}" priority 0; numgen random mod 100 < ${percent} counter drop; }`;
+    `  chain ${hook} { type filter hook ${hook} device "${dev}" priority 0; numgen random mod 10000 < ${basis} counter drop; }`;
   const hooks = direction === 'both' ? (['ingress', 'egress'] as const) : [direction];
   const table = lossTable(dev);
   // Replacing an earlier table for this device makes a second call change the rate instead of adding to it.
