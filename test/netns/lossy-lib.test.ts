@@ -1,5 +1,6 @@
 // The lossy underlay helpers themselves (lib/lossy.ts): the delay relay adds 2 × delayMs to a UDP round trip
-// and forwards in both directions; addLoss on the relay's egress drops about the asked share each way.
+// and forwards in both directions; addLoss on the relay's egress drops about the asked share each way; with
+// reorderPercent it reorders about that share of each direction, and counts it.
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipReason } from './lib/env';
@@ -16,9 +17,9 @@ describe.skipIf(!!skipReason)('lossy underlay helpers', () => {
   let relay: DelayRelay | undefined;
   let echo: Background | undefined;
 
-  const probe = async (count: number) =>
-    JSON.parse(await must(process.execPath, [PROBE, lab.nodes[2].v4, String(relay!.port), String(count)], { ns: lab.nodes[1].ns })) as
-      { sent: number; received: number; minRttMs: number };
+  const probe = async (count: number, port = relay!.port) =>
+    JSON.parse(await must(process.execPath, [PROBE, lab.nodes[2].v4, String(port), String(count)], { ns: lab.nodes[1].ns })) as
+      { sent: number; received: number; minRttMs: number; reordered: number };
 
   beforeAll(async () => {
     lab = await Lab.create(3);
@@ -41,6 +42,29 @@ describe.skipIf(!!skipReason)('lossy underlay helpers', () => {
     expect(r.received).toBe(200);
     expect(r.minRttMs).toBeGreaterThanOrEqual(50);
     expect(r.minRttMs).toBeLessThan(80);
+    expect(r.reordered).toBe(0);
+    expect((await relay!.stats()).reordered).toEqual({ toTarget: 0, toClient: 0 });
+  });
+
+  it('reorders about reorderPercent of each direction, held reorderDelayMs longer, and counts it', async () => {
+    const [srv, , mid] = lab.nodes;
+    await expect(startDelayRelay({ ns: mid.ns, listen: { host: mid.v4, port: 0 }, target: { host: srv.v4, port: 7007 }, delayMs: 25,
+      reorderPercent: 2.5 })).rejects.toThrow(/reorderPercent must be an integer 0-100, got 2.5/);
+    const reordering = await startDelayRelay({ ns: mid.ns, listen: { host: mid.v4, port: 0 }, target: { host: srv.v4, port: 7007 },
+      delayMs: 25, reorderPercent: 10, reorderDelayMs: 10 });
+    try {
+      // Datagrams 2 ms apart: each held one is overtaken by the ones sent in its extra 10 ms.
+      const r = await probe(500, reordering.port);
+      expect(r.received).toBe(500);
+      const { reordered } = await reordering.stats();
+      // 10% of 500 each way is 50 on average; the bounds are > 5 sigma away.
+      for (const n of [reordered.toTarget, reordered.toClient]) expect(n).toBeGreaterThan(15), expect(n).toBeLessThan(90);
+      // Every reordering the relay counts reaches the probe, except where the other direction's undoes it.
+      expect(r.reordered).toBeGreaterThan(15);
+      expect(r.reordered).toBeLessThanOrEqual(reordered.toTarget + reordered.toClient);
+    } finally {
+      await reordering.close();
+    }
   });
 
   it('drops about the asked share in each direction on the relay egress, and stops when removed', async () => {

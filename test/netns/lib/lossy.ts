@@ -61,11 +61,25 @@ export interface DelayRelayOptions {
   maxClients?: number;
   /** The relay exits on its own after this long, whatever the test does; default 10 minutes. */
   lifetimeMs?: number;
+  /** Share of each direction's datagrams, picked at random, held `reorderDelayMs` longer than the rest so later
+   * ones overtake them (an integer 0-100); default 0, no reordering. */
+  reorderPercent?: number;
+  /** The extra hold of a reordered datagram, 1-1000 ms; default 3. */
+  reorderDelayMs?: number;
+}
+
+export interface RelayStats {
+  /** Datagrams dropped by the relay's own bounds (not by addLoss). */
+  dropped: number;
+  /** Datagrams sent after one that reached the relay later, per direction (toTarget: from the listen side). */
+  reordered: { toTarget: number; toClient: number };
 }
 
 export interface DelayRelay {
   /** The port it listens on (the endpoint's port for the client side). */
   port: number;
+  /** The relay's counters since it started. */
+  stats(): Promise<RelayStats>;
   close(): Promise<void>;
 }
 
@@ -74,6 +88,11 @@ const RELAY = path.join(__dirname, 'relay.cjs');
 /** Starts the relay in `ns`; resolves once it listens. */
 export async function startDelayRelay(opts: DelayRelayOptions): Promise<DelayRelay> {
   if (!(opts.delayMs >= 0 && opts.delayMs <= 10_000)) throw new Error(`startDelayRelay: delayMs must be 0-10000, got ${opts.delayMs}`);
+  const reorderPercent = opts.reorderPercent ?? 0;
+  const reorderDelayMs = opts.reorderDelayMs ?? 3;
+  if (!Number.isInteger(reorderPercent) || reorderPercent < 0 || reorderPercent > 100)
+    throw new Error(`startDelayRelay: reorderPercent must be an integer 0-100, got ${reorderPercent}`);
+  if (!(reorderDelayMs >= 1 && reorderDelayMs <= 1000)) throw new Error(`startDelayRelay: reorderDelayMs must be 1-1000, got ${reorderDelayMs}`);
   const config = {
     listen: opts.listen,
     target: opts.target,
@@ -82,6 +101,8 @@ export async function startDelayRelay(opts: DelayRelayOptions): Promise<DelayRel
     maxBytes: opts.maxBytes ?? 32 << 20,
     maxClients: opts.maxClients ?? 16,
     lifetimeMs: opts.lifetimeMs ?? 600_000,
+    reorderPercent,
+    reorderDelayMs,
   };
   // stdin stays a pipe we never write: when this process dies it closes, and the relay exits.
   const child = spawn('ip', ['netns', 'exec', opts.ns, process.execPath, RELAY, JSON.stringify(config)], {
@@ -105,7 +126,24 @@ export async function startDelayRelay(opts: DelayRelayOptions): Promise<DelayRel
     });
     child.once('exit', (code) => fail(new Error(`delay relay in ${opts.ns} exited (${code}): ${stderr}`)));
   });
-  return { port, close: () => stopRelay(child, exited) };
+  child.stdin!.on('error', () => undefined); // a stats question to a relay that just exited: askStats times out
+  return { port, stats: () => askStats(child, opts.ns), close: () => stopRelay(child, exited) };
+}
+
+/** Asks the relay for its counters over its stdin and reads the `stats {json}` line it answers with. */
+async function askStats(child: ChildProcess, ns: string): Promise<RelayStats> {
+  return new Promise<RelayStats>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /^stats (.*)$/m.exec(out);
+      if (m) (done(), resolve(JSON.parse(m[1]) as RelayStats));
+    };
+    const timer = setTimeout(() => (done(), reject(new Error(`delay relay in ${ns} did not report its stats within 5 s`))), 5_000);
+    const done = () => (clearTimeout(timer), child.stdout!.off('data', onData));
+    child.stdout!.on('data', onData);
+    child.stdin!.write('stats\n');
+  });
 }
 
 async function stopRelay(child: ChildProcess, exited: Promise<void>): Promise<void> {

@@ -7,6 +7,10 @@
 // each is held `delayMs` first, in both directions, so the round trip grows by 2 × delayMs. The delay is fixed,
 // so a FIFO per direction keeps order and one timer per queue is enough (no timer per datagram).
 //
+// Reordering: a random `reorderPercent`% of the datagrams of each direction go through a second FIFO held
+// `reorderDelayMs` longer, so the datagrams behind them overtake them. That delay is fixed too, so the second
+// FIFO keeps the one-timer property. A datagram sent after one that arrived later counts as reordered.
+//
 // Bounded: at most `maxPackets` datagrams and `maxBytes` bytes held (beyond that a datagram is dropped, as a
 // router's full queue would), at most `maxClients` clients, and the process exits after `lifetimeMs` or when
 // its stdin closes (the parent is gone), so a crashed test cannot leave it running.
@@ -21,9 +25,11 @@ const SOCKET_BUFFER = 4 << 20;
 let held = 0;
 let heldBytes = 0;
 let dropped = 0;
+const reordered = { toTarget: 0, toClient: 0 };
 
-/** A FIFO of [due, buffer, send]; drains everything due whenever its one timer fires. */
-function makeQueue() {
+/** A FIFO of [due, buffer, send, n] held `delayMs`; drains everything due whenever its one timer fires, and
+ * tells `sent(n)` of each datagram it sends. */
+function makeQueue(delayMs, sent) {
   const items = [];
   let head = 0;
   let timer;
@@ -31,26 +37,38 @@ function makeQueue() {
     timer = undefined;
     const now = performance.now();
     while (head < items.length && items[head][0] <= now) {
-      const [, buf, send] = items[head];
+      const [, buf, send, n] = items[head];
       items[head++] = undefined;
       held--;
       heldBytes -= buf.length;
       send(buf);
+      sent(n);
     }
     if (head > 1024 && head * 2 > items.length) items.splice(0, head), (head = 0);
     if (head < items.length) timer = setTimeout(drain, Math.max(0, items[head][0] - now));
   };
-  return (buf, send) => {
+  return (buf, send, n) => {
     if (held >= o.maxPackets || heldBytes + buf.length > o.maxBytes) return void dropped++;
     held++;
     heldBytes += buf.length;
-    items.push([performance.now() + o.delayMs, buf, send]);
-    if (!timer) timer = setTimeout(drain, o.delayMs);
+    items.push([performance.now() + delayMs, buf, send, n]);
+    if (!timer) timer = setTimeout(drain, delayMs);
   };
 }
 
-const toTarget = makeQueue();
-const toClient = makeQueue();
+/** One direction: the on-time FIFO and, with reordering on, the late one; `n` numbers datagrams by arrival. */
+function makeDirection(name) {
+  let arrivals = 0;
+  let newestSent = -1;
+  const sent = (n) => (n < newestSent ? reordered[name]++ : (newestSent = n));
+  const onTime = makeQueue(o.delayMs, sent);
+  const late = o.reorderPercent > 0 ? makeQueue(o.delayMs + o.reorderDelayMs, sent) : onTime;
+  return (buf, send) => (Math.random() * 100 < o.reorderPercent ? late : onTime)(buf, send, arrivals++);
+}
+
+const toTarget = makeDirection('toTarget');
+const toClient = makeDirection('toClient');
+const stats = () => JSON.stringify({ dropped, reordered });
 const clients = new Map(); // "addr|port" -> { sock, last }
 
 function bigBuffers(sock) {
@@ -97,9 +115,15 @@ setInterval(() => {
 
 const quit = () => process.exit(0);
 setTimeout(quit, o.lifetimeMs).unref();
-process.stdin.on('end', quit).on('close', quit).resume();
+// The parent writes `stats` lines to ask for the counters; the answer is one `stats {json}` line.
+let asked = '';
+process.stdin.on('end', quit).on('close', quit).on('data', (d) => {
+  const lines = (asked + d.toString()).split('\n');
+  asked = lines.pop().slice(-64);
+  for (const line of lines) if (line === 'stats') process.stdout.write(`stats ${stats()}\n`);
+});
 process.on('SIGTERM', () => {
-  process.stderr.write(`relay: ${dropped} datagrams dropped by its bounds\n`);
+  process.stderr.write(`relay: ${dropped} datagrams dropped by its bounds, reordered ${JSON.stringify(reordered)}\n`);
   quit();
 });
 

@@ -20,7 +20,6 @@ pub struct RateSample {
     pub rate: u64,
     pub delivered: u64,
     pub interval: Duration,
-    pub rtt: Duration,
     /// Sent while the application had nothing more to send: a lower bound, not the path's rate.
     pub app_limited: bool,
 }
@@ -94,7 +93,6 @@ impl RateEstimator {
             rate: (delivered as u128 * 1_000_000 / interval.as_micros().max(1)) as u64,
             delivered,
             interval,
-            rtt: now.saturating_duration_since(sent_at),
             app_limited: tx.app_limited,
         })
     }

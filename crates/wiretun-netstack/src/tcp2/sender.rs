@@ -159,8 +159,9 @@ impl Sender {
             sack_scoreboard::apply(&mut self.q, ack, seg.sack_blocks(), |r| deliver(r, r.len));
         self.rack.end_ack();
         let delivered = acked.newly + sack.newly_sacked;
-        if let Some(sent) = rtt_from {
-            self.rto.sample(now - sent);
+        let rtt = rtt_from.map(|sent| now - sent);
+        if let Some(rtt) = rtt {
+            self.rto.sample(rtt);
         }
         if let Some(d) = sack.dsack {
             self.on_dsack(d);
@@ -182,6 +183,7 @@ impl Sender {
             in_flight: self.q.in_flight(),
             lost: (self.q.lost_total - prior_lost) as u32,
             rate: sample,
+            rtt,
             min_rtt: self.rto.min_rtt,
             srtt: self.rto.srtt(),
             // After a timeout the window grows again in slow start; in fast recovery PRR governs.

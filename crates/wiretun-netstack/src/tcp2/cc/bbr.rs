@@ -155,7 +155,9 @@ impl Bbr {
                 slot.1 = slot.1.max(rs.rate);
             }
         }
-        if let Some(rtt) = ack.rate.map(|r| r.rtt).or(ack.min_rtt) {
+        // Never the rate sample's RTT: its segment may be a retransmission whose ACK was the original's,
+        // which made a reordered segment's 2 ms "RTT" the minimum (and the window 4 segments) for 10 s.
+        if let Some(rtt) = ack.rtt.or(ack.min_rtt) {
             let expired = self
                 .min_rtt
                 .is_none_or(|(_, at)| ack.now.saturating_duration_since(at) > MIN_RTT_WINDOW);

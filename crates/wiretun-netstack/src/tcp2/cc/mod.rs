@@ -21,6 +21,9 @@ pub struct Ack {
     /// Bytes it had marked lost (RACK), newly.
     pub lost: u32,
     pub rate: Option<RateSample>,
+    /// This ACK's RTT sample: from the latest-sent segment it delivered that was sent only once (Karn: a
+    /// retransmission's ACK may be the original's, so its time says nothing).
+    pub rtt: Option<Duration>,
     pub min_rtt: Option<Duration>,
     pub srtt: Option<Duration>,
     /// The sender is in loss recovery (a controller that grows by ACKs holds still).
