@@ -34,6 +34,8 @@ const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
 /// Startup ends on a round losing more than this share of what it delivered: a queue overflowing, not
 /// random loss (v2 uses 2 %; a tunnel over a lossy radio path sees more than that at random).
 const STARTUP_LOSS_RATE: f64 = 0.05;
+/// `recovery`'s round before the episode's first ACK has counted rounds.
+const CONSERVATION_PENDING: u64 = u64::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -219,7 +221,12 @@ impl CongestionControl for Bbr {
         if ack.delivered > 0 {
             self.rto_cwnd = None;
         }
-        if let Some((w, until)) = self.recovery {
+        if let Some((w, mut until)) = self.recovery {
+            // The episode began on this ACK (the sender reports it first): conservation lasts until the
+            // round after the one this ACK leaves running, even when this ACK itself ended a round.
+            if until == CONSERVATION_PENDING {
+                until = self.round + 1;
+            }
             let w = if self.round < until {
                 w.max(ack.in_flight + ack.delivered)
             } else {
@@ -231,7 +238,10 @@ impl CongestionControl for Bbr {
 
     fn on_loss_episode(&mut self, _now: Instant, in_flight: u32) {
         self.in_flight = in_flight;
-        self.recovery = Some((0, self.round + 1));
+        // The episode's first ACK sets the window to what it leaves in flight plus what it delivered, as
+        // Linux's BBR does on entering recovery. Ending conservation on that same ACK, when it also closed
+        // a round, left the window growing from 4 segments over several round trips.
+        self.recovery = Some((0, CONSERVATION_PENDING));
     }
 
     fn on_recovery_end(&mut self) {
@@ -280,5 +290,56 @@ impl CongestionControl for Bbr {
             bw
         };
         Some((rate as f64 * self.pacing_gain()) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp2::rate::RateSample;
+
+    const MSS: u32 = 1000;
+    const RTT: Duration = Duration::from_millis(50);
+
+    /// An ACK whose rate sample ends a round (its segment was sent when nothing had been delivered yet).
+    fn round_ending_ack(now: Instant, delivered: u32, in_flight: u32) -> Ack {
+        let rate = RateSample {
+            rate: 10_000_000,
+            delivered: 0,
+            interval: RTT,
+            app_limited: false,
+        };
+        Ack {
+            now,
+            delivered,
+            in_flight,
+            lost: 0,
+            rate: Some(rate),
+            rtt: Some(RTT),
+            min_rtt: Some(RTT),
+            srtt: Some(RTT),
+            in_recovery: false,
+        }
+    }
+
+    #[test]
+    fn an_episode_whose_first_ack_ends_a_round_keeps_what_is_in_flight() {
+        let t0 = Instant::now();
+        let mut bbr = Bbr::new(MSS, t0);
+        for k in 1..=20 {
+            bbr.on_ack(&round_ending_ack(t0 + RTT * k, 10 * MSS, 400_000));
+        }
+        assert_ne!(bbr.phase, Phase::Startup, "the model settled");
+        bbr.on_loss_episode(t0 + RTT * 21, 400_000);
+        bbr.on_ack(&round_ending_ack(t0 + RTT * 21, MSS, 399_000));
+        // Packet conservation: a segment out for each one that left, from what is in flight, not from 4.
+        assert!(
+            bbr.cwnd() >= 400_000,
+            "cwnd {} fell in recovery",
+            bbr.cwnd()
+        );
+        // The next round ends conservation: the window grows back toward the model's by what is delivered.
+        bbr.on_ack(&round_ending_ack(t0 + RTT * 22, 10 * MSS, 390_000));
+        assert!(bbr.cwnd() >= 400_000 + 10 * MSS);
     }
 }
