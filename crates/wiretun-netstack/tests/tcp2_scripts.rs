@@ -397,6 +397,24 @@ fn rst_in_window_and_paws() {
     );
 }
 
+/// A duplicate ACK the path reordered behind a newer one carries an older timestamp. PAWS would drop it and
+/// answer with an ACK; like Linux, the connection takes it (its SACK blocks are news) and answers nothing.
+#[test]
+fn a_reordered_duplicate_ack_passes_paws() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 10
+        +0   > 0..10
+        +50  < ack 2 sack 3..4
+        +0   > none
+        +0   < ack 2 sack 3..5 tsval=1   # older than the last one seen: sent earlier, arrived later
+        +0   > none
+        +0   expect in_flight == 6         # 2..10 outstanding, 3 and 4 SACKed
+        ",
+    );
+}
+
 /// A closed window holds data back; the persist timer probes it (with an already acknowledged sequence
 /// number, which the peer must answer) until it opens.
 #[test]

@@ -277,6 +277,14 @@ impl Connection {
     }
 
     /// Is the segment's sequence range acceptable (RFC 9293 3.10.7.4)?
+    /// A pure duplicate ACK at the expected sequence number: harmless to take with an old timestamp.
+    fn disordered_ack(&self, seg: &Segment) -> bool {
+        seg.len == 0
+            && !seg.has(SYN | FIN | RST)
+            && seg.seq == self.rcv.nxt
+            && seg.ack == Some(self.snd.q.una)
+    }
+
     fn acceptable(&self, seg: &Segment) -> bool {
         let (nxt, wnd) = (self.rcv.nxt, self.rcv.window());
         let in_wnd = |s: Seq| s.at_or_after(nxt) && s.before(nxt.plus(wnd));
@@ -312,8 +320,12 @@ impl Connection {
         }
         if self.opts.ts {
             match seg.ts {
-                // PAWS (RFC 7323 5.3): an older timestamp than the last one echoed is an old duplicate.
-                Some((tsval, _)) if Seq(tsval).before(Seq(self.ts_recent)) => {
+                // PAWS (RFC 7323 5.3): an older timestamp than the last one echoed is an old duplicate,
+                // unless it is a duplicate ACK the path reordered (Linux's tcp_disordered_ack): its SACK
+                // blocks are news, and answering each such ACK with one of ours only adds traffic.
+                Some((tsval, _))
+                    if Seq(tsval).before(Seq(self.ts_recent)) && !self.disordered_ack(seg) =>
+                {
                     self.ack_now = true;
                     return;
                 }
