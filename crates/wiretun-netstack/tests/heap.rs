@@ -45,7 +45,7 @@ fn heap_per_idle_connection(engine: TcpEngine) -> i64 {
     let p = pair_with(Link::default(), |c| c.tcp_engine = engine);
     let listener = p.b.listen_tcp(addr(B4, 9000)).unwrap();
     let t = Duration::from_secs(10);
-    let mut open = || {
+    let open = || {
         let dialed = p.a.dial_tcp_timeout(addr(B4, 9000), t);
         let a = app(dialed.wait().unwrap().splice_pair(|_| {}).unwrap());
         let b = app(listener
