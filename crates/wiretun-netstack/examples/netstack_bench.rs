@@ -108,6 +108,7 @@ fn main() {
     let link = Link {
         loss: loss / 100.0,
         delay: Duration::from_millis(delay),
+        ..Link::default()
     };
     let common::Pair { a, b, .. } = common::pair_with(link, |_| {});
     let (ca, cb) = connect(&a, &b, 5001);

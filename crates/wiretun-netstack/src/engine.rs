@@ -1,7 +1,8 @@
 //! The stack thread: the only owner of the smoltcp interface and sockets.
 //!
 //! Each turn of its loop takes the queued commands and injected packets, feeds the packets to smoltcp one at
-//! a time (looking at each TCP header first, see `TcpTable::before_ingress`), services every connection
+//! a time (looking at each TCP header first, see `TcpTable::before_ingress`; with our own TCP, its packets,
+//! reassembled if fragmented, go to `Tcp2Table` instead), services every connection
 //! (dials, handshakes, splices), lets smoltcp transmit, flushes the packets to the sink, and sleeps in the
 //! poller until an OS socket is ready, someone queues work, or smoltcp's next timer is due.
 
@@ -17,6 +18,7 @@ use crate::device::TunnelDevice;
 use crate::error;
 use crate::icmp::Pinger;
 use crate::peek;
+use crate::reassembly::{self, Reassembler};
 use crate::recovery::{self, Extra};
 use crate::shared::{Command, Shared};
 use crate::tcp::{Ctx, Ingress, TcpOpts, TcpTable};
@@ -32,6 +34,8 @@ pub(crate) struct Engine {
     tcp: TcpTable,
     /// Our own TCP, when the configuration asks for it: then it carries every TCP connection.
     tcp2: Option<Tcp2Table>,
+    /// Fragmented TCP datagrams on their way to `tcp2`.
+    fragments: Reassembler,
     udp: UdpTable,
     pinger: Pinger,
     iface: Interface,
@@ -90,6 +94,7 @@ impl Engine {
             sockets,
             tcp: TcpTable::new(opts, seed as u16),
             tcp2: (cfg.tcp_engine == TcpEngine::Tcp2).then(|| Tcp2Table::new(cfg, seed as u16)),
+            fragments: Reassembler::default(),
             udp: UdpTable::new(cfg.udp_buffer, (seed >> 32) as u16),
             pinger,
             iface,
@@ -183,6 +188,17 @@ impl Engine {
     fn ingress(&mut self, now: smoltcp::time::Instant) {
         let wall = Instant::now();
         while let Some(front) = self.device.rx.front() {
+            // Fragments first: the first one of a datagram looks like a TCP packet to `peek`.
+            if self.tcp2.is_some() && reassembly::tcp_fragment(front).is_some() {
+                let packet = self.device.rx.pop_front().expect("front exists");
+                let whole =
+                    reassembly::tcp_fragment(&packet).and_then(|f| self.fragments.add(&f, wall));
+                if let Some(whole) = whole {
+                    self.with_tcp2(wall, |t2, cx| t2.on_packet(cx, &whole));
+                }
+                self.device.spent.push(packet);
+                continue;
+            }
             if self.tcp2.is_some() && peek::tcp(front).is_some() {
                 let packet = self.device.rx.pop_front().expect("front exists");
                 self.with_tcp2(wall, |t2, cx| t2.on_packet(cx, &packet));

@@ -22,6 +22,7 @@ mod icmp;
 mod os;
 mod pages;
 mod peek;
+mod reassembly;
 mod recovery;
 mod shared;
 mod sink;

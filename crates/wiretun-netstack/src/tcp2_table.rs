@@ -22,6 +22,7 @@ use crate::error;
 use crate::os::OsStream;
 use crate::shared::Shared;
 use crate::splice::{Splice, Step};
+use crate::tcp2::cc::CongestionControl;
 use crate::tcp2::{self, ip, Connection, Segment, State, RST};
 
 /// TIME-WAIT here is smoltcp's 10 s, not RFC 9293's 2 MSL: a tunnel's stack reuses few 4-tuples.
@@ -58,7 +59,8 @@ fn trace(e: &Entry) {
 }
 
 pub(crate) struct Tcp2Table {
-    conns: HashMap<usize, Entry>,
+    /// Boxed: the map's spare slots (up to half its capacity) then cost a pointer each, not a connection.
+    conns: HashMap<usize, Box<Entry>>,
     tuples: HashMap<(SocketAddr, SocketAddr), usize>,
     ep: Endpoints,
     template: tcp2::Config,
@@ -174,7 +176,7 @@ impl Tcp2Table {
             },
         };
         self.tuples.insert((local, remote), id);
-        self.conns.insert(id, entry);
+        self.conns.insert(id, Box::new(entry));
     }
 
     pub fn listen(
@@ -243,11 +245,7 @@ impl Tcp2Table {
     }
 
     pub fn on_event(&mut self, ev: &Event) {
-        if let Some(Entry {
-            phase: Phase::Spliced(s),
-            ..
-        }) = self.conns.get_mut(&ev.key)
-        {
+        if let Some(Phase::Spliced(s)) = self.conns.get_mut(&ev.key).map(|e| &mut e.phase) {
             s.on_event(ev);
         }
     }
@@ -311,7 +309,7 @@ impl Tcp2Table {
         self.tuples.insert((dst, src), id);
         self.conns.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 conn,
                 local: dst,
                 remote: src,
@@ -321,7 +319,7 @@ impl Tcp2Table {
                     listener: lid,
                     deadline: cx.now + HANDSHAKE_TIMEOUT,
                 },
-            },
+            }),
         );
         true
     }

@@ -61,6 +61,7 @@ fn one_percent_loss_transfer_is_intact() {
         Link {
             loss: 0.01,
             delay: Duration::from_millis(2),
+            ..Link::default()
         },
         4 << 20,
     );
@@ -72,6 +73,7 @@ fn five_percent_loss_without_delay_is_intact() {
         Link {
             loss: 0.05,
             delay: Duration::ZERO,
+            ..Link::default()
         },
         1 << 20,
     );

@@ -8,7 +8,8 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use smoltcp::wire::IpAddress;
-use wiretun_netstack::tcp2::{cc, Config, Connection, Segment, State};
+use wiretun_netstack::tcp2::cc::{self, CongestionControl};
+use wiretun_netstack::tcp2::{Config, Connection, Segment, State};
 
 const MSS: u16 = 1380;
 

@@ -1,6 +1,7 @@
 //! IP framing for the stack's side of the boundary: an inbound IPv4 or IPv6 packet to the 4-tuple and the
 //! `Segment` the core takes, and an outbound `Segment` to a whole IP packet. Fragments and IPv6 extension
-//! headers are not taken here (smoltcp reassembles; TCP sets DF and never sends them).
+//! headers are not taken here (the engine reassembles fragments first, `reassembly.rs`; TCP sets DF and
+//! never sends them).
 
 use std::net::SocketAddr;
 

@@ -16,9 +16,9 @@ pub struct Receiver {
     pub nxt: Seq,
     /// Bytes from the next one the application reads; `len()` of them are in order (up to `nxt`).
     buf: Ring,
-    /// Out-of-order ranges above `nxt`, sorted, disjoint and not touching.
-    ooo: [(Seq, Seq); MAX_OOO],
-    nooo: usize,
+    /// Out-of-order ranges above `nxt`, sorted, disjoint and not touching. Allocated at the first one and
+    /// grown (to `MAX_OOO` at most) as holes come: most connections never see one.
+    ooo: Vec<(Seq, Seq)>,
     /// Starts of the most recently changed ranges, most recent first.
     recent: [Seq; MAX_SACK],
     nrecent: usize,
@@ -42,8 +42,7 @@ impl Receiver {
         Receiver {
             nxt: irs,
             buf: Ring::new(capacity),
-            ooo: [(Seq(0), Seq(0)); MAX_OOO],
-            nooo: 0,
+            ooo: Vec::new(),
             recent: [Seq(0); MAX_SACK],
             nrecent: 0,
             dsack: None,
@@ -109,14 +108,15 @@ impl Receiver {
             self.buf.write_at(offset, payload);
             let before = self.nxt;
             self.nxt = end;
-            out.ack_now = self.nooo > 0;
+            out.ack_now = !self.ooo.is_empty();
             self.pull_in_order();
             out.in_order = self.nxt.bytes_since(before);
             self.buf.extend(out.in_order as usize);
             return out;
         }
         out.ack_now = true;
-        if let Some(&(s, e)) = self.ooo[..self.nooo]
+        if let Some(&(s, e)) = self
+            .ooo
             .iter()
             .find(|(s, e)| seq.at_or_after(*s) && end.at_or_before(*e))
         {
@@ -133,35 +133,32 @@ impl Receiver {
     /// Moves ranges that now touch `nxt` into the in-order part.
     fn pull_in_order(&mut self) {
         let mut taken = 0;
-        while taken < self.nooo && self.ooo[taken].0.at_or_before(self.nxt) {
+        while taken < self.ooo.len() && self.ooo[taken].0.at_or_before(self.nxt) {
             self.nxt = self.nxt.max(self.ooo[taken].1);
             taken += 1;
         }
-        self.ooo.copy_within(taken..self.nooo, 0);
-        self.nooo -= taken;
+        self.ooo.drain(..taken);
     }
 
     /// Adds `[s, e)` to the out-of-order ranges, merging; false when there is no slot for it.
     fn insert(&mut self, s: Seq, e: Seq) -> bool {
-        let first = self.ooo[..self.nooo].partition_point(|r| r.1.before(s));
+        let first = self.ooo.partition_point(|r| r.1.before(s));
         let mut last = first;
         let (mut ns, mut ne) = (s, e);
-        while last < self.nooo && self.ooo[last].0.at_or_before(e) {
+        while last < self.ooo.len() && self.ooo[last].0.at_or_before(e) {
             ns = ns.min(self.ooo[last].0);
             ne = ne.max(self.ooo[last].1);
             last += 1;
         }
         if first == last {
-            if self.nooo == MAX_OOO {
+            if self.ooo.len() == MAX_OOO {
                 return false;
             }
-            self.ooo.copy_within(first..self.nooo, first + 1);
-            self.nooo += 1;
+            self.ooo.insert(first, (ns, ne));
         } else {
-            self.ooo.copy_within(last..self.nooo, first + 1);
-            self.nooo -= last - first - 1;
+            self.ooo[first] = (ns, ne);
+            self.ooo.drain(first + 1..last);
         }
-        self.ooo[first] = (ns, ne);
         self.touch(ns);
         true
     }
@@ -183,7 +180,7 @@ impl Receiver {
     }
 
     fn range_of(&self, seq: Seq) -> Option<(Seq, Seq)> {
-        self.ooo[..self.nooo]
+        self.ooo
             .iter()
             .copied()
             .find(|&(s, e)| seq.at_or_after(s) && seq.before(e))
@@ -204,7 +201,7 @@ impl Receiver {
 
     /// Out-of-order ranges held (for tests and stats).
     pub fn ooo_ranges(&self) -> &[(Seq, Seq)] {
-        &self.ooo[..self.nooo]
+        &self.ooo
     }
 }
 

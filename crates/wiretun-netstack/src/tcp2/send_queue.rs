@@ -3,9 +3,11 @@
 //! Every loss mechanism (scoreboard, RACK, RTO) reads and marks these records; the counters that make up
 //! the pipe (RFC 6675) are kept here, in one place, as the marks change.
 //!
-//! The records live in a ring (`VecDeque`) that starts small and doubles up to its high-water mark, as the
-//! rings' pages are committed only where data has been: an idle connection does not pay for a window of
-//! records, and a busy one stops allocating once it has reached its largest flight.
+//! The records live in a ring (`VecDeque`) that starts empty and doubles from one record up to its
+//! high-water mark, as the rings' pages are committed only where data has been: an idle connection pays for
+//! the few records its requests needed, and a busy one stops allocating once it has reached its largest
+//! flight. A large ring is freed when everything in it is acknowledged: the connection is idle, or
+//! between bursts (one allocation per burst of over `KEEP_RECORDS` segments, none per packet).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -13,8 +15,8 @@ use std::time::Instant;
 use super::ring::Ring;
 use super::seq::Seq;
 
-/// Records reserved at first: an initial window and then some.
-const INITIAL_RECORDS: usize = 32;
+/// Records an emptied ring may keep (5 KiB); a larger one is freed.
+const KEEP_RECORDS: usize = 64;
 
 /// One transmitted segment.
 #[derive(Clone, Copy, Debug)]
@@ -80,14 +82,12 @@ pub struct Acked {
 }
 
 impl SendQueue {
-    pub fn new(capacity: usize, mss: u32, iss: Seq) -> SendQueue {
+    pub fn new(capacity: usize, iss: Seq) -> SendQueue {
         SendQueue {
             data: Ring::new(capacity),
             una: iss,
             nxt: iss,
-            records: VecDeque::with_capacity(
-                INITIAL_RECORDS.min(capacity / mss.max(1) as usize + 16),
-            ),
+            records: VecDeque::new(),
             sacked: 0,
             lost: 0,
             retrans: 0,
@@ -141,6 +141,10 @@ impl SendQueue {
         self.nxt = rec.end();
         self.fin_sent |= fin;
         self.tsorted.push_back((rec.end(), now));
+        if self.records.len() == self.records.capacity() {
+            // Doubling, from one: VecDeque's own growth would start at four.
+            self.records.reserve_exact(self.records.len().max(1));
+        }
         self.records.push_back(rec);
     }
 
@@ -276,6 +280,14 @@ impl SendQueue {
         {
             self.tsorted.pop_front();
         }
+        if self.records.is_empty() {
+            // Every transmission is acknowledged, so every entry left is stale.
+            self.tsorted.clear();
+            if self.records.capacity() > KEEP_RECORDS {
+                self.records = VecDeque::new();
+                self.tsorted = VecDeque::new();
+            }
+        }
         out
     }
 
@@ -298,5 +310,39 @@ impl SendQueue {
         let off = seq.bytes_since(self.una) as usize;
         let n = (len as usize).min(out.len());
         self.data.read_at(off, &mut out[..n])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rate::RateEstimator;
+    use super::*;
+
+    #[test]
+    fn records_grow_from_one_and_a_large_ring_is_freed_once_acknowledged() {
+        let now = Instant::now();
+        let tx = RateEstimator::new(now).on_send(now, 0);
+        let mut q = SendQueue::new(1 << 20, Seq(0));
+        assert_eq!(
+            q.records.capacity(),
+            0,
+            "an idle connection holds no records"
+        );
+        q.sent_new(100, false, now, tx);
+        assert_eq!(q.records.capacity(), 1);
+        q.ack(Seq(100), |_, _| {});
+        assert_eq!(
+            q.records.capacity(),
+            1,
+            "a small ring stays: no allocation per request"
+        );
+        for _ in 0..100 {
+            q.sent_new(100, false, now, tx);
+        }
+        assert_eq!(q.records.capacity(), 128, "doubled up to the flight");
+        q.ack(Seq(5100), |_, _| {});
+        assert_eq!(q.records.capacity(), 128, "kept while records remain");
+        q.ack(Seq(10100), |_, _| {});
+        assert_eq!(q.records.capacity(), 0, "freed once idle");
     }
 }

@@ -72,7 +72,7 @@ pub struct Sender {
     pub rto: Rto,
     rack: Rack,
     tlp: Tlp,
-    pub cc: Box<dyn CongestionControl>,
+    pub cc: cc::Controller,
     rate: RateEstimator,
     pacer: Pacer,
     pacing: bool,
@@ -101,7 +101,7 @@ pub struct Sender {
 impl Sender {
     pub fn new(cfg: &super::Config, iss: Seq, mss: u32, now: Instant) -> Sender {
         Sender {
-            q: SendQueue::new(cfg.tx_buffer, mss, iss),
+            q: SendQueue::new(cfg.tx_buffer, iss),
             mss,
             wnd: 0,
             rto: Rto::new(),

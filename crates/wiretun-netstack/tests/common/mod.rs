@@ -23,6 +23,8 @@ pub struct Link {
     pub loss: f64,
     /// One-way delay.
     pub delay: Duration,
+    /// Cut every packet longer than this into IP fragments, sent last first.
+    pub fragment: Option<usize>,
 }
 
 /// A packet and when the delay line delivers it.
@@ -78,7 +80,7 @@ impl PacketSink for Wire {
         let Some(to) = self.to.get().and_then(Weak::upgrade) else {
             return;
         };
-        if self.link.loss <= 0.0 && self.link.delay.is_zero() {
+        if self.link.loss <= 0.0 && self.link.delay.is_zero() && self.link.fragment.is_none() {
             // A plain link: the batch goes through as it is, with no copy (the benchmark example runs on it).
             let mut counted = packets.map(|p| {
                 self.sent.fetch_add(1, Ordering::Relaxed);
@@ -88,7 +90,11 @@ impl PacketSink for Wire {
         }
         let delay = self.delay_line.lock().unwrap().clone();
         let mut kept = Vec::new();
-        for p in packets.map(|p| &p[..]) {
+        let cut: Vec<Vec<u8>> = match self.link.fragment {
+            Some(max) => packets.flat_map(|p| fragments(p, max)).collect(),
+            None => packets.map(|p| p.clone()).collect(),
+        };
+        for p in cut.iter().map(|p| &p[..]) {
             self.sent.fetch_add(1, Ordering::Relaxed);
             if self.lose() {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -308,4 +314,61 @@ pub fn delay_line(rx: mpsc::Receiver<(Instant, Vec<u8>)>, to: Weak<Stack>) {
                 .map(Vec::as_slice),
         );
     }
+}
+
+/// `packet` as IP fragments of at most `max` bytes, last first (a reassembler must take any order), or
+/// whole if it fits. IPv6 fragments carry a fragment header after the fixed one.
+pub fn fragments(packet: &[u8], max: usize) -> Vec<Vec<u8>> {
+    if packet.len() <= max {
+        return vec![packet.to_vec()];
+    }
+    let v6 = packet[0] >> 4 == 6;
+    let (hl, next) = if v6 {
+        (40, packet[6])
+    } else {
+        (usize::from(packet[0] & 0xf) * 4, 0)
+    };
+    let extra = if v6 { 8 } else { 0 };
+    let step = (max - hl - extra) / 8 * 8;
+    let payload = &packet[hl..];
+    static ID: AtomicU64 = AtomicU64::new(1);
+    let id = ID.fetch_add(1, Ordering::Relaxed) as u32;
+    let mut out = Vec::new();
+    for (i, chunk) in payload.chunks(step).enumerate() {
+        let offset = i * step;
+        let more = offset + chunk.len() < payload.len();
+        let mut f = packet[..hl].to_vec();
+        if v6 {
+            f[6] = 44;
+            let field = (offset as u16) | u16::from(more);
+            f.extend_from_slice(&[next, 0]);
+            f.extend_from_slice(&field.to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            f[4..6].copy_from_slice(&((8 + chunk.len()) as u16).to_be_bytes());
+        } else {
+            let field = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+            f[4..6].copy_from_slice(&(id as u16).to_be_bytes());
+            f[6..8].copy_from_slice(&field.to_be_bytes());
+            f[2..4].copy_from_slice(&((hl + chunk.len()) as u16).to_be_bytes());
+            f[10..12].copy_from_slice(&[0, 0]);
+            let sum = !checksum(&f);
+            f[10..12].copy_from_slice(&sum.to_be_bytes());
+        }
+        f.extend_from_slice(chunk);
+        out.push(f);
+    }
+    out.reverse();
+    out
+}
+
+/// The Internet checksum's one's-complement sum of `data`.
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum::<u32>();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
 }

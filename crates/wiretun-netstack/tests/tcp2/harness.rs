@@ -26,7 +26,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use smoltcp::wire::IpAddress;
-use wiretun_netstack::tcp2::{cc, Config, Connection, Segment, Seq, FIN, RST, SYN};
+use wiretun_netstack::tcp2::cc::{self, CongestionControl};
+use wiretun_netstack::tcp2::{Config, Connection, Segment, Seq, FIN, RST, SYN};
 
 pub const MSS: u32 = 1000;
 const PORTS: (u16, u16) = (40000, 80);

@@ -68,9 +68,66 @@ pub enum Kind {
 /// Initial window: 10 segments (RFC 6928).
 pub const INITIAL_SEGMENTS: u32 = 10;
 
-pub fn new(kind: Kind, mss: u32, now: Instant) -> Box<dyn CongestionControl> {
+/// One of the controllers, held inline in the sender (no allocation of its own per connection). BBR, the
+/// default, is the larger: boxing it would add an allocation to nearly every connection to save CUBIC's few.
+#[allow(clippy::large_enum_variant)]
+pub enum Controller {
+    Bbr(bbr::Bbr),
+    Cubic(cubic::Cubic),
+}
+
+pub fn new(kind: Kind, mss: u32, now: Instant) -> Controller {
     match kind {
-        Kind::Bbr => Box::new(bbr::Bbr::new(mss, now)),
-        Kind::Cubic => Box::new(cubic::Cubic::new(mss)),
+        Kind::Bbr => Controller::Bbr(bbr::Bbr::new(mss, now)),
+        Kind::Cubic => Controller::Cubic(cubic::Cubic::new(mss)),
+    }
+}
+
+impl Controller {
+    fn get(&self) -> &dyn CongestionControl {
+        match self {
+            Controller::Bbr(c) => c,
+            Controller::Cubic(c) => c,
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut dyn CongestionControl {
+        match self {
+            Controller::Bbr(c) => c,
+            Controller::Cubic(c) => c,
+        }
+    }
+}
+
+impl CongestionControl for Controller {
+    fn name(&self) -> &'static str {
+        self.get().name()
+    }
+    fn on_ack(&mut self, ack: &Ack) {
+        self.get_mut().on_ack(ack)
+    }
+    fn on_loss_episode(&mut self, now: Instant, in_flight: u32) {
+        self.get_mut().on_loss_episode(now, in_flight)
+    }
+    fn on_rto(&mut self, now: Instant) {
+        self.get_mut().on_rto(now)
+    }
+    fn undo(&mut self) {
+        self.get_mut().undo()
+    }
+    fn on_recovery_end(&mut self) {
+        self.get_mut().on_recovery_end()
+    }
+    fn uses_prr(&self) -> bool {
+        self.get().uses_prr()
+    }
+    fn cwnd(&self) -> u32 {
+        self.get().cwnd()
+    }
+    fn ssthresh(&self) -> u32 {
+        self.get().ssthresh()
+    }
+    fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64> {
+        self.get().pacing_rate(srtt)
     }
 }
