@@ -127,7 +127,7 @@ impl Rack {
             // Live: still queued, not SACKed, not lost and waiting, and this is its latest transmission.
             let live = q.find_end(end).filter(|&i| {
                 let r = q.record(i);
-                !r.sacked && !(r.lost && !r.retrans) && r.sent_at == sent_at
+                !r.sacked && (!r.lost || r.retrans) && r.sent_at == sent_at
             });
             let Some(i) = live else {
                 if k == 0 {
