@@ -293,15 +293,15 @@ fn bbr_does_not_cut_on_random_loss() {
         +50  < ack 10
         +0   remember cwnd
         +0   expect cwnd >= 20
-        +0   > 10..42                  # startup: 2.89 x the measured BDP (+ 3 segments)
-        +50  < ack 12 sack 21..42,16..20,13..15
+        +0   > 10..45                  # startup: 2.89 x the measured BDP (+ 3 quanta of 2 segments)
+        +50  < ack 12 sack 21..45,16..20,13..15
         +0   > r12 at 150
         +0   > r15 at 150
         +0   > r20 at 150
-        +0   > 42..68
+        +0   > 45..74
         +0   > none
         +0   expect episodes == 1
-        +50  < ack 68
+        +50  < ack 74
         +0   expect recovery == 0
         +0   expect cwnd >= $
         ",

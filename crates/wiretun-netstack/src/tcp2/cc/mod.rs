@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::rate::RateSample;
 
+pub mod ack_aggregation;
 pub mod bbr;
 pub mod cubic;
 
