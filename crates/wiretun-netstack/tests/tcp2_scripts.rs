@@ -335,7 +335,8 @@ fn bbr_takes_no_rtt_from_a_spurious_retransmission() {
 }
 
 /// Pacing: the rate-based controller spaces its initial window over the RTT (at its startup gain) instead
-/// of sending ten segments back to back.
+/// of sending ten segments back to back: one every 1.7 ms, running at most a millisecond ahead (a quantum
+/// at this rate).
 #[test]
 fn bbr_paces_its_segments() {
     Script::run(
@@ -344,8 +345,8 @@ fn bbr_paces_its_segments() {
         +0   write 10
         +0   > 0 at 50
         +0   > none
-        @60  > 1..6 at 51..60
-        @70  > 6..10 at 61..70
+        @60  > 1..7 at 51..60
+        @70  > 7..10 at 61..70
         ",
     );
 }

@@ -6,32 +6,45 @@
 //! kept through such lateness (every segment whose time has passed goes out on waking), or pacing would cap
 //! a connection at one segment per wake-up, about 11 Mb/s. Only a sender idle for longer than `SLACK`
 //! starts a fresh schedule, so no burst is banked.
+//!
+//! Segments go in quanta, as Linux's TSO autosizing sends them: a sender may run ahead of its schedule by
+//! the time one quantum takes at the rate (64 KiB, at most a millisecond's worth). Spacing single segments
+//! at gigabits per second woke the stack every few microseconds to send one, and a lossless upload paced
+//! that way ran at a fraction of an unpaced one.
 
 use std::time::{Duration, Instant};
 
 /// How far behind its schedule a sender may be and still catch up.
 const SLACK: Duration = Duration::from_millis(2);
+/// The most a sender runs ahead of its schedule: a quantum's bytes, or this long at low rates.
+const QUANTUM_BYTES: u64 = 64 << 10;
+const QUANTUM_MAX: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 pub struct Pacer {
     next: Option<Instant>,
+    ahead: Duration,
 }
 
 impl Pacer {
     /// May a segment go now?
     pub fn ready(&self, now: Instant) -> bool {
-        self.next.is_none_or(|t| now >= t)
+        self.next.is_none_or(|t| now + self.ahead >= t)
     }
 
     /// When the next segment may go (`None`: any time).
     pub fn next(&self) -> Option<Instant> {
-        self.next
+        self.next.map(|t| t.checked_sub(self.ahead).unwrap_or(t))
     }
 
     /// A segment of `bytes` went out now; `rate` is the pacing rate in bytes per second (`None` or 0: no
     /// pacing).
     pub fn on_send(&mut self, now: Instant, bytes: u32, rate: Option<u64>) {
-        self.next = rate.filter(|&r| r > 0).map(|r| {
+        let rate = rate.filter(|&r| r > 0);
+        self.ahead = rate.map_or(Duration::ZERO, |r| {
+            Duration::from_nanos(QUANTUM_BYTES * 1_000_000_000 / r).min(QUANTUM_MAX)
+        });
+        self.next = rate.map(|r| {
             let base = match self.next {
                 Some(t) if t + SLACK >= now => t,
                 _ => now,
@@ -45,14 +58,29 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    /// Segments sent at `now` before the pacer holds one back (bounded).
+    fn burst(p: &mut Pacer, now: Instant, bytes: u32, rate: u64) -> u32 {
+        let mut sent = 0;
+        while p.ready(now) && sent < 100_000 {
+            p.on_send(now, bytes, Some(rate));
+            sent += 1;
+        }
+        sent
+    }
+
     #[test]
-    fn spaces_segments_at_the_rate() {
+    fn spaces_quanta_at_the_rate() {
         let t0 = Instant::now();
         let mut p = Pacer::default();
         assert!(p.ready(t0));
-        p.on_send(t0, 1000, Some(1_000_000));
-        assert!(!p.ready(t0 + Duration::from_micros(999)));
-        assert!(p.ready(t0 + Duration::from_millis(1)));
+        // 100 MB/s, 1000-byte segments: 10 us each; a quantum (64 KiB, 655 us) goes at once.
+        let sent = burst(&mut p, t0, 1000, 100_000_000);
+        assert!((65..=67).contains(&sent), "{sent}");
+        assert!(!p.ready(t0));
+        assert!(p.ready(t0 + Duration::from_micros(10)));
+        // Slow: at 1 MB/s a millisecond's worth at most.
+        let mut slow = Pacer::default();
+        assert_eq!(burst(&mut slow, t0, 1000, 1_000_000), 2);
         p.on_send(t0, 1000, None);
         assert!(p.ready(t0));
     }
@@ -61,18 +89,14 @@ mod tests {
     fn a_late_wake_up_catches_up_but_idleness_banks_nothing() {
         let t0 = Instant::now();
         let mut p = Pacer::default();
-        // 10 us a segment; woken 1 ms late: the segments due meanwhile may all go now.
+        // 10 us a segment, a quantum 1 ms; woken 1 ms late: the segments due meanwhile go now, and a quantum.
         p.on_send(t0, 100, Some(10_000_000));
         let late = t0 + Duration::from_millis(1);
-        let mut sent = 0;
-        while p.ready(late) && sent < 1000 {
-            p.on_send(late, 100, Some(10_000_000));
-            sent += 1;
-        }
-        assert!((99..=101).contains(&sent), "{sent}");
-        // Idle for a second: one segment, then the schedule starts again from now.
+        let sent = burst(&mut p, late, 100, 10_000_000);
+        assert!((199..=201).contains(&sent), "{sent}");
+        // Idle for a second: a quantum, not a second's worth.
         let idle = late + Duration::from_secs(1);
-        p.on_send(idle, 100, Some(10_000_000));
-        assert!(!p.ready(idle));
+        let sent = burst(&mut p, idle, 100, 10_000_000);
+        assert!((100..=102).contains(&sent), "{sent}");
     }
 }
