@@ -13,6 +13,7 @@
 //                   bench/netstack.svg and bench/netstack-loss.svg are rewritten
 //   --netstack-seconds S  length of each rootless stream at 0 ms (default 5)
 //   --lossy-seconds S     length of each rootless stream on a lossy path (default 8)
+//   --clients a,b   only the rootless clients whose names start with these (e.g. "wiretun proxy,Linux BBR")
 //   --paths R/L,...  lossy paths as RTT ms / loss % (default the nine of 10, 50, 150 ms x 0.1, 1, 3 %)
 //   --conns N       connections held open for the rootless memory figure (default 1000)
 import * as path from 'node:path';
@@ -32,6 +33,7 @@ interface Options {
   scale: boolean;
   scaleOnly: boolean;
   netstackOnly: boolean;
+  clients?: string[];
   netstack: NetstackOptions;
 }
 
@@ -59,6 +61,7 @@ function options(argv: string[]): Options {
     else if (a === '--netstack-only') o.netstackOnly = true;
     else if (a === '--netstack-seconds') o.netstack.seconds = Number(argv[++i]);
     else if (a === '--lossy-seconds') o.netstack.lossySeconds = Number(argv[++i]);
+    else if (a === '--clients') o.clients = argv[++i].split(',');
     else if (a === '--paths') o.netstack.paths = parsePaths(argv[++i] ?? '');
     else if (a === '--conns') o.netstack.conns = Number(argv[++i]);
     else throw new Error(`unknown option ${a}`);
@@ -137,7 +140,8 @@ async function main(): Promise<void> {
 /** The rootless section, written into RESULTS.md in place of the one there (or after the rest). */
 async function netstack(o: Options): Promise<void> {
   console.log('measuring rootless (netstack) clients');
-  const results = await runNetstack(await rootlessClients(), o.netstack);
+  const clients = (await rootlessClients()).filter((c) => !o.clients || o.clients.some((p) => c.name.startsWith(p)));
+  const results = await runNetstack(clients, o.netstack);
   writeNetstackSection(path.join(__dirname, 'RESULTS.md'), results, o.netstack);
   writeNetstackChart(path.join(__dirname, 'netstack.svg'), results);
   writeNetstackLossChart(path.join(__dirname, 'netstack-loss.svg'), results, o.netstack.paths);
