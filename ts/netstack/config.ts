@@ -33,8 +33,9 @@ export interface NetstackTunnelOptions {
   /** Serve the UAPI socket at this path (off by default: there is no root-owned socket directory). */
   uapiPath?: string;
   /**
-   * The stack's TCP: `'tcp2'`, our own (SACK, RACK-TLP, PRR, BBR-style pacing: fast on lossy paths), or
-   * `'smoltcp'`, the previous one. Absent: the `WIRETUN_TCP_ENGINE` environment variable, else the default.
+   * The stack's TCP: `'smoltcp'` (the default), or `'tcp2'`, our own (SACK, RACK-TLP, PRR, BBR-style pacing:
+   * several times the upload on lossy paths, still behind smoltcp on lossless ones). Absent: the
+   * `WIRETUN_TCP_ENGINE` environment variable, else the default.
    */
   tcpEngine?: TcpEngineName;
 }
