@@ -70,10 +70,10 @@ function asNobody(ns: string, cmd: string, args: string[]): RunningClient {
   };
 }
 
-/** `wiretun proxy` on one of its TCP engines; the default one is plain "wiretun proxy" (the table's subject). */
+/** `wiretun proxy` on one of its TCP engines (tcp2's is the table's subject, issue 21's sender). */
 function wiretunProxy(engine: 'tcp2' | 'smoltcp'): RootlessClient {
   return {
-    name: engine === 'tcp2' ? 'wiretun proxy' : 'wiretun proxy (smoltcp)',
+    name: engine === 'tcp2' ? 'wiretun proxy (tcp2)' : 'wiretun proxy (smoltcp, default)',
     socks: true,
     direct: false,
     async start(s) {

@@ -7,7 +7,7 @@ import { ONETUN_VERSION } from './netstack-clients';
 import { CLEAN, ConditionResult, Directions, HELD_CONNECTIONS, NetstackOptions, NetstackResult, PathSpec, pathName } from './netstack';
 
 export const NETSTACK_HEADING = '## Rootless (netstack): one TCP stream through a forward';
-const OURS = 'wiretun proxy';
+const OURS = 'wiretun proxy (tcp2)';
 const BBR = 'Linux BBR (TUN mode)';
 const CUBIC = 'Linux CUBIC (TUN mode)';
 
@@ -72,14 +72,14 @@ export function netstackSection(results: NetstackResult[], o: NetstackOptions): 
     'The server is wiretund (TUN mode) in one namespace; each client runs in another, over veth, with its forwards on',
     'loopback: iperf3 (one stream, `-R` for down) through a `-L` forward, and bench/lib/pump.cjs (node, one stream) through',
     'SOCKS5 CONNECT. "up" is client to server, so in the "up" rows the client\'s TCP is the sender. Clients:',
-    '`wiretun proxy` (wg-quick file, `-L`, `--socks5`) on its default TCP, tcp2, and again with `--tcp-engine smoltcp`; gVisor',
+    '`wiretun proxy` (wg-quick file, `-L`, `--socks5`) with `--tcp-engine tcp2` (issue 21\'s sender) and with smoltcp\'s TCP (the default); gVisor',
     `netstack = bench/gvisor-forward, a minimal forwarder on wireguard-go's \`tun/netstack\` (the stack wireproxy uses) at`,
     `the pinned wireguard-go (${wireguardGoPin()}, tag 0.0.20250522); onetun ${ONETUN_VERSION} from crates.io (port`,
     'forwards only, no SOCKS5); and Linux itself, wiretund with a TUN in the client namespace, iperf3 and the pump',
     'straight to the server, with BBR (this machine\'s default) and with CUBIC (`iperf3 -C`, which the server side',
     'follows for `-R`; checked in its report). The lossy rows put a delay relay in a third namespace (half the RTT',
     'each way) with nftables drops on its egress, each direction (test/netns/lib/lossy.ts); iperf3 only.',
-    `One run: ${o.seconds} s per stream at 0 ms, ${o.lossySeconds} s at loss. Ratios are wiretun proxy ÷ the other; ✓/✗ against the`,
+    `One run: ${o.seconds} s per stream at 0 ms, ${o.lossySeconds} s at loss. Ratios are wiretun proxy (tcp2) ÷ the other; ✓/✗ against the`,
     "issues' targets (≥ 1.5× gVisor, ≥ 10× onetun, ≥ 0.95× Linux BBR lossless; at loss ≥ 1× gVisor; up at 50 ms / 1% ≥ 0.6×",
     'Linux BBR and ≥ 1× Linux CUBIC).',
     '',
@@ -115,7 +115,7 @@ export function writeNetstackSection(file: string, results: NetstackResult[], o:
 }
 
 const COLORS: Record<string, string> = {
-  [OURS]: '#2f7d32', 'wiretun proxy (smoltcp)': '#9ccc65', 'gVisor netstack': '#5c6bc0', onetun: '#8d6e63', [BBR]: '#616161', [CUBIC]: '#bdbdbd',
+  [OURS]: '#2f7d32', 'wiretun proxy (smoltcp, default)': '#9ccc65', 'gVisor netstack': '#5c6bc0', onetun: '#8d6e63', [BBR]: '#616161', [CUBIC]: '#bdbdbd',
 };
 
 /** Upload on each lossy path, one group of bars per path, on a log scale (the clients span 0.1 to 300 Mb/s). */

@@ -10,8 +10,8 @@
 //! `pkg/tcpip/transport/tcp` is laid out; `segment.rs` converts to and from the wire with smoltcp's `wire`
 //! module.
 //!
-//! Status: the engine runs it (`tcp2_table.rs`) unless `StackConfig::tcp_engine` asks for smoltcp's TCP,
-//! kept for a release as the fallback. See README.md, "The new TCP sender (tcp2): status".
+//! Status: the engine runs it (`tcp2_table.rs`) when `StackConfig::tcp_engine` asks; smoltcp's TCP stays
+//! the default until this matches it on lossless paths. See README.md, "The new TCP sender (tcp2): status".
 
 pub mod cc;
 mod conn;
