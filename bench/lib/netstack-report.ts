@@ -99,7 +99,7 @@ export function netstackSection(results: NetstackResult[], o: NetstackOptions): 
     ...memory.map((r) => `| ${r.name} | ${num(r.rss!.before / 2 ** 20, 1)} | ${num(r.rss!.after / 2 ** 20, 1)} | ${num(r.rss!.perConnection / 1024, 1)} |`),
     '',
     ...results.filter((r) => r.skipped).map((r) => `Skipped: ${r.name} — ${r.skipped}.`),
-    ...(errors.length ? ['Failed runs (– in the table):', ...errors] : []),
+    ...(errors.length ? ['Failed runs (– in the table):', ...errors, ''] : []),
     '',
   ];
 }
@@ -140,9 +140,14 @@ export function writeNetstackLossChart(file: string, results: NetstackResult[], 
   const ticks = [0.1, 1, 10, 100, 1000].map((t) =>
     `<line x1="${left + x(t)}" y1="${top - 6}" x2="${left + x(t)}" y2="${top + paths.length * groupH}" stroke="#e0e0e0"/>` +
     `<text x="${left + x(t)}" y="${top - 10}" text-anchor="middle" font-size="10">${t} Mb/s</text>`);
-  const legend = shown.map((r, i) => `<rect x="${10 + i * 125}" y="${top + paths.length * groupH + 10}" width="10" height="10" fill="${COLORS[r.name] ?? '#5c6bc0'}"/>` +
-    `<text x="${24 + i * 125}" y="${top + paths.length * groupH + 19}" font-size="10">${r.name}</text>`);
-  writeFileSync(file, `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + paths.length * groupH + 30}" font-family="sans-serif" font-size="12">` +
+  // Three to a row: the names are too long for one.
+  const legend = shown.map((r, i) => {
+    const [x, y] = [10 + (i % 3) * 250, top + paths.length * groupH + 10 + Math.floor(i / 3) * 16];
+    return `<rect x="${x}" y="${y}" width="10" height="10" fill="${COLORS[r.name] ?? '#5c6bc0'}"/>` +
+      `<text x="${x + 14}" y="${y + 9}" font-size="10">${r.name}</text>`;
+  });
+  const height = top + paths.length * groupH + 16 * Math.ceil(shown.length / 3) + 20;
+  writeFileSync(file, `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">` +
     '<text x="10" y="20" font-weight="bold">Rootless upload (client sends) through a -L forward on lossy paths, Mb/s, log scale (same run)</text>' +
     `${ticks.join('')}${groups.join('')}${legend.join('')}</svg>\n`);
 }
