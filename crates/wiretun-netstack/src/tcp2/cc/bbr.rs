@@ -50,6 +50,8 @@ pub struct Bbr {
     pub phase: Phase,
     /// Max delivery rate of each of the last rounds (bytes/s), indexed by round modulo the size.
     bw_slots: [(u64, u64); BW_ROUNDS],
+    /// `max_bw()` as of the last ACK: the window and the pacing rate read it for every segment sent.
+    bw: u64,
     min_rtt: Option<(Duration, Instant)>,
     /// Round counting: a round ends when data sent after its start is delivered.
     round: u64,
@@ -76,6 +78,7 @@ impl Bbr {
             mss,
             phase: Phase::Startup,
             bw_slots: [(0, 0); BW_ROUNDS],
+            bw: 0,
             min_rtt: None,
             round: 0,
             round_end_delivered: 0,
@@ -95,6 +98,11 @@ impl Bbr {
 
     /// Bottleneck bandwidth estimate, bytes/s.
     pub fn bw(&self) -> u64 {
+        self.bw
+    }
+
+    /// The windowed maximum over the slots of the last `BW_ROUNDS` rounds.
+    fn max_bw(&self) -> u64 {
         self.bw_slots
             .iter()
             .filter(|(r, _)| r + BW_ROUNDS as u64 > self.round)
@@ -163,7 +171,8 @@ impl Bbr {
 
     fn update_model(&mut self, ack: &Ack) {
         if let Some(rs) = ack.rate {
-            let bw = self.bw();
+            // Fresh: the round may have just moved on, taking the oldest slot out of the window.
+            let bw = self.max_bw();
             let slot = &mut self.bw_slots[(self.round % BW_ROUNDS as u64) as usize];
             if slot.0 != self.round {
                 *slot = (self.round, 0);
@@ -173,6 +182,7 @@ impl Bbr {
                 slot.1 = slot.1.max(rs.rate);
             }
         }
+        self.bw = self.max_bw();
         // Never the rate sample's RTT: its segment may be a retransmission whose ACK was the original's,
         // which made a reordered segment's 2 ms "RTT" the minimum (and the window 4 segments) for 10 s.
         if let Some(rtt) = ack.rtt.or(ack.min_rtt) {
