@@ -39,7 +39,7 @@ function rows(results: NetstackResult[], spec: PathSpec): string[] {
       return c ? (p.get(c)?.[dir] ?? NaN) / div : NaN;
     };
     const ratios = others.map((o) => {
-      const x = value(ours!) / value(o);
+      const x = ours ? value(ours) / value(o) : NaN; // the subject may be left out by --clients
       if (!Number.isFinite(x)) return '–';
       const t = target(spec, dir, o.name);
       return `${x.toFixed(2)}×${t === undefined ? '' : x >= t ? ' ✓' : ` ✗ (≥ ${t})`}`;
