@@ -23,6 +23,27 @@ fn initial_window_then_acks_clock_out_more() {
     );
 }
 
+/// PSH marks only the segment that ends the queued data: a receiver's GRO merges what comes before it,
+/// and never appends to a PSH segment.
+#[test]
+fn psh_only_where_the_queued_data_ends() {
+    Script::run(
+        "
+        +0   connect rtt=50
+        +0   write 30
+        +0   > 0..10 push none   # more is queued behind the initial window
+        +0   > none
+        +50  < ack 10
+        +0   > 10..30 push 29
+        +0   > none
+        +50  < ack 30
+        +0   write 2
+        +0   > 30..32 push 31    # a later write has its own end
+        +0   > none
+        ",
+    );
+}
+
 /// Three segments of one window lost: one ACK whose SACK blocks show all three holes has all three resent
 /// at once (smoltcp resends one per round trip), the window is cut once (CUBIC: 0.7 of 20 segments), and
 /// the retransmission of one of them, lost again, is found by RACK one round trip later, not by the RTO.

@@ -35,7 +35,7 @@ pub mod seq;
 use std::time::Duration;
 
 pub use conn::{Connection, State};
-pub use segment::{Segment, FIN, RST, SYN};
+pub use segment::{Segment, FIN, PSH, RST, SYN};
 pub use seq::Seq;
 
 /// How a connection is set up.

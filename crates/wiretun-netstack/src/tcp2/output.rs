@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::{Connection, State};
 use super::handshake;
-use super::segment::{Segment, FIN, RST};
+use super::segment::{Segment, FIN, PSH, RST};
 use super::seq::Seq;
 
 /// SYN retransmissions before a handshake gives up (Linux's tcp_syn_retries is 6).
@@ -97,6 +97,11 @@ impl Connection {
         let tx = self.snd.next(now, self.fin_queued)?;
         let mut seg = self.header(now, tx.seq);
         seg.len = self.snd.q.copy(tx.seq, tx.len, payload) as u32;
+        let queued_end = self.snd.q.una.plus(self.snd.q.data.len() as u32);
+        // A FIN ends the data too; on the wire it takes PSH's place (one control per segment here).
+        if seg.len > 0 && !tx.fin && tx.seq.plus(seg.len) == queued_end {
+            seg.flags |= PSH;
+        }
         if tx.fin {
             seg.flags |= FIN;
             self.state = match self.state {

@@ -7,10 +7,15 @@ use smoltcp::wire::{IpAddress, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, Tcp
 
 use super::seq::Seq;
 
-/// Control flags the core acts on (PSH and URG are ignored, as Linux ignores URG's pointer).
+/// Control flags the core acts on (URG is ignored, as Linux ignores URG's pointer).
 pub const SYN: u8 = 1;
 pub const FIN: u8 = 2;
 pub const RST: u8 = 4;
+/// PSH: nothing on input (data is readable as it arrives). Sent only on the segment that ends the
+/// queued data, as Linux marks the end of a write: a receiver's GRO (the kernel's, a TUN's) merges the
+/// segments before a PSH but never appends to one, so with PSH on every segment a peer behind a TUN took
+/// each segment on its own and a lossless upload ran at half smoltcp's rate.
+pub const PSH: u8 = 8;
 
 /// Most SACK blocks in one segment: three fit beside the timestamp option.
 pub const MAX_SACK: usize = 3;
@@ -84,7 +89,8 @@ impl Segment {
             TcpControl::Syn => SYN,
             TcpControl::Fin => FIN,
             TcpControl::Rst => RST,
-            TcpControl::None | TcpControl::Psh => 0,
+            TcpControl::Psh => PSH,
+            TcpControl::None => 0,
         };
         for (s, e) in repr.sack_ranges.into_iter().flatten() {
             seg.push_sack((Seq(s), Seq(e)));
@@ -124,7 +130,7 @@ impl Segment {
             TcpControl::Rst
         } else if self.has(FIN) {
             TcpControl::Fin
-        } else if self.len > 0 {
+        } else if self.has(PSH) && self.len > 0 {
             TcpControl::Psh
         } else {
             TcpControl::None

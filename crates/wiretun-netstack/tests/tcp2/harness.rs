@@ -9,6 +9,7 @@
 //! +50      < ack 3 sack 4..10           peer ACKs segment 3's start, SACKs segments 4 to 9
 //! +0       > r3                         expect a retransmission of segment 3, now
 //! +0       > 10..12                     expect new segments 10 and 11
+//! +0       > 12..14 push 13             ... of which only 13 carries PSH (`push none`: neither)
 //! @200     > r9 at 150                  at t=200 expect segment 9 resent, sent at t=150
 //! +0       > none                       nothing else was sent
 //! +0       expect episodes == 1         a sender counter (or cwnd in segments, in_flight, state...)
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use smoltcp::wire::IpAddress;
 use wiretun_netstack::tcp2::cc::{self, CongestionControl};
-use wiretun_netstack::tcp2::{Config, Connection, Segment, Seq, FIN, RST, SYN};
+use wiretun_netstack::tcp2::{Config, Connection, Segment, Seq, FIN, PSH, RST, SYN};
 
 pub const MSS: u32 = 1000;
 const PORTS: (u16, u16) = (40000, 80);
@@ -395,9 +396,21 @@ impl Script {
                     None => (false, spec),
                 };
                 let (a, b) = range(spec);
+                // `push N`: only segment N of these carries PSH; `push none`: none does.
+                let push = args.iter().position(|w| *w == "push").map(|i| match args[i + 1] {
+                    "none" => None,
+                    n => Some(n.parse::<u32>().unwrap()),
+                });
                 for n in a..b {
                     let o = self.pop();
                     check_at(&o);
+                    if let Some(p) = push {
+                        assert_eq!(
+                            o.seg.has(PSH),
+                            p == Some(n),
+                            "line {line}: PSH on segment {n}"
+                        );
+                    }
                     assert_eq!(
                         (o.seg.seq, o.payload_len > 0),
                         (seq_of(n), true),
