@@ -14,7 +14,7 @@
 //   --netstack-seconds S  length of each rootless stream at 0 ms (default 5)
 //   --lossy-seconds S     length of each rootless stream on a lossy path (default 8)
 //   --clients a,b   only the rootless clients whose names start with these (e.g. "wiretun proxy,Linux BBR")
-//   --paths R/L,...  lossy paths as RTT ms / loss % (default the nine of 10, 50, 150 ms x 0.1, 1, 3 %)
+//   --paths R/L,...  lossy paths as RTT ms / loss % (default the nine of 10, 50, 150 ms x 0.1, 1, 3 %; "none": the clean path only)
 //   --conns N       connections held open for the rootless memory figure (default 1000)
 import * as path from 'node:path';
 import { implementations, Impl } from './lib/impls';
@@ -39,6 +39,7 @@ interface Options {
 
 /** `50/1,150/0.1`: lossy paths as RTT ms / loss %. */
 function parsePaths(text: string): PathSpec[] {
+  if (text === 'none') return [];
   return text.split(',').map((item) => {
     const m = /^(\d+)\/(\d+(?:\.\d{1,2})?)$/.exec(item.trim());
     const spec = m && { rttMs: Number(m[1]), lossPercent: Number(m[2]) };
