@@ -264,6 +264,9 @@ impl Tcp2Table {
             .and_then(|id| self.conns.get_mut(id))
         {
             e.conn.on_segment(cx.now, &seg, payload);
+            if let Some(ack) = e.conn.immediate_ack(cx.now) {
+                emit(cx.tx, e.local, e.remote, &ack, &[]);
+            }
             return;
         }
         if seg.has(RST) {

@@ -45,6 +45,9 @@ pub struct Connection {
     pub(super) syn_sends: u32,
     /// An ACK is owed now / by this time.
     pub(super) ack_now: bool,
+    /// The owed ACK answers data out of order, duplicated or filling a hole: it goes before the next
+    /// segment is taken (`immediate_ack`), so the sender sees every change of the SACK blocks.
+    pub(super) ack_immediately: bool,
     pub(super) ack_deadline: Option<Instant>,
     pub(super) unacked_segments: u32,
     /// Window last advertised, to tell when a read opened it enough to say so.
@@ -86,6 +89,7 @@ impl Connection {
             syn_at: Some(now),
             syn_sends: 0,
             ack_now: false,
+            ack_immediately: false,
             ack_deadline: None,
             unacked_segments: 0,
             last_wnd: 0,
@@ -338,6 +342,7 @@ impl Connection {
         if !self.acceptable(seg) {
             if seg.len > 0 && seg.seq.plus(seg.len).at_or_before(self.rcv.nxt) {
                 self.rcv.on_data(seg.seq, payload); // a duplicate: the next ACK carries its D-SACK
+                self.ack_immediately = true;
             }
             self.ack_now = true;
             return;
@@ -395,6 +400,7 @@ impl Connection {
         if receiving && !payload.is_empty() {
             let out = self.rcv.on_data(seg.seq, payload);
             self.unacked_segments += 1;
+            self.ack_immediately |= out.ack_now;
             if out.ack_now || self.unacked_segments >= 2 || self.cfg.delayed_ack.is_none() {
                 self.ack_now = true;
             } else if self.ack_deadline.is_none() {
@@ -458,5 +464,48 @@ mod tests {
             (again.seq, again.ack, again.flags),
             (first.seq, first.ack, first.flags)
         );
+    }
+
+    /// A batch taken without `poll_transmit` in between: each out-of-order segment, the duplicate and
+    /// the hole's repair get their own ACK at once, with that moment's SACK blocks; in-order data waits.
+    #[test]
+    fn out_of_order_data_is_acknowledged_segment_by_segment() {
+        let t0 = Instant::now();
+        let syn = Segment {
+            seq: Seq(99),
+            flags: SYN,
+            window: 1000,
+            sack_permitted: true,
+            ..Segment::default()
+        };
+        let mut c = Connection::accept(Config::new(1000, 5), &syn, t0).unwrap();
+        let mut buf = [0u8; 64];
+        c.poll_transmit(t0, &mut buf).expect("SYN-ACK");
+        let data = |seq: u32| Segment {
+            seq: Seq(seq),
+            ack: Some(Seq(6)),
+            window: 1000,
+            len: 100,
+            ..Segment::default()
+        };
+        c.on_segment(t0, &data(100), &[1; 100]);
+        assert_eq!(c.state(), State::Established);
+        assert!(c.immediate_ack(t0).is_none(), "in order: no ACK of its own");
+        let mut acks = Vec::new();
+        for seq in [300, 500, 500, 200] {
+            c.on_segment(t0, &data(seq), &[1; 100]);
+            let ack = c.immediate_ack(t0).expect("an ACK for each");
+            acks.push((ack.ack.unwrap().0, ack.sack_blocks().first().map(|b| (b.0 .0, b.1 .0))));
+        }
+        assert_eq!(
+            acks,
+            [
+                (200, Some((300, 400))),
+                (200, Some((500, 600))),
+                (200, Some((500, 600))), // the D-SACK
+                (400, Some((500, 600))),
+            ]
+        );
+        assert!(c.poll_transmit(t0, &mut buf).is_none(), "nothing more owed");
     }
 }

@@ -115,6 +115,21 @@ impl Connection {
         Some(seg)
     }
 
+    /// The ACK owed for the segment just taken, when it must not wait for `poll_transmit`: data out of
+    /// order, duplicated or filling a hole (RFC 5681 4.2). A caller taking a batch of segments calls
+    /// this after each; with one ACK per batch, the sender saw only the three latest of the many ranges
+    /// a batch changed at 3 % loss, took the rest for lost, and resent them (Linux counted 150 D-SACKs
+    /// and raised its reordering estimate to the maximum in one 8 s download).
+    pub fn immediate_ack(&mut self, now: Instant) -> Option<Segment> {
+        if !std::mem::take(&mut self.ack_immediately) || !self.ack_now {
+            return None;
+        }
+        match self.state {
+            State::Closed | State::SynSent | State::SynReceived => None,
+            _ => Some(self.header(now, self.snd.q.nxt)),
+        }
+    }
+
     /// A keep-alive or zero-window probe if one is due (an already acknowledged sequence number, so the
     /// peer answers with an ACK and its window), else an owed ACK.
     fn probe_or_ack(&mut self, now: Instant) -> Option<Segment> {
