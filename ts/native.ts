@@ -99,7 +99,7 @@ export interface NativeNetstackOptions {
   tcpEngine?: TcpEngineName;
 }
 
-/** The stack's TCP: smoltcp's (the default) or our own (SACK, RACK-TLP, BBR-style; for lossy paths). */
+/** The stack's TCP: our own (the default: SACK, RACK-TLP, BBR-style) or smoltcp's (the one before it). */
 export type TcpEngineName = 'tcp2' | 'smoltcp';
 
 /** A TCP connection accepted by a stack listener: a socket descriptor (a socketpair end) and its addresses. */

@@ -73,7 +73,7 @@ function asNobody(ns: string, cmd: string, args: string[]): RunningClient {
 /** `wiretun proxy` on one of its TCP engines (tcp2's is the table's subject, issue 21's sender). */
 function wiretunProxy(engine: 'tcp2' | 'smoltcp'): RootlessClient {
   return {
-    name: engine === 'tcp2' ? 'wiretun proxy (tcp2)' : 'wiretun proxy (smoltcp, default)',
+    name: engine === 'tcp2' ? 'wiretun proxy (tcp2, default)' : 'wiretun proxy (smoltcp)',
     socks: true,
     direct: false,
     async start(s) {

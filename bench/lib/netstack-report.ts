@@ -7,7 +7,7 @@ import { ONETUN_VERSION } from './netstack-clients';
 import { CLEAN, ConditionResult, Directions, HELD_CONNECTIONS, NetstackOptions, NetstackResult, PathSpec, pathName } from './netstack';
 
 export const NETSTACK_HEADING = '## Rootless (netstack): one TCP stream through a forward';
-const OURS = 'wiretun proxy (tcp2)';
+const OURS = 'wiretun proxy (tcp2, default)';
 const BBR = 'Linux BBR (TUN mode)';
 const CUBIC = 'Linux CUBIC (TUN mode)';
 
@@ -72,7 +72,7 @@ export function netstackSection(results: NetstackResult[], o: NetstackOptions): 
     'The server is wiretund (TUN mode) in one namespace; each client runs in another, over veth, with its forwards on',
     'loopback: iperf3 (one stream, `-R` for down) through a `-L` forward, and bench/lib/pump.cjs (node, one stream) through',
     'SOCKS5 CONNECT. "up" is client to server, so in the "up" rows the client\'s TCP is the sender. Clients:',
-    '`wiretun proxy` (wg-quick file, `-L`, `--socks5`) with `--tcp-engine tcp2` (issue 21\'s sender) and with smoltcp\'s TCP (the default); gVisor',
+    '`wiretun proxy` (wg-quick file, `-L`, `--socks5`) with `--tcp-engine tcp2` (issue 21\'s sender, the default) and with `--tcp-engine smoltcp`; gVisor',
     `netstack = bench/gvisor-forward, a minimal forwarder on wireguard-go's \`tun/netstack\` (the stack wireproxy uses) at`,
     `the pinned wireguard-go (${wireguardGoPin()}, tag 0.0.20250522); onetun ${ONETUN_VERSION} from crates.io (port`,
     'forwards only, no SOCKS5); and Linux itself, wiretund with a TUN in the client namespace, iperf3 and the pump',
@@ -115,7 +115,7 @@ export function writeNetstackSection(file: string, results: NetstackResult[], o:
 }
 
 const COLORS: Record<string, string> = {
-  [OURS]: '#2f7d32', 'wiretun proxy (smoltcp, default)': '#9ccc65', 'gVisor netstack': '#5c6bc0', onetun: '#8d6e63', [BBR]: '#616161', [CUBIC]: '#bdbdbd',
+  [OURS]: '#2f7d32', 'wiretun proxy (smoltcp)': '#9ccc65', 'gVisor netstack': '#5c6bc0', onetun: '#8d6e63', [BBR]: '#616161', [CUBIC]: '#bdbdbd',
 };
 
 /** Upload on each lossy path, one group of bars per path, on a log scale (the clients span 0.1 to 300 Mb/s). */

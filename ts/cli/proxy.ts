@@ -51,9 +51,9 @@ const USAGE = `Usage: wiretun proxy [CONFIG | -c CONFIG] [--socks5 [USER:PASS@]H
     --no-sandbox               do not restrict this process with Landlock once the listeners are up (by
                                default, on Linux 5.13+, it can then open only its config, certificate and key
                                files, and the resolver's where it uses this host's)
-    --tcp-engine NAME          the tunnel side's TCP: smoltcp, or tcp2 (our own: SACK, RACK-TLP, BBR-style
-                               pacing; several times faster uploads on lossy paths, slower on lossless ones);
-                               default: $WIRETUN_TCP_ENGINE, else smoltcp
+    --tcp-engine NAME          the tunnel side's TCP: tcp2 (our own: SACK, RACK-TLP, BBR-style pacing; many
+                               times smoltcp's uploads on lossy paths), or smoltcp (the one before it);
+                               default: $WIRETUN_TCP_ENGINE, else tcp2
   Listeners bind 127.0.0.1 unless told otherwise. Forward targets are resolved for each connection (a
   name that fails fails that connection, logged). SIGINT/SIGTERM close them and exit 0.
 `;

@@ -33,9 +33,9 @@ export interface NetstackTunnelOptions {
   /** Serve the UAPI socket at this path (off by default: there is no root-owned socket directory). */
   uapiPath?: string;
   /**
-   * The stack's TCP: `'smoltcp'` (the default), or `'tcp2'`, our own (SACK, RACK-TLP, PRR, BBR-style pacing:
-   * several times the upload on lossy paths, still behind smoltcp on lossless ones). Absent: the
-   * `WIRETUN_TCP_ENGINE` environment variable, else the default.
+   * The stack's TCP: `'tcp2'` (the default), our own (SACK, RACK-TLP, PRR, BBR-style pacing: many times
+   * smoltcp's upload on lossy paths, as fast on lossless ones), or `'smoltcp'`, the engine before it, kept
+   * for a release. Absent: the `WIRETUN_TCP_ENGINE` environment variable, else the default.
    */
   tcpEngine?: TcpEngineName;
 }

@@ -31,7 +31,7 @@ mod stack_socket;
 mod stats;
 mod tcp;
 mod tcp2_table;
-// The stack's own TCP connection core (issue 21), run when `StackConfig::tcp_engine` asks. Public for its script
+// The stack's own TCP connection core (issue 21), the default `StackConfig::tcp_engine`. Public for its script
 // tests and fuzz target; its API is not a stable one.
 #[doc(hidden)]
 #[allow(missing_docs)]

@@ -1,4 +1,4 @@
-//! The stack thread's TCP table when `StackConfig::tcp_engine` is `Tcp2` (issue 21; opt-in for now):
+//! The stack thread's TCP table when `StackConfig::tcp_engine` is `Tcp2` (issue 21; the default):
 //! connections of our own TCP core (`tcp2`) instead of smoltcp's sockets. TCP packets bypass
 //! smoltcp: they are framed here (`tcp2::ip`), matched to a connection by 4-tuple, a listener takes a SYN
 //! (up to its backlog), anything else gets an RST. Dials, listeners, splices and their completions work

@@ -121,8 +121,8 @@ pub struct Pair {
     pub b_to_a: Arc<Wire>,
 }
 
-/// A stack's configuration for these tests. `WIRETUN_TCP_ENGINE=tcp2` runs them on our own TCP instead of the
-/// default, smoltcp's (`npm run test:rust` runs both), so one suite covers both engines.
+/// A stack's configuration for these tests. `WIRETUN_TCP_ENGINE=smoltcp` runs them on smoltcp's TCP instead of
+/// the default, our own (`npm run test:rust` runs both), so one suite covers both engines.
 pub fn config(v4: &str, v6: &str) -> StackConfig {
     let mut c = StackConfig::new(vec![(v4.parse().unwrap(), 24), (v6.parse().unwrap(), 64)]);
     if let Ok(name) = std::env::var("WIRETUN_TCP_ENGINE") {
