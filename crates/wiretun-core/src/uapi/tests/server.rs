@@ -241,7 +241,11 @@ fn creates_a_root_only_socket_in_a_0755_directory() {
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     while umask() != 0o022 {
-        assert!(std::time::Instant::now() < deadline, "umask left at {:o}", umask());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "umask left at {:o}",
+            umask()
+        );
         std::thread::yield_now();
     }
 }
