@@ -133,7 +133,10 @@ impl Connection {
         if let Some((tsval, _)) = syn.ts.filter(|_| self.opts.ts) {
             self.ts_recent = tsval;
         }
-        self.snd.set_mss(self.opts.mss);
+        // The MSS the peer offered counts payload and options together (RFC 6691): every segment carries
+        // timestamps, so they come off it. Sending the whole MSS besides them made full segments 12 bytes
+        // longer than the tunnel's MTU.
+        self.snd.set_mss(self.opts.mss - self.ts_option_len());
         self.snd.wnd = u32::from(syn.window);
         self.snd_wl1 = syn.seq;
     }
@@ -239,6 +242,15 @@ impl Connection {
     }
 
     /// The timestamp clock now.
+    /// Bytes of TCP options the timestamps take in every segment (10, padded to 12), 0 without them.
+    pub(super) fn ts_option_len(&self) -> u32 {
+        if self.opts.ts {
+            12
+        } else {
+            0
+        }
+    }
+
     pub(super) fn tsval(&self, now: Instant) -> u32 {
         (now.saturating_duration_since(self.epoch).as_millis() as u32)
             .wrapping_add(self.cfg.ts_offset)
@@ -495,7 +507,10 @@ mod tests {
         for seq in [300, 500, 500, 200] {
             c.on_segment(t0, &data(seq), &[1; 100]);
             let ack = c.immediate_ack(t0).expect("an ACK for each");
-            acks.push((ack.ack.unwrap().0, ack.sack_blocks().first().map(|b| (b.0 .0, b.1 .0))));
+            acks.push((
+                ack.ack.unwrap().0,
+                ack.sack_blocks().first().map(|b| (b.0 .0, b.1 .0)),
+            ));
         }
         assert_eq!(
             acks,
@@ -507,5 +522,42 @@ mod tests {
             ]
         );
         assert!(c.poll_transmit(t0, &mut buf).is_none(), "nothing more owed");
+    }
+
+    /// Data sent while out-of-order data is held: the MSS offered counts options and payload together, so
+    /// full segments are the MSS less the timestamps and carry no SACK blocks; a shorter one carries them.
+    #[test]
+    fn segments_fit_the_offered_mss_with_their_options() {
+        let t0 = Instant::now();
+        let syn = Segment {
+            seq: Seq(99),
+            flags: SYN,
+            window: 65535,
+            mss: Some(1012),
+            sack_permitted: true,
+            ts: Some((1, 0)),
+            ..Segment::default()
+        };
+        let mut c = Connection::accept(Config::new(1012, 5), &syn, t0).unwrap();
+        let mut buf = vec![0u8; 2048];
+        c.poll_transmit(t0, &mut buf).expect("SYN-ACK");
+        let data = |seq: u32| Segment {
+            seq: Seq(seq),
+            ack: Some(Seq(6)),
+            window: 65535,
+            len: 100,
+            ts: Some((2, 0)),
+            ..Segment::default()
+        };
+        c.on_segment(t0, &data(100), &[1; 100]);
+        c.on_segment(t0, &data(300), &[1; 100]);
+        assert!(c.immediate_ack(t0).is_some_and(|a| a.nsack == 1));
+        assert_eq!(c.send(&[7; 2500]), 2500);
+        let mut sent = Vec::new();
+        while let Some(seg) = c.poll_transmit(t0, &mut buf) {
+            assert!(seg.header_len() - 20 + seg.len as usize <= 1012, "{seg:?}");
+            sent.push((seg.len, seg.nsack));
+        }
+        assert_eq!(sent, [(1000, 0), (1000, 0), (500, 1)]);
     }
 }

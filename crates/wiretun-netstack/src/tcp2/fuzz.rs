@@ -5,7 +5,7 @@
 //! the state machine), time passing, the application writing, reading, closing or aborting.
 //!
 //! Checked after every step: no panic; the sender's marks never exceed what is outstanding; every segment
-//! the connection sends parses back to itself, carries at most an MSS, stays within what was sent plus
+//! the connection sends parses back to itself, carries at most an MSS (options included), stays within what was sent plus
 //! one MSS, and its SACK blocks are well formed.
 
 use std::time::{Duration, Instant};
@@ -116,6 +116,15 @@ fn transmit(
             return;
         };
         assert!(seg.len <= u32::from(MSS), "{seg:?}");
+        // Options and payload together within the MSS agreed (RFC 6691).
+        if seg.len > 0 {
+            let options = seg.header_len() as u32 - 20;
+            assert!(
+                options + seg.len <= c.opts.mss,
+                "{seg:?} over {}",
+                c.opts.mss
+            );
+        }
         let q = &c.sender().q;
         if c.state() != State::Closed && seg.len > 0 {
             assert!(

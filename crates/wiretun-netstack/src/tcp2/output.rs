@@ -63,6 +63,12 @@ impl Connection {
 
     /// A segment with ACK, window, timestamps and SACK blocks filled in; the owed ACK is then paid.
     fn header(&mut self, now: Instant, seq: Seq) -> Segment {
+        self.header_within(now, seq, u32::MAX)
+    }
+
+    /// As `header`, with SACK blocks only as far as `room` bytes of options beyond the timestamps hold. If
+    /// some did not fit, the ACK stays owed: a pure ACK carries them after this segment.
+    fn header_within(&mut self, now: Instant, seq: Seq, room: u32) -> Segment {
         let mut seg = Segment {
             seq,
             ack: Some(self.rcv.nxt),
@@ -72,12 +78,10 @@ impl Connection {
         if self.opts.ts {
             seg.ts = Some((self.tsval(now), self.ts_recent));
         }
-        if self.opts.sack {
-            self.rcv.fill_sack(&mut seg);
-        }
+        let all_sacked = !self.opts.sack || self.rcv.fill_sack_within(&mut seg, room);
         self.last_ack_sent = self.rcv.nxt;
         self.last_wnd = u32::from(seg.window) << self.opts.rcv_shift;
-        self.ack_now = false;
+        self.ack_now = !all_sacked;
         self.ack_deadline = None;
         self.unacked_segments = 0;
         seg
@@ -95,7 +99,10 @@ impl Connection {
             return None;
         }
         let tx = self.snd.next(now, self.fin_queued)?;
-        let mut seg = self.header(now, tx.seq);
+        // Options and payload together stay within the MSS the peer offered (RFC 6691): the sender's
+        // segments leave room for timestamps, and SACK blocks ride only where the payload leaves room.
+        let room = self.opts.mss.saturating_sub(self.ts_option_len() + tx.len);
+        let mut seg = self.header_within(now, tx.seq, room);
         seg.len = self.snd.q.copy(tx.seq, tx.len, payload) as u32;
         let queued_end = self.snd.q.una.plus(self.snd.q.data.len() as u32);
         // A FIN ends the data too; on the wire it takes PSH's place (one control per segment here).

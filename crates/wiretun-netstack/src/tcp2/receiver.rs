@@ -188,15 +188,29 @@ impl Receiver {
 
     /// Fills the SACK blocks of an outgoing segment: the pending D-SACK first (once), then recent ranges.
     pub fn fill_sack(&mut self, seg: &mut Segment) {
-        if let Some(d) = self.dsack.take() {
-            seg.push_sack(d);
+        self.fill_sack_within(seg, u32::MAX);
+    }
+
+    /// As `fill_sack`, with only as many blocks as `room` bytes of TCP options hold (8 each, 4 for the
+    /// option's kind, length and padding); false when some were left out (a D-SACK left out stays pending).
+    pub fn fill_sack_within(&mut self, seg: &mut Segment, room: u32) -> bool {
+        let fit = (room.saturating_sub(4) / 8).min(MAX_SACK as u32) as usize;
+        let mut wanted = usize::from(self.dsack.is_some());
+        if fit > 0 {
+            if let Some(d) = self.dsack.take() {
+                seg.push_sack(d);
+            }
         }
         // A D-SACK inside a range is followed by that range (RFC 2883 4.2): no deduplication against it.
         for i in 0..self.nrecent {
             if let Some(r) = self.range_of(self.recent[i]) {
-                seg.push_sack(r);
+                wanted += 1;
+                if usize::from(seg.nsack) < fit {
+                    seg.push_sack(r);
+                }
             }
         }
+        usize::from(seg.nsack) >= wanted.min(MAX_SACK)
     }
 
     /// Out-of-order ranges held (for tests and stats).

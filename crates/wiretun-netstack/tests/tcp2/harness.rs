@@ -31,6 +31,8 @@ use wiretun_netstack::tcp2::cc::{self, CongestionControl};
 use wiretun_netstack::tcp2::{Config, Connection, Segment, Seq, FIN, PSH, RST, SYN};
 
 pub const MSS: u32 = 1000;
+/// Bytes of TCP options the timestamps take in every segment.
+const TS_LEN: u32 = 12;
 const PORTS: (u16, u16) = (40000, 80);
 
 fn addrs() -> (IpAddress, IpAddress) {
@@ -175,6 +177,16 @@ impl Script {
             let n = seg.emit(PORTS, addrs(), &payload[..seg.len as usize], &mut self.buf);
             let (_, _, back, data) = Segment::parse(&self.buf[..n], addrs().0, addrs().1, true)
                 .expect("the connection's segment parses back");
+            if !back.has(SYN) {
+                // Options and payload together within the MSS offered (RFC 6691).
+                let options = back.header_len() as u32 - 20;
+                assert!(
+                    options + data.len() as u32 <= MSS + TS_LEN,
+                    "line {}: {} bytes of options and data",
+                    self.line,
+                    options + data.len() as u32
+                );
+            }
             assert_eq!(back, seg, "line {}: wire round trip", self.line);
             if let Some((v, _)) = back.ts {
                 self.last_tsval = v;
@@ -242,7 +254,8 @@ impl Script {
     }
 
     fn connect(&mut self, args: &[&str]) {
-        let mut cfg = Config::new(MSS as u16, 0);
+        // Both ends offer the MSS plus the timestamps' 12 bytes, so segments carry MSS bytes of data.
+        let mut cfg = Config::new((MSS + TS_LEN) as u16, 0);
         cfg.cc = cc::Kind::Cubic;
         cfg.pacing = false;
         cfg.delayed_ack = None;
@@ -272,7 +285,7 @@ impl Script {
             ack: Some(Seq(1)),
             flags: SYN,
             window: 65535,
-            mss: Some(MSS as u16),
+            mss: Some((MSS + TS_LEN) as u16),
             wscale: Some(wscale),
             sack_permitted: true,
             ts: self.peer_ts(None),
@@ -397,10 +410,13 @@ impl Script {
                 };
                 let (a, b) = range(spec);
                 // `push N`: only segment N of these carries PSH; `push none`: none does.
-                let push = args.iter().position(|w| *w == "push").map(|i| match args[i + 1] {
-                    "none" => None,
-                    n => Some(n.parse::<u32>().unwrap()),
-                });
+                let push = args
+                    .iter()
+                    .position(|w| *w == "push")
+                    .map(|i| match args[i + 1] {
+                        "none" => None,
+                        n => Some(n.parse::<u32>().unwrap()),
+                    });
                 for n in a..b {
                     let o = self.pop();
                     check_at(&o);
