@@ -241,7 +241,6 @@ impl Connection {
         self.reset = true;
     }
 
-    /// The timestamp clock now.
     /// Bytes of TCP options the timestamps take in every segment (10, padded to 12), 0 without them.
     pub(super) fn ts_option_len(&self) -> u32 {
         if self.opts.ts {
@@ -251,6 +250,7 @@ impl Connection {
         }
     }
 
+    /// The timestamp clock now.
     pub(super) fn tsval(&self, now: Instant) -> u32 {
         (now.saturating_duration_since(self.epoch).as_millis() as u32)
             .wrapping_add(self.cfg.ts_offset)
@@ -478,28 +478,45 @@ mod tests {
         );
     }
 
+    /// The peer's SYN, from sequence 100, offering SACK.
+    fn sack_syn(window: u16, mss: Option<u16>, ts: Option<(u32, u32)>) -> Segment {
+        Segment {
+            seq: Seq(99),
+            flags: SYN,
+            window,
+            mss,
+            sack_permitted: true,
+            ts,
+            ..Segment::default()
+        }
+    }
+
+    /// A connection that accepted `syn` (ISS 5, offering `mss`) and sent its SYN-ACK.
+    fn accepted(t0: Instant, syn: &Segment, mss: u16) -> Connection {
+        let mut c = Connection::accept(Config::new(mss, 5), syn, t0).unwrap();
+        c.poll_transmit(t0, &mut [0u8; 128]).expect("SYN-ACK");
+        c
+    }
+
+    /// 100 bytes of the peer's data at `seq`, acknowledging the SYN-ACK.
+    fn data(seq: u32, window: u16, ts: Option<(u32, u32)>) -> Segment {
+        Segment {
+            seq: Seq(seq),
+            ack: Some(Seq(6)),
+            window,
+            len: 100,
+            ts,
+            ..Segment::default()
+        }
+    }
+
     /// A batch taken without `poll_transmit` in between: each out-of-order segment, the duplicate and
     /// the hole's repair get their own ACK at once, with that moment's SACK blocks; in-order data waits.
     #[test]
     fn out_of_order_data_is_acknowledged_segment_by_segment() {
         let t0 = Instant::now();
-        let syn = Segment {
-            seq: Seq(99),
-            flags: SYN,
-            window: 1000,
-            sack_permitted: true,
-            ..Segment::default()
-        };
-        let mut c = Connection::accept(Config::new(1000, 5), &syn, t0).unwrap();
-        let mut buf = [0u8; 64];
-        c.poll_transmit(t0, &mut buf).expect("SYN-ACK");
-        let data = |seq: u32| Segment {
-            seq: Seq(seq),
-            ack: Some(Seq(6)),
-            window: 1000,
-            len: 100,
-            ..Segment::default()
-        };
+        let mut c = accepted(t0, &sack_syn(1000, None, None), 1000);
+        let data = |seq| data(seq, 1000, None);
         c.on_segment(t0, &data(100), &[1; 100]);
         assert_eq!(c.state(), State::Established);
         assert!(c.immediate_ack(t0).is_none(), "in order: no ACK of its own");
@@ -521,7 +538,10 @@ mod tests {
                 (400, Some((500, 600))),
             ]
         );
-        assert!(c.poll_transmit(t0, &mut buf).is_none(), "nothing more owed");
+        assert!(
+            c.poll_transmit(t0, &mut [0u8; 64]).is_none(),
+            "nothing more owed"
+        );
     }
 
     /// Data sent while out-of-order data is held: the MSS offered counts options and payload together, so
@@ -529,30 +549,13 @@ mod tests {
     #[test]
     fn segments_fit_the_offered_mss_with_their_options() {
         let t0 = Instant::now();
-        let syn = Segment {
-            seq: Seq(99),
-            flags: SYN,
-            window: 65535,
-            mss: Some(1012),
-            sack_permitted: true,
-            ts: Some((1, 0)),
-            ..Segment::default()
-        };
-        let mut c = Connection::accept(Config::new(1012, 5), &syn, t0).unwrap();
-        let mut buf = vec![0u8; 2048];
-        c.poll_transmit(t0, &mut buf).expect("SYN-ACK");
-        let data = |seq: u32| Segment {
-            seq: Seq(seq),
-            ack: Some(Seq(6)),
-            window: 65535,
-            len: 100,
-            ts: Some((2, 0)),
-            ..Segment::default()
-        };
+        let mut c = accepted(t0, &sack_syn(65535, Some(1012), Some((1, 0))), 1012);
+        let data = |seq| data(seq, 65535, Some((2, 0)));
         c.on_segment(t0, &data(100), &[1; 100]);
         c.on_segment(t0, &data(300), &[1; 100]);
         assert!(c.immediate_ack(t0).is_some_and(|a| a.nsack == 1));
         assert_eq!(c.send(&[7; 2500]), 2500);
+        let mut buf = vec![0u8; 2048];
         let mut sent = Vec::new();
         while let Some(seg) = c.poll_transmit(t0, &mut buf) {
             assert!(seg.header_len() - 20 + seg.len as usize <= 1012, "{seg:?}");

@@ -186,13 +186,9 @@ impl Receiver {
             .find(|&(s, e)| seq.at_or_after(s) && seq.before(e))
     }
 
-    /// Fills the SACK blocks of an outgoing segment: the pending D-SACK first (once), then recent ranges.
-    pub fn fill_sack(&mut self, seg: &mut Segment) {
-        self.fill_sack_within(seg, u32::MAX);
-    }
-
-    /// As `fill_sack`, with only as many blocks as `room` bytes of TCP options hold (8 each, 4 for the
-    /// option's kind, length and padding); false when some were left out (a D-SACK left out stays pending).
+    /// Fills the SACK blocks of an outgoing segment: the pending D-SACK first (once), then recent ranges,
+    /// as many as `room` bytes of TCP options hold (8 each, 4 for the option's kind, length and padding);
+    /// false when some were left out (a D-SACK left out stays pending).
     pub fn fill_sack_within(&mut self, seg: &mut Segment, room: u32) -> bool {
         let fit = (room.saturating_sub(4) / 8).min(MAX_SACK as u32) as usize;
         let mut wanted = usize::from(self.dsack.is_some());
@@ -225,7 +221,7 @@ mod tests {
 
     fn blocks(r: &mut Receiver) -> Vec<(u32, u32)> {
         let mut seg = Segment::default();
-        r.fill_sack(&mut seg);
+        r.fill_sack_within(&mut seg, u32::MAX);
         seg.sack_blocks().iter().map(|(s, e)| (s.0, e.0)).collect()
     }
 

@@ -9,10 +9,11 @@
 //! through 1.25, 0.75 and six rounds of 1. Startup's end is v2's, loss-tolerant: a round spent repairing
 //! losses (held by packet conservation) is no evidence of a full pipe, so only rounds outside recovery
 //! count toward the plateau; two rounds in a row that each lose more than 5 % of what they delivered (and
-//! over 8 segments) end it at once (a queue overflowing). One such round was enough before, and random loss
-//! of 3 % makes one often enough (rounds of 100-300 segments): in a simulation at 150 ms and 3 % loss, a
-//! quarter of the transfers left startup early and ran at 10-25 Mb/s instead of about 40. With v1's rule, random loss in the first rounds ended startup at a fraction of
-//! the path and PROBE_BW's 1.25 gain took many seconds to climb back (traced through the proxy).
+//! over 8 segments) end it at once (a queue overflowing). One such round was enough before, and random
+//! loss of 3 % makes one often enough (rounds of 100-300 segments): in a simulation at 150 ms and 3 % loss,
+//! a quarter of the transfers left startup early and ran at 10-25 Mb/s instead of about 40. With v1's
+//! rule, random loss in the first rounds ended startup at a fraction of the path and PROBE_BW's 1.25 gain
+//! took many seconds to climb back (traced through the proxy).
 //!
 //! Loss does not reduce the model: a random loss says nothing about the bottleneck, and a real queue
 //! overflow is bounded by the 2 x BDP window. That is BBR v1's answer; v2's loss-rate ceiling is left out.
