@@ -372,6 +372,24 @@ fn bbr_paces_its_segments() {
     );
 }
 
+/// A sender whose data was all sent starts a fresh schedule when more comes: idleness banks no burst.
+/// (Lateness with data waiting is caught up instead: the pacer's own tests.)
+#[test]
+fn bbr_paces_again_after_idleness() {
+    Script::run(
+        "
+        +0   connect rtt=50 cc=bbr pacing
+        +0   write 10
+        +0   > 0 at 50
+        @70  > 1..10 at 51..70
+        @120 < ack 10
+        @500 write 10
+        +0   > 10
+        +0   > none
+        ",
+    );
+}
+
 /// Closing: the FIN follows the data, the peer's FIN is acknowledged, TIME-WAIT lasts its time.
 #[test]
 fn close_fin_and_time_wait() {

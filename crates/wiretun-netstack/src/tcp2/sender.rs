@@ -311,6 +311,10 @@ impl Sender {
 
     /// The next segment to send now, if any. `fin` asks for a FIN after the queued data.
     pub fn next(&mut self, now: Instant, fin: bool) -> Option<Tx> {
+        // Out of data: a wait from here is idleness, which the pacer does not make up for.
+        if self.q.unsent() == 0 {
+            self.pacer.idle();
+        }
         self.pace_wait = self.pacing && !self.pacer.ready(now) && !self.probe_due;
         if self.pace_wait {
             return None;
