@@ -5,8 +5,8 @@
 //! the state machine), time passing, the application writing, reading, closing or aborting.
 //!
 //! Checked after every step: no panic; the sender's marks never exceed what is outstanding; every segment
-//! the connection sends parses back to itself, carries at most an MSS (options included), stays within what was sent plus
-//! one MSS, and its SACK blocks are well formed.
+//! the connection sends parses back to itself, carries at most an MSS (options included), stays within
+//! what was sent plus one MSS, and its SACK blocks are well formed.
 
 use std::time::{Duration, Instant};
 
