@@ -7,7 +7,7 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use wiretun_netstack::TcpEngine;
@@ -61,7 +61,7 @@ fn heap_per_idle_connection(engine: TcpEngine) -> i64 {
         assert_eq!((got_a.len(), got_b.len()), (2 << 20, 2 << 20));
     }
     let mut ends = Vec::with_capacity(CONNS);
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = settled_live();
     for _ in 0..CONNS {
         ends.push(open());
     }
@@ -71,7 +71,28 @@ fn heap_per_idle_connection(engine: TcpEngine) -> i64 {
         b.write_all(b"y").unwrap();
         a.read_exact(&mut [0u8]).unwrap();
     }
-    (LIVE.load(Ordering::Relaxed) - before) / CONNS as i64
+    (settled_live() - before) / CONNS as i64
+}
+
+/// Live heap bytes once no thread has allocated or freed for a while. Read straight after a transfer or
+/// the last ping, the count caught packets still in flight or the warm-up connections still being torn
+/// down, ±800 bytes per connection from run to run, enough to flip the comparison (CI did, once).
+fn settled_live() -> i64 {
+    let quiet = 10;
+    let mut last = LIVE.load(Ordering::Relaxed);
+    let mut unchanged = 0;
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while unchanged < quiet && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = LIVE.load(Ordering::Relaxed);
+        unchanged = if now == last { unchanged + 1 } else { 0 };
+        last = now;
+    }
+    assert!(
+        unchanged >= quiet,
+        "the heap never settled: {last} bytes live"
+    );
+    last
 }
 
 #[test]
