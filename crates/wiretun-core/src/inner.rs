@@ -30,7 +30,8 @@ pub trait InnerSink: Send + Sync + 'static {
 /// peer's queue. When the UDP socket's buffer is full a send waits for it, up to 100 ms.
 pub struct Outbound {
     shared: Arc<Shared>,
-    /// Locked once per call of `send`: the handle may be shared, but one thread (the stack's) uses it.
+    /// Locked once per call of `send`: the handle may be shared, but one thread at a time uses it (the one
+    /// running the stack's turn).
     batch: Mutex<GsoBatch>,
 }
 

@@ -25,8 +25,8 @@ impl<T: Send + 'static> Pending<T> {
         (Pending { rx }, Box::new(move |r| drop(tx.send(r))))
     }
 
-    /// Blocks until the result is there. Never call it on the stack thread (from a callback the stack runs):
-    /// the result could never be produced.
+    /// Blocks until the result is there. Never call it from a callback the stack runs: the result could
+    /// never be produced.
     pub fn wait(self) -> io::Result<T> {
         self.rx.recv().unwrap_or_else(|_| Err(error::stopped()))
     }
@@ -96,7 +96,7 @@ impl TcpConn {
     }
 
     /// Moves bytes between this connection and `os` in both directions until both have closed or one fails,
-    /// then calls `done` (on the stack thread: keep it short). Data the stack peer sent before the splice is
+    /// then calls `done` (run by the stack, see [`Stack`](crate::Stack): keep it short). Data the stack peer sent before the splice is
     /// delivered first.
     pub fn splice(
         mut self,

@@ -1,12 +1,19 @@
-//! The stack thread: the only owner of the smoltcp interface and sockets.
+//! The engine: the smoltcp interface, the sockets and our own TCP's table, behind one mutex.
 //!
-//! Each turn of its loop takes the queued commands and injected packets, feeds the packets to smoltcp one at
-//! a time (looking at each TCP header first, see `TcpTable::before_ingress`; with our own TCP, its packets,
-//! reassembled if fragmented, go to `Tcp2Table` instead), services every connection
-//! (dials, handshakes, splices), lets smoltcp transmit, flushes the packets to the sink, and sleeps in the
-//! poller until an OS socket is ready, someone queues work, or smoltcp's next timer is due.
+//! A turn takes the injected packets, feeds them to smoltcp one at a time (looking at each TCP header first,
+//! see `TcpTable::before_ingress`; with our own TCP, its packets, reassembled if fragmented, go to `Tcp2Table`
+//! instead), services every connection (dials, handshakes, splices), lets smoltcp transmit and flushes the
+//! packets to the sink.
+//!
+//! The stack thread takes the queued commands, runs a turn and sleeps in the poller until an OS socket is
+//! ready, someone queues work, or the next timer is due. A thread that injects packets while the stack
+//! thread sleeps runs the turn itself (`inline`): the packets are answered without waking another thread,
+//! as a kernel answers a packet in the context that delivered it. Through the proxy a download's ACKs
+//! waited for the stack thread to be scheduled, on top of the decrypting thread; the sender, limited by
+//! its window, slowed with them. The stack thread is woken only when the turn leaves work or an earlier
+//! timer behind.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use polling::Events;
@@ -43,7 +50,10 @@ pub(crate) struct Engine {
     shared: Arc<Shared>,
     epoch: Instant,
     commands: Vec<Command>,
-    events: Events,
+    /// When the stack thread wakes by itself: an inline turn whose next timer is earlier wakes it.
+    sleep_until: Instant,
+    /// Set once `Stop` was carried out: the engine then does nothing more.
+    stopped: bool,
 }
 
 fn seed() -> u64 {
@@ -102,7 +112,8 @@ impl Engine {
             shared,
             epoch,
             commands: Vec::new(),
-            events: Events::new(),
+            sleep_until: epoch,
+            stopped: false,
         }
     }
 
@@ -110,37 +121,77 @@ impl Engine {
         smoltcp::time::Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
     }
 
-    pub fn run(mut self) {
+    /// The stack thread's loop, until `Stop`.
+    pub fn run(engine: Arc<Mutex<Engine>>, shared: Arc<Shared>) {
+        let mut events = Events::new();
         loop {
-            self.shared.take(
-                &mut self.commands,
-                &mut self.device.rx,
-                &mut self.device.spent,
-            );
-            let mut commands = std::mem::take(&mut self.commands);
-            let mut stop = false;
-            for cmd in commands.drain(..) {
-                if stop {
-                    cmd.fail(error::stopped());
-                } else {
-                    stop = self.handle(cmd);
+            let timeout = {
+                let mut e = lock(&engine);
+                for ev in events.iter() {
+                    e.tcp.on_event(&ev);
+                    if let Some(t2) = e.tcp2.as_mut() {
+                        t2.on_event(&ev);
+                    }
                 }
-            }
-            self.commands = commands;
-            if stop {
-                return self.stop();
-            }
-            let timeout = self.turn();
-            self.events.clear();
-            if let Err(e) = self.shared.poller.wait(&mut self.events, Some(timeout)) {
+                match e.step() {
+                    Some(timeout) => {
+                        e.sleep_until = Instant::now() + timeout;
+                        timeout
+                    }
+                    None => return,
+                }
+            };
+            events.clear();
+            if let Err(e) = shared.poller.wait(&mut events, Some(timeout)) {
                 log::warn!("netstack poller wait failed: {e}");
             }
-            for ev in self.events.iter() {
-                self.tcp.on_event(&ev);
-                if let Some(t2) = self.tcp2.as_mut() {
-                    t2.on_event(&ev);
-                }
+        }
+    }
+
+    /// Packets were queued by `shared`'s owner: turns on the caller's thread if no one else is turning, else
+    /// makes sure the stack thread turns again.
+    pub fn after_inject(engine: &Mutex<Engine>, shared: &Shared) {
+        match engine.try_lock() {
+            Ok(mut e) => e.inline(),
+            Err(TryLockError::WouldBlock | TryLockError::Poisoned(_)) => shared.wake(),
+        }
+    }
+
+    /// The stack thread's turn: commands, then packets and connections. `None` once stopped.
+    fn step(&mut self) -> Option<Duration> {
+        self.shared.take(
+            &mut self.commands,
+            &mut self.device.rx,
+            &mut self.device.spent,
+        );
+        let mut commands = std::mem::take(&mut self.commands);
+        let mut stop = false;
+        for cmd in commands.drain(..) {
+            if stop {
+                cmd.fail(error::stopped());
+            } else {
+                stop = self.handle(cmd);
             }
+        }
+        self.commands = commands;
+        if stop {
+            self.stop();
+            return None;
+        }
+        Some(self.turn())
+    }
+
+    /// A turn on an injecting thread. Commands stay for the stack thread (`Stop` must end it), which is
+    /// woken when this turn leaves work behind or needs a timer before the one it sleeps until.
+    fn inline(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.shared
+            .take_inbound(&mut self.device.rx, &mut self.device.spent);
+        let timeout = self.turn();
+        if timeout.is_zero() || Instant::now() + timeout < self.sleep_until {
+            self.shared.wake();
         }
     }
 
@@ -348,7 +399,8 @@ impl Engine {
 
     /// Resets every connection (the RSTs go out in one last transmit), fails everything still waiting, and
     /// refuses further work.
-    fn stop(mut self) {
+    fn stop(&mut self) {
+        self.stopped = true;
         self.with_tcp2(Instant::now(), |t2, cx| t2.abort_all(cx));
         let mut cx = Ctx {
             sockets: &mut self.sockets,
@@ -374,4 +426,10 @@ impl Engine {
             cmd.fail(error::stopped());
         }
     }
+}
+
+/// The engine, even if a callback panicked while a turn held it: its tables are still consistent enough to
+/// stop.
+fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    engine.lock().unwrap_or_else(|p| p.into_inner())
 }

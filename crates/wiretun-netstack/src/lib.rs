@@ -6,8 +6,10 @@
 //! OS stream sockets ([`TcpConn::splice`], [`TcpConn::splice_pair`]) so their bytes move in Rust and never
 //! pass through the caller.
 //!
-//! One thread per stack owns the smoltcp interface and every socket; the handles here talk to it through a
-//! queue and a waker. See README.md for the design, the buffer policy and what the device must provide.
+//! The smoltcp interface and every socket sit behind one lock, taken by the stack's own thread and by a
+//! thread that injects packets while the stack thread sleeps (it answers them itself); the handles here talk
+//! to the stack through a queue and a waker. See README.md for the design, the buffer policy and what the
+//! device must provide.
 
 #![warn(missing_docs)]
 
@@ -56,9 +58,11 @@ use shared::{Command, Shared};
 
 /// A running userspace IP stack. Its methods may be called from any thread except from inside a callback
 /// the stack runs (a dial's or splice's completion, a listener's or UDP socket's delivery), where the
-/// blocking ones would wait for the very thread they block.
+/// blocking ones would wait for the very thread they block. Callbacks run on the stack thread or on a
+/// thread inside [`inject_batch`](Self::inject_batch), one at a time.
 pub struct Stack {
     shared: Arc<Shared>,
+    engine: Arc<Mutex<engine::Engine>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     connect_timeout: Duration,
     mtu: usize,
@@ -77,27 +81,33 @@ impl Stack {
     pub fn new(config: StackConfig, sink: Arc<dyn PacketSink>) -> io::Result<Stack> {
         config.validate()?;
         let shared = Arc::new(Shared::new(sink, config.inbound_queue)?);
-        let engine = engine::Engine::new(&config, shared.clone());
+        let engine = Arc::new(Mutex::new(engine::Engine::new(&config, shared.clone())));
+        let (e, s) = (engine.clone(), shared.clone());
         let thread = std::thread::Builder::new()
             .name("wiretun-netstack".into())
-            .spawn(move || engine.run())?;
+            .spawn(move || engine::Engine::run(e, s))?;
         Ok(Stack {
             shared,
+            engine,
             thread: Mutex::new(Some(thread)),
             connect_timeout: config.connect_timeout,
             mtu: config.mtu,
         })
     }
 
-    /// Hands the stack one IP packet that arrived for it. Never blocks: when the inbound queue is full the
-    /// packet is dropped and counted.
+    /// Hands the stack one IP packet that arrived for it, as [`inject_batch`](Self::inject_batch) does.
     pub fn inject(&self, packet: &[u8]) {
-        self.shared.inject(&mut std::iter::once(packet));
+        self.inject_batch(&mut std::iter::once(packet));
     }
 
-    /// Hands the stack a batch of packets under one lock and one wake-up.
+    /// Hands the stack a batch of packets. Never waits for the stack thread: if it is asleep, the caller runs
+    /// the turn that answers the packets (and sends what they cause through the sink, on this thread);
+    /// otherwise the packets are queued for it, under one lock and one wake-up, and when the inbound queue
+    /// is full they are dropped and counted.
     pub fn inject_batch(&self, packets: &mut dyn Iterator<Item = &[u8]>) {
-        self.shared.inject(packets);
+        if self.shared.inject(packets) {
+            engine::Engine::after_inject(&self.engine, &self.shared);
+        }
     }
 
     /// Opens a TCP connection, with the configured connect timeout. Fails with `ECONNREFUSED` when the
@@ -118,7 +128,7 @@ impl Stack {
         pending
     }
 
-    /// [`dial_tcp`](Self::dial_tcp) completing through a callback, run on the stack thread.
+    /// [`dial_tcp`](Self::dial_tcp) completing through a callback, run by the stack (see [`Stack`]).
     pub fn dial_tcp_with(
         &self,
         remote: SocketAddr,
@@ -140,8 +150,8 @@ impl Stack {
         self.listen(local, Box::new(move |c| drop(tx.send(c))), Some(rx))
     }
 
-    /// Like [`listen_tcp`](Self::listen_tcp), handing each established connection to `on_conn` on the stack
-    /// thread.
+    /// Like [`listen_tcp`](Self::listen_tcp), handing each established connection to `on_conn`, run by the
+    /// stack (see [`Stack`]).
     pub fn listen_tcp_with(
         &self,
         local: SocketAddr,
@@ -172,7 +182,7 @@ impl Stack {
         self.bind(local, deliver, Some(rx))
     }
 
-    /// Binds a UDP socket handing each datagram to `on_datagram` on the stack thread.
+    /// Binds a UDP socket handing each datagram to `on_datagram`, run by the stack (see [`Stack`]).
     pub fn bind_udp_with(
         &self,
         local: SocketAddr,

@@ -1,5 +1,6 @@
 //! What the stack thread shares with everyone else: a command queue, the queue of injected packets, and the
-//! waker that ends the thread's sleep.
+//! waker that ends the thread's sleep. (The engine itself has a lock of its own, `Stack::engine`: an
+//! injecting thread that takes it turns instead of waking the stack thread.)
 //!
 //! Both queues sit behind one mutex that is held only to push or to swap contents out, never while anything
 //! else runs. The waker is the poller's own `notify` (an eventfd or pipe on Unix, a completion packet on
@@ -113,7 +114,7 @@ impl Shared {
         self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn wake(&self) {
+    pub fn wake(&self) {
         if !self.notified.swap(true, Ordering::AcqRel) {
             let _ = self.poller.notify();
         }
@@ -132,8 +133,9 @@ impl Shared {
         self.wake();
     }
 
-    /// Copies packets into the inbound queue, dropping what does not fit.
-    pub fn inject(&self, packets: &mut dyn Iterator<Item = &[u8]>) {
+    /// Copies packets into the inbound queue, dropping what does not fit; true if any were queued. The
+    /// caller sees that they are processed (`Engine::after_inject`).
+    pub fn inject(&self, packets: &mut dyn Iterator<Item = &[u8]>) -> bool {
         let (mut queued, mut bytes, mut dropped) = (0, 0, 0);
         let mut q = self.lock();
         for p in packets {
@@ -153,9 +155,7 @@ impl Shared {
         if dropped > 0 {
             self.counters.add_dropped(dropped);
         }
-        if queued > 0 {
-            self.wake();
-        }
+        queued > 0
     }
 
     /// The stack thread's side: takes all commands and injected packets, and gives back spent buffers.
@@ -173,6 +173,15 @@ impl Shared {
         } else {
             inbound.extend(q.inbound.drain(..));
         }
+        let room = SPARE.saturating_sub(q.spare.len());
+        q.spare.extend(spent.drain(..).take(room));
+    }
+
+    /// An inline turn's side: takes the injected packets only (commands are the stack thread's) and gives
+    /// back spent buffers.
+    pub fn take_inbound(&self, inbound: &mut VecDeque<Vec<u8>>, spent: &mut Vec<Vec<u8>>) {
+        let mut q = self.lock();
+        inbound.extend(q.inbound.drain(..));
         let room = SPARE.saturating_sub(q.spare.len());
         q.spare.extend(spent.drain(..).take(room));
     }

@@ -1,7 +1,7 @@
 //! Proxies in front of a userspace stack ([`wiretun_netstack::Stack`]), for `wiretun proxy`: the bytes of a
 //! proxied connection never leave Rust. An OS listener accepts a client, a short handshake (none for a
 //! forward; SOCKS5 or an HTTP head otherwise) names the target, the stack dials it through the tunnel, and the
-//! stack's thread splices the client's socket to the stack connection from then on.
+//! stack splices the client's socket to the stack connection from then on.
 //!
 //! - [`Server::forward`]: `-L [BIND:]PORT:HOST:PORT`, every client goes to one target.
 //! - [`Server::socks5`]: RFC 1928 CONNECT and UDP ASSOCIATE, with no authentication or RFC 1929

@@ -128,7 +128,7 @@ fn listen(bind: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// One client's place among the listener's handshakes, given back when its thread ends (the splice then runs
-/// on the stack's thread).
+/// in the stack's turns).
 struct Slot(Arc<AtomicUsize>);
 
 impl Drop for Slot {

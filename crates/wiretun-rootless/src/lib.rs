@@ -8,9 +8,12 @@
 //! and stops in. It is a crate of its own, not part of the napi binding, so Rust users and the Rust
 //! integration tests get the same pair the binding uses, and the binding stays conversions only.
 //!
-//! Threads: the device's receive thread decrypts and injects a batch per receive batch; the stack's thread
-//! runs TCP/UDP/ICMP and encrypts and sends what it emits, on its own thread, through the device's outbound
-//! pipeline (cryptokey routing, encryption, GSO). The device's timer thread runs handshakes and keepalives.
+//! Threads: the device's receive thread decrypts and injects a batch per receive batch, and when the stack's
+//! thread is asleep it runs the stack's turn itself, so a download's ACKs leave from the thread that
+//! decrypted the data, as in the kernel. The stack's thread runs everything else of TCP/UDP/ICMP (OS socket
+//! readiness, timers, commands). Whichever turns encrypts and sends what the stack emits, through the
+//! device's outbound pipeline (cryptokey routing, encryption, GSO). The device's timer thread runs
+//! handshakes and keepalives.
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock, Weak};
@@ -35,7 +38,7 @@ impl InnerSink for ToStack {
     }
 }
 
-/// The stack's side of the device: what it emits is routed, encrypted and sent on the stack's thread.
+/// The stack's side of the device: what it emits is routed, encrypted and sent on the thread that turned.
 struct ToDevice(Outbound);
 
 // The device pads each packet in the stack's own buffer, in the room the stack leaves after it.
