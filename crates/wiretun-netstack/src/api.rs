@@ -96,8 +96,8 @@ impl TcpConn {
     }
 
     /// Moves bytes between this connection and `os` in both directions until both have closed or one fails,
-    /// then calls `done` (run by the stack, see [`Stack`](crate::Stack): keep it short). Data the stack peer sent before the splice is
-    /// delivered first.
+    /// then calls `done` (run by the stack, see [`Stack`](crate::Stack): keep it short). Data the stack peer
+    /// sent before the splice is delivered first.
     pub fn splice(
         mut self,
         os: impl Into<OsStream>,

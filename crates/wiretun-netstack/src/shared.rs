@@ -88,6 +88,19 @@ struct Queues {
     stopped: bool,
 }
 
+impl Queues {
+    /// Moves the injected packets to `inbound` (behind what it still holds) and keeps spent buffers as spares.
+    fn hand_over(&mut self, inbound: &mut VecDeque<Vec<u8>>, spent: &mut Vec<Vec<u8>>) {
+        if inbound.is_empty() {
+            std::mem::swap(&mut self.inbound, inbound);
+        } else {
+            inbound.extend(self.inbound.drain(..));
+        }
+        let room = SPARE.saturating_sub(self.spare.len());
+        self.spare.extend(spent.drain(..).take(room));
+    }
+}
+
 pub(crate) struct Shared {
     pub poller: Poller,
     notified: AtomicBool,
@@ -168,22 +181,13 @@ impl Shared {
         self.notified.store(false, Ordering::Release);
         let mut q = self.lock();
         std::mem::swap(&mut q.commands, commands);
-        if inbound.is_empty() {
-            std::mem::swap(&mut q.inbound, inbound);
-        } else {
-            inbound.extend(q.inbound.drain(..));
-        }
-        let room = SPARE.saturating_sub(q.spare.len());
-        q.spare.extend(spent.drain(..).take(room));
+        q.hand_over(inbound, spent);
     }
 
     /// An inline turn's side: takes the injected packets only (commands are the stack thread's) and gives
     /// back spent buffers.
     pub fn take_inbound(&self, inbound: &mut VecDeque<Vec<u8>>, spent: &mut Vec<Vec<u8>>) {
-        let mut q = self.lock();
-        inbound.extend(q.inbound.drain(..));
-        let room = SPARE.saturating_sub(q.spare.len());
-        q.spare.extend(spent.drain(..).take(room));
+        self.lock().hand_over(inbound, spent);
     }
 
     /// Refuses all further work and returns the commands that were still queued.

@@ -21,17 +21,6 @@ impl PacketSink for Counting {
     }
 }
 
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// An IPv4 ICMP echo request from `src` to `dst`.
 fn echo_request(src: &str, dst: &str, seq: u16) -> Vec<u8> {
     let (IpAddr::V4(s), IpAddr::V4(d)) = (src.parse().unwrap(), dst.parse().unwrap()) else {
@@ -40,13 +29,13 @@ fn echo_request(src: &str, dst: &str, seq: u16) -> Vec<u8> {
     let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34];
     icmp.extend_from_slice(&seq.to_be_bytes());
     icmp.extend_from_slice(b"inline");
-    let c = checksum(&icmp);
+    let c = !checksum(&icmp);
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
     let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 1, 0, 0];
     ip[2..4].copy_from_slice(&((20 + icmp.len()) as u16).to_be_bytes());
     ip.extend_from_slice(&s.octets());
     ip.extend_from_slice(&d.octets());
-    let c = checksum(&ip);
+    let c = !checksum(&ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     ip.extend_from_slice(&icmp);
     ip

@@ -361,8 +361,8 @@ pub fn fragments(packet: &[u8], max: usize) -> Vec<Vec<u8>> {
     out
 }
 
-/// The Internet checksum's one's-complement sum of `data`.
-fn checksum(data: &[u8]) -> u16 {
+/// The Internet checksum's one's-complement sum of `data` (the checksum field takes its complement).
+pub fn checksum(data: &[u8]) -> u16 {
     let mut sum = data
         .chunks(2)
         .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
